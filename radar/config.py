@@ -1,0 +1,296 @@
+"""Configuration in conf/ (YAML), validated at load with pydantic.
+
+A bad value stops with one message naming the file and the key, e.g.
+``conf/policy.yaml: grading.shares.D: Input should be a valid number``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from radar.errors import ConfigError
+
+CONF_DIR_ENV = "RADAR_CONF"
+PROFILE_ENV = "RADAR_PROFILE"
+GRADES = ("A", "B", "C", "D")
+
+
+def conf_dir() -> Path:
+    """The configuration folder: $RADAR_CONF, else ./conf, else the repository's conf/."""
+    env = os.environ.get(CONF_DIR_ENV)
+    if env:
+        return Path(env)
+    here = Path.cwd() / "conf"
+    if (here / "policy.yaml").exists():
+        return here
+    return Path(__file__).resolve().parent.parent / "conf"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- deployment profiles (radar.yaml)
+class SparkSettings(_Strict):
+    master: str
+    driver_memory: str = "4g"
+    shuffle_partitions: int = Field(8, ge=1)
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class Profile(_Strict):
+    spark: SparkSettings
+    store_url: str
+    mlflow_tracking_uri: str
+    mlflow_artifact_location: str
+
+
+class Deployment(_Strict):
+    profiles: dict[str, Profile]
+
+
+# ---------------------------------------------------------------- policy (policy.yaml)
+class RunPolicy(_Strict):
+    min_history_days: int = Field(ge=0)
+    max_days_after_last_record: int = Field(ge=0)
+
+
+class FeaturePolicy(_Strict):
+    snapshot_months: int = Field(ge=1, le=120)
+    windows_days: list[int]
+    complaint_trend_recent_days: int = Field(ge=1)
+    complaint_trend_base_days: int = Field(ge=1)
+    warning_only_is_minor: bool = True
+    shell_address_min_entities: int = Field(ge=2)
+
+
+class LabelPolicy(_Strict):
+    horizon_days: int = Field(ge=1)
+    spot_check_problem_keywords: list[str]
+
+
+class GraphPolicy(_Strict):
+    hub_cap: int = Field(ge=2)
+    max_iterations: int = Field(ge=1)
+    link_types: list[Literal["legal_rep", "shareholder", "officer", "address", "phone"]]
+
+
+class TrainPolicy(_Strict):
+    seed: int
+    model: Literal["lightgbm"]
+    n_estimators: int = Field(ge=1)
+    learning_rate: float = Field(gt=0, le=1)
+    num_leaves: int = Field(ge=2)
+    min_child_samples: int = Field(ge=1)
+    negative_sample_ratio: float = Field(gt=0)
+    validation_months: int = Field(ge=1)
+    registered_model_name: str
+
+
+Grade = Literal["A", "B", "C", "D"]
+
+
+class GradingPolicy(_Strict):
+    shares: dict[Grade, float]
+    floors: dict[Literal["serious_violation", "dishonest_debtor", "abnormal_list"], Grade]
+    reasons_top_k: int = Field(ge=1, le=10)
+
+    @field_validator("shares")
+    @classmethod
+    def _shares_sum_to_one(cls, v: dict[str, float]) -> dict[str, float]:
+        if set(v) != set(GRADES):
+            raise ValueError(f"needs exactly the grades {', '.join(GRADES)}")
+        if any(s < 0 for s in v.values()) or abs(sum(v.values()) - 1.0) > 1e-6:
+            raise ValueError(f"shares must be >= 0 and sum to 1 (they sum to {sum(v.values()):.4f})")
+        return v
+
+
+class AlertRule(_Strict):
+    enabled: bool = True
+    severity: Literal["high", "medium", "low"]
+    min_recent: int | None = None
+    min_ratio: float | None = None
+
+
+class AlertPolicy(_Strict):
+    rules: dict[Literal["grade_d", "grade_up", "complaint_surge", "new_listing"], AlertRule]
+    new_listing_days: int = Field(ge=1)
+    due_days: dict[Literal["high", "medium", "low"], int]
+
+
+class PlanPolicy(_Strict):
+    ratios: dict[Grade, float]
+    floor_probability: float = Field(ge=0, le=1)
+    inspectors_per_check: int = Field(ge=1)
+    recusal: Literal["same_district_home", "none"]
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios_are_probabilities(cls, v: dict[str, float]) -> dict[str, float]:
+        if set(v) != set(GRADES):
+            raise ValueError(f"needs exactly the grades {', '.join(GRADES)}")
+        bad = {g: r for g, r in v.items() if not 0 <= r <= 1}
+        if bad:
+            raise ValueError(f"ratios must lie in [0, 1]: {bad}")
+        return v
+
+
+class Policy(_Strict):
+    run: RunPolicy
+    features: FeaturePolicy
+    labels: LabelPolicy
+    graph: GraphPolicy
+    train: TrainPolicy
+    grading: GradingPolicy
+    alerts: AlertPolicy
+    plan: PlanPolicy
+
+
+# ---------------------------------------------------------------- record types (sources.yaml)
+FieldType = Literal["string", "date", "money", "decimal", "int", "list", "bool"]
+
+
+class FieldSpec(_Strict):
+    label: str | None = None
+    code: str | None = None
+    type: FieldType = "string"
+    unit: Literal["wan", "yuan"] | None = None
+    aliases: list[str] = Field(default_factory=list)
+    required: bool = False
+
+    @model_validator(mode="after")
+    def _money_has_unit(self) -> FieldSpec:
+        if self.type == "money" and self.unit is None:
+            raise ValueError("a money field needs a unit (wan or yuan)")
+        return self
+
+
+class SubjectSpec(_Strict):
+    uscc: str | None = None
+    name: str | None = None
+    address: str | None = None
+    legal_rep: str | None = None
+    phone: str | None = None
+    reg_no: str | None = None
+    org_code: str | None = None
+
+
+class RecordTypeSpec(_Strict):
+    label: str
+    natural_key: list[str]
+    subject: SubjectSpec
+    event_date: str
+    detect: list[str]
+    fields: dict[str, FieldSpec]
+
+    @model_validator(mode="after")
+    def _refs_exist(self) -> RecordTypeSpec:
+        refs = [*self.natural_key, self.event_date, *self.detect]
+        refs += [v for v in self.subject.model_dump().values() if v]
+        missing = sorted({r for r in refs if r not in self.fields})
+        if missing:
+            raise ValueError(f"refers to undefined fields: {', '.join(missing)}")
+        return self
+
+
+class Sources(_Strict):
+    list_separators: list[str]
+    list_keep_whole: list[str]
+    sentinel_dates: list[str]
+    placeholder_uscc: str
+    record_types: dict[str, RecordTypeSpec]
+
+
+# ---------------------------------------------------------------- simulation (simulate.yaml)
+class ScaleSpec(_Strict):
+    entities: int = Field(ge=50)
+    inspectors: int = Field(ge=4)
+
+
+class SimulationSpec(_Strict):
+    scales: dict[str, ScaleSpec]
+    period: dict[str, Any]
+    city_code: str
+    development_zone_code: str
+    mix: dict[Literal["enterprise", "individual", "cooperative"], float]
+    rates: dict[str, float]
+    dirt: dict[str, float]
+
+
+# ---------------------------------------------------------------- loading
+def _format_validation(path: Path, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"{path}: {key}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping, or raise ConfigError naming the file."""
+    if not path.exists():
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _load(model: type[M], name: str, directory: Path | None = None) -> M:
+    path = (directory or conf_dir()) / name
+    try:
+        return model.model_validate(load_yaml(path))
+    except ValidationError as e:
+        raise ConfigError(_format_validation(path, e)) from None
+
+
+@cache
+def policy(directory: Path | None = None) -> Policy:
+    """The policy numbers (conf/policy.yaml)."""
+    return _load(Policy, "policy.yaml", directory)
+
+
+@cache
+def sources(directory: Path | None = None) -> Sources:
+    """The record types ingest understands (conf/sources.yaml)."""
+    return _load(Sources, "sources.yaml", directory)
+
+
+@cache
+def simulation(directory: Path | None = None) -> SimulationSpec:
+    """The simulated city's parameters (conf/simulate.yaml)."""
+    return _load(SimulationSpec, "simulate.yaml", directory)
+
+
+def profile(name: str | None = None, directory: Path | None = None) -> Profile:
+    """A deployment profile from conf/radar.yaml (default: $RADAR_PROFILE or ``local``)."""
+    name = name or os.environ.get(PROFILE_ENV) or "local"
+    dep = _load(Deployment, "radar.yaml", directory)
+    if name not in dep.profiles:
+        path = (directory or conf_dir()) / "radar.yaml"
+        raise ConfigError(f"{path}: profiles.{name}: no such profile (have: {', '.join(dep.profiles)})")
+    return dep.profiles[name]
+
+
+def resolve_paths(p: Profile, lake: Path) -> Profile:
+    """Substitute {lake} in a profile's store and MLflow locations."""
+    lake_s = str(Path(lake).resolve())
+    return p.model_copy(
+        update={
+            "store_url": p.store_url.replace("{lake}", lake_s),
+            "mlflow_tracking_uri": p.mlflow_tracking_uri.replace("{lake}", lake_s),
+            "mlflow_artifact_location": p.mlflow_artifact_location.replace("{lake}", lake_s),
+        }
+    )

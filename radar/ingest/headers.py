@@ -1,0 +1,128 @@
+"""Header mapping: which canonical field each column of an export is, and which record type a file is.
+
+A column may carry the Chinese label (either bracket width, known variants and typos), the standard code in
+any case, or our snake_case name (conf/sources.yaml). Matching ignores case, width, bracket style and
+whitespace; as a second try it also ignores a parenthetical (``罚款金额（万元）`` ~ ``罚款金额``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cache
+
+from radar.config import RecordTypeSpec, Sources, sources
+
+_PAREN = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+_SPACE = re.compile(r"[\s_\-·•/、]+")
+
+
+def normalize_header(h: str) -> str:
+    """Canonical form of a header for matching: NFKC, no BOM, lower case, no spaces or separators."""
+    h = unicodedata.normalize("NFKC", h.replace("\ufeff", "")).strip().lower()
+    h = h.replace("【", "[").replace("】", "]")
+    return _SPACE.sub("", h)
+
+
+def _strip_paren(h: str) -> str:
+    return _PAREN.sub("", h)
+
+
+@dataclass(frozen=True)
+class ColumnMatch:
+    """One source column mapped to a canonical field, with the unit its header implies."""
+
+    source: str
+    field: str
+    unit: str | None = None
+
+
+@dataclass
+class HeaderMapping:
+    """The mapping of one file's header row to a record type."""
+
+    record_type: str
+    columns: list[ColumnMatch]
+    unknown: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+    @property
+    def fields(self) -> set[str]:
+        """Canonical fields present in the file."""
+        return {c.field for c in self.columns}
+
+
+@cache
+def _alias_index(record_type: str, src_id: int) -> tuple[dict[str, tuple[str, str | None]], dict[str, tuple[str, str | None]]]:
+    spec = _spec(record_type)
+    exact: dict[str, tuple[str, str | None]] = {}
+    loose: dict[str, tuple[str, str | None]] = {}
+    for name, f in spec.fields.items():
+        cands: list[tuple[str, str | None]] = [(name, f.unit)]
+        if f.label:
+            cands.append((f.label, f.unit))
+        if f.code:
+            cands.append((f.code, f.unit))
+        for a in f.aliases:
+            alias, _, unit = a.partition("|")
+            cands.append((alias, unit or f.unit))
+        for alias, unit in cands:
+            key = normalize_header(alias)
+            exact.setdefault(key, (name, unit))
+            loose.setdefault(_strip_paren(key), (name, unit))
+    return exact, loose
+
+
+_SOURCES: Sources | None = None
+
+
+def _spec(record_type: str) -> RecordTypeSpec:
+    return (_SOURCES or sources()).record_types[record_type]
+
+
+def map_headers(headers: list[str], record_type: str, src: Sources | None = None) -> HeaderMapping:
+    """Map a header row to the fields of ``record_type``; unmatched columns are listed as unknown."""
+    exact, loose = _alias_index(record_type, id(src or sources()))
+    cols: list[ColumnMatch] = []
+    unknown: list[str] = []
+    duplicates: list[str] = []
+    seen: set[str] = set()
+    for h in headers:
+        key = normalize_header(h)
+        hit = exact.get(key) or loose.get(_strip_paren(key))
+        if hit is None:
+            unknown.append(h)
+            continue
+        if hit[0] in seen:
+            duplicates.append(h)
+            continue
+        seen.add(hit[0])
+        cols.append(ColumnMatch(h, hit[0], hit[1]))
+    return HeaderMapping(record_type, cols, unknown, duplicates)
+
+
+def detect_record_type(headers: list[str], src: Sources | None = None) -> HeaderMapping | None:
+    """The record type whose detection fields all appear and which explains most columns, or None."""
+    src = src or sources()
+    best: tuple[int, int, HeaderMapping] | None = None
+    for rt, spec in src.record_types.items():
+        m = map_headers(headers, rt, src)
+        if not set(spec.detect) <= m.fields:
+            continue
+        score = (len(m.columns), -len(m.unknown))
+        if best is None or score > best[:2]:
+            best = (*score, m)
+    return best[2] if best else None
+
+
+def header_for(record_type: str, field_name: str, style: str) -> str:
+    """The header a field is exported under in a header ``style`` (label, code, code_lower or snake)."""
+    f = _spec(record_type).fields[field_name]
+    if style == "label" and f.label:
+        return f.label
+    if style == "code" and f.code:
+        return f.code
+    if style == "code_lower" and f.code:
+        return f.code.lower()
+    return field_name

@@ -1,0 +1,198 @@
+"""The lake: Parquet tables partitioned by as-of date, each partition published atomically.
+
+Layout::
+
+    LAKE/_lake.json                          format version and the radar version that created it
+    LAKE/<table>/as_of=YYYY-MM-DD/*.parquet  one published partition per table and as-of date
+    LAKE/_staging/<run>/...                  partitions being written (never read)
+    LAKE/_trash/<run>/...                    partitions being replaced (restored if a swap was cut short)
+
+A partition is written in full under ``_staging`` and then moved into place with a rename, so a reader
+sees the old partition or the new one, never half of one. Table names may contain a slash
+(``ingest/penalty``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from radar import LAKE_FORMAT, __version__
+from radar.errors import LakeError
+
+LAKE_META = "_lake.json"
+
+
+def as_of_str(d: date | str) -> str:
+    """ISO text of an as-of date."""
+    return d.isoformat() if isinstance(d, date) else str(d)
+
+
+class Lake:
+    """A lake directory: where every stage's outputs are published."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root).resolve()
+
+    # ------------------------------------------------------------------ lifecycle
+    def open(self, create: bool = False) -> Lake:
+        """Check the lake's format (creating the lake when ``create``); recover interrupted swaps."""
+        meta = self.root / LAKE_META
+        if not meta.exists():
+            if not create:
+                if not self.root.exists():
+                    raise LakeError(f"{self.root}: no such lake (run 'radar run' first)")
+                raise LakeError(f"{self.root}: not a radar lake ({LAKE_META} is missing)")
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._write_text_atomic(meta, json.dumps({"format": LAKE_FORMAT, "created_by": __version__}))
+        else:
+            try:
+                info = json.loads(meta.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as e:
+                raise LakeError(f"{meta}: unreadable lake metadata: {e}") from None
+            if info.get("format") != LAKE_FORMAT:
+                raise LakeError(
+                    f"{self.root}: this lake was written by radar {info.get('created_by', '?')} in lake format "
+                    f"{info.get('format')}; this radar ({__version__}) reads format {LAKE_FORMAT}. "
+                    "Rebuild it with 'radar run' into a new lake directory."
+                )
+        self._recover()
+        return self
+
+    def _recover(self) -> None:
+        """Put back partitions whose replacement was cut short between the two renames of a swap."""
+        trash = self.root / "_trash"
+        if not trash.exists():
+            return
+        for run_dir in trash.iterdir():
+            for rel_file in run_dir.rglob("_target"):
+                target = self.root / rel_file.read_text(encoding="utf-8")
+                old = rel_file.parent / "data"
+                if not target.exists() and old.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(old, target)
+            shutil.rmtree(run_dir, ignore_errors=True)
+        staging = self.root / "_staging"
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+    # ------------------------------------------------------------------ paths
+    def table_dir(self, table: str) -> Path:
+        """Directory of a table."""
+        return self.root / table
+
+    def partition(self, table: str, as_of: date | str) -> Path:
+        """Directory of one published partition."""
+        return self.table_dir(table) / f"as_of={as_of_str(as_of)}"
+
+    def exists(self, table: str, as_of: date | str) -> bool:
+        """Whether a partition has been published."""
+        return self.partition(table, as_of).exists()
+
+    def as_of_dates(self, table: str) -> list[str]:
+        """Published as-of dates of a table, oldest first."""
+        d = self.table_dir(table)
+        if not d.exists():
+            return []
+        return sorted(p.name.split("=", 1)[1] for p in d.iterdir() if p.is_dir() and p.name.startswith("as_of="))
+
+    def latest_as_of(self, table: str) -> str | None:
+        """The newest published as-of date of a table."""
+        dates = self.as_of_dates(table)
+        return dates[-1] if dates else None
+
+    def require(self, table: str, as_of: date | str) -> Path:
+        """The partition's path, or a LakeError saying which stage to run."""
+        p = self.partition(table, as_of)
+        if not p.exists():
+            have = ", ".join(self.as_of_dates(table)) or "none"
+            raise LakeError(f"{self.root}: table '{table}' has no as-of {as_of_str(as_of)} (published: {have})")
+        return p
+
+    # ------------------------------------------------------------------ publishing
+    def publish(self, table: str, as_of: date | str, write: Callable[[Path], Any]) -> Path:
+        """Write a partition with ``write(staging_dir)`` and move it into place atomically."""
+        run = uuid.uuid4().hex[:12]
+        staging = self.root / "_staging" / run / "data"
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        write(staging)
+        if not staging.exists():
+            raise LakeError(f"writing {table} produced no output")
+        target = self.partition(table, as_of)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._swap(staging, target, run)
+        shutil.rmtree(staging.parent, ignore_errors=True)
+        return target
+
+    def _swap(self, new: Path, target: Path, run: str) -> None:
+        if target.exists():
+            holder = self.root / "_trash" / run
+            holder.mkdir(parents=True, exist_ok=True)
+            (holder / "_target").write_text(str(target.relative_to(self.root)), encoding="utf-8")
+            os.replace(target, holder / "data")
+            os.replace(new, target)
+            shutil.rmtree(holder, ignore_errors=True)
+        else:
+            os.replace(new, target)
+
+    def publish_spark(self, df: Any, table: str, as_of: date | str, partitions: int | None = None) -> Path:
+        """Publish a Spark DataFrame as Parquet."""
+        out = df.coalesce(partitions) if partitions else df
+        return self.publish(table, as_of, lambda p: out.write.mode("error").parquet(str(p)))
+
+    def publish_pandas(self, frame: Any, table: str, as_of: date | str) -> Path:
+        """Publish a small pandas or polars frame as a single Parquet file."""
+
+        def write(p: Path) -> None:
+            p.mkdir(parents=True)
+            if hasattr(frame, "write_parquet"):
+                frame.write_parquet(p / "part-00000.parquet")
+            else:
+                frame.to_parquet(p / "part-00000.parquet", index=False)
+
+        return self.publish(table, as_of, write)
+
+    def publish_json(self, table: str, as_of: date | str, obj: Any, name: str = "report.json") -> Path:
+        """Publish a JSON document as a partition."""
+
+        def write(p: Path) -> None:
+            p.mkdir(parents=True)
+            (p / name).write_text(json.dumps(obj, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+
+        return self.publish(table, as_of, write)
+
+    def read_json(self, table: str, as_of: date | str, name: str = "report.json") -> Any:
+        """Read a JSON partition."""
+        return json.loads((self.require(table, as_of) / name).read_text(encoding="utf-8"))
+
+    # ------------------------------------------------------------------ reading
+    def read_spark(self, spark: Any, table: str, as_of: date | str) -> Any:
+        """Read a partition with Spark."""
+        return spark.read.parquet(str(self.require(table, as_of)))
+
+    def parquet_glob(self, table: str, as_of: date | str) -> str:
+        """The glob polars and DuckDB read a partition with."""
+        return str(self.require(table, as_of) / "*.parquet")
+
+    def read_polars(self, table: str, as_of: date | str) -> Any:
+        """Read a partition with polars (for the dashboard, notebooks and small outputs)."""
+        import polars as pl
+
+        path = self.require(table, as_of)
+        if not any(path.glob("*.parquet")):
+            # an empty Spark output has only a _SUCCESS marker; its schema lives in no file
+            return pl.DataFrame()
+        return pl.read_parquet(str(path / "*.parquet"))
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _write_text_atomic(path: Path, text: str) -> None:
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)

@@ -1,0 +1,28 @@
+"""Shared fixtures: one SparkSession for the whole test run, tiny generated data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """The one SparkSession of the test run (local, 2 threads, few shuffle partitions)."""
+    from radar.config import Profile, SparkSettings
+    from radar.spark import spark_session
+
+    prof = Profile(
+        spark=SparkSettings(master="local[2]", driver_memory="2g", shuffle_partitions=4),
+        store_url="sqlite://",
+        mlflow_tracking_uri="sqlite://",
+        mlflow_artifact_location="/tmp",
+    )
+    session = spark_session(prof, app_name="radar-tests")
+    yield session
+    session.stop()
