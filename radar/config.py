@@ -91,6 +91,12 @@ class TrainPolicy(_Strict):
     negative_sample_ratio: float = Field(gt=0)
     validation_months: int = Field(ge=1)
     registered_model_name: str
+    num_threads: int = Field(1, ge=1)
+    calibration: Literal["sigmoid", "isotonic", "none"] = "sigmoid"
+    calibration_months: int = Field(1, ge=1)
+    gap_days: int = Field(180, ge=0)
+    precision_at_k: int = Field(100, ge=1)
+    rule_weights: dict[str, float] = Field(default_factory=dict)
 
 
 Grade = Literal["A", "B", "C", "D"]
@@ -150,6 +156,15 @@ class Policy(_Strict):
     grading: GradingPolicy
     alerts: AlertPolicy
     plan: PlanPolicy
+
+    @model_validator(mode="after")
+    def _gap_covers_horizon(self) -> Policy:
+        if self.train.gap_days < self.labels.horizon_days:
+            raise ValueError(
+                f"train.gap_days ({self.train.gap_days}) must be at least labels.horizon_days "
+                f"({self.labels.horizon_days}): otherwise training labels are not yet known at validation time"
+            )
+        return self
 
 
 # ---------------------------------------------------------------- record types (sources.yaml)

@@ -18,7 +18,8 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,20 @@ class Lake:
             shutil.rmtree(holder, ignore_errors=True)
         else:
             os.replace(new, target)
+
+    @contextmanager
+    def staging(self, table: str, as_of: date | str) -> Iterator[Path]:
+        """A staging folder to fill with several writes; published atomically when the block succeeds."""
+        run = uuid.uuid4().hex[:12]
+        staging = self.root / "_staging" / run / "data"
+        staging.mkdir(parents=True)
+        try:
+            yield staging
+            target = self.partition(table, as_of)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._swap(staging, target, run)
+        finally:
+            shutil.rmtree(staging.parent, ignore_errors=True)
 
     def publish_spark(self, df: Any, table: str, as_of: date | str, partitions: int | None = None) -> Path:
         """Publish a Spark DataFrame as Parquet."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -32,6 +33,8 @@ def spark_session(profile: Profile, app_name: str = "radar") -> SparkSession:
     """Get or create the SparkSession described by ``profile``."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    # Python workers must run the same interpreter (and packages) as the driver
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     check_java()
     s = profile.spark
     b = (
@@ -51,5 +54,6 @@ def spark_session(profile: Profile, app_name: str = "radar") -> SparkSession:
     for k, v in s.conf.items():
         b = b.config(k, v)
     spark = b.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    # errors reach the caller as exceptions; the JVM log would only repeat them as long traces
+    spark.sparkContext.setLogLevel("FATAL")
     return spark

@@ -1,0 +1,313 @@
+"""From sniffed export files to typed record tables and quarantine rows (Spark).
+
+``read_source`` reads one file lazily with every column as text, under its canonical name; ``parse_source``
+types the values and decides, per row, whether it is accepted or quarantined (and why);
+``mark_current`` folds re-sent rows of one natural key into one current record, keeping every version.
+Rows keep their source file and data-row number (1-based, the header not counted).
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from radar.config import FieldSpec, RecordTypeSpec, Sources
+from radar.ingest import parse
+from radar.ingest.files import SourceFile
+
+CORRUPT = "_corrupt"
+ROW_BITS = 33  # monotonically_increasing_id keeps the row index within a partition in its lower 33 bits
+
+
+def field_column(name: str, spec: FieldSpec) -> str:
+    """Name of a canonical field in the typed table (money is normalised to yuan and says so)."""
+    return f"{name}_yuan" if spec.type == "money" else name
+
+
+def _field_type(spec: FieldSpec) -> T.DataType:
+    return {
+        "string": T.StringType(),
+        "date": T.DateType(),
+        "money": T.DoubleType(),
+        "decimal": T.DoubleType(),
+        "int": T.IntegerType(),
+        "list": T.ArrayType(T.StringType()),
+        "bool": T.BooleanType(),
+    }[spec.type]
+
+
+def _raw_names(sf: SourceFile) -> list[str]:
+    """Column names for the file's columns in order: the canonical field, or _u<i> for unknown/duplicate."""
+    by_header = {c.source: c.field for c in sf.mapping.columns} if sf.mapping else {}
+    names, used = [], set()
+    for i, h in enumerate(sf.headers):
+        f = by_header.get(h)
+        if f is None or f in used:
+            names.append(f"_u{i}")
+        else:
+            used.add(f)
+            names.append(f)
+    return names
+
+
+def read_source(spark: SparkSession, sf: SourceFile) -> DataFrame:
+    """Read one export lazily: canonical text columns, unknown columns as ``_u<i>``, the corrupt-record text,
+    and the file block and row index needed to number rows."""
+    names = _raw_names(sf)
+    schema = T.StructType([T.StructField(n, T.StringType()) for n in names])
+    if sf.format == "csv":
+        schema = schema.add(T.StructField(CORRUPT, T.StringType()))
+        df = spark.read.csv(
+            str(sf.path),
+            schema=schema,
+            header=True,
+            enforceSchema=True,
+            sep=sf.delimiter,
+            encoding=sf.spark_encoding,
+            mode="PERMISSIVE",
+            columnNameOfCorruptRecord=CORRUPT,
+            multiLine=False,
+            escape='"',
+        )
+    else:  # JSON lines: read keys as they are, then rename
+        jschema = T.StructType([T.StructField(h, T.StringType()) for h in sf.headers]).add(
+            T.StructField(CORRUPT, T.StringType())
+        )
+        df = spark.read.json(
+            str(sf.path), schema=jschema, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT,
+            encoding=sf.spark_encoding,
+        )
+        df = df.toDF(*names, CORRUPT)
+    # numbering must be taken right after the scan, before any filter
+    mid = F.monotonically_increasing_id()
+    return df.select(
+        "*",
+        F.lit(sf.relpath).alias("_file"),
+        F.col("_metadata.file_block_start").alias("_blk"),
+        (mid.bitwiseAND(F.lit((1 << ROW_BITS) - 1))).alias("_idx"),
+    )
+
+
+def nonblank_line_counts(spark: SparkSession, files: list[SourceFile]) -> dict[str, int]:
+    """Data rows per file counted independently of the CSV parser: non-blank lines minus the header."""
+    if not files:
+        return {}
+    by_path = {str(f.path.resolve()): f for f in files}
+    df = spark.read.text([str(f.path) for f in files]).select(
+        F.col("_metadata.file_path").alias("p"), F.col("value")
+    )
+    rows = df.where(F.length(F.trim(F.col("value"))) > 0).groupBy("p").count().collect()
+    out = {f.relpath: 0 for f in files}
+    for r in rows:
+        path = r["p"].removeprefix("file://").removeprefix("file:")
+        sf = by_path.get(path)
+        if sf is not None:
+            out[sf.relpath] = r["count"] - (1 if sf.format == "csv" else 0)
+    return out
+
+
+def block_offsets(raw: DataFrame) -> DataFrame:
+    """(_file, _blk, _offset): rows of the file before each block, so row = offset + index + 1."""
+    w = Window.partitionBy("_file").orderBy("_blk").rowsBetween(Window.unboundedPreceding, -1)
+    counts = raw.groupBy("_file", "_blk").agg(F.count(F.lit(1)).alias("_n"))
+    return counts.select("_file", "_blk", F.coalesce(F.sum("_n").over(w), F.lit(0)).alias("_offset"))
+
+
+def number_rows(raw: DataFrame, offsets: DataFrame) -> DataFrame:
+    """Add ``source_row`` (1-based data row of the file)."""
+    return raw.join(F.broadcast(offsets), ["_file", "_blk"], "left").withColumn(
+        "source_row", (F.col("_offset") + F.col("_idx") + 1).cast("long")
+    ).drop("_offset", "_blk", "_idx")
+
+
+def _typed(x: str, spec: FieldSpec, unit: str | None, src: Sources) -> str:
+    """The SQL that types the raw text expression ``x`` of a field."""
+    if spec.type == "date":
+        return parse.parse_date(x, src.sentinel_dates)
+    if spec.type == "money":
+        return parse.parse_money(x, unit or spec.unit or "yuan")
+    if spec.type == "decimal":
+        return parse.parse_decimal(x)
+    if spec.type == "int":
+        return parse.parse_int(x)
+    if spec.type == "bool":
+        return parse.parse_bool(x)
+    if spec.type == "list":
+        return parse.split_list(x, src.list_separators, src.list_keep_whole)
+    return parse.clean_text(x)
+
+
+_SQL_TYPE = {"string": "STRING", "date": "DATE", "money": "DOUBLE", "decimal": "DOUBLE", "int": "INT",
+             "list": "ARRAY<STRING>", "bool": "BOOLEAN"}
+
+
+def parse_source(raw: DataFrame, sf: SourceFile, rt: RecordTypeSpec, src: Sources) -> DataFrame:
+    """Typed columns, data-quality issues and the quarantine reason of every row of one file."""
+    assert sf.mapping is not None
+    present = sf.mapping.fields
+    units = {c.field: c.unit for c in sf.mapping.columns}
+    in_file = [c for c in raw.columns if c in rt.fields or c.startswith("_u")]
+    known = [c for c in in_file if c in rt.fields]
+    unknown = [c for c in in_file if c.startswith("_u")]
+
+    def r(name: str) -> str:  # the raw text of a field
+        return parse.ident("r__" + name)
+
+    base = raw.select(
+        *[F.col(c).alias("r__" + c) for c in known], *unknown, CORRUPT, "_file", "source_row"
+    )
+    typed: dict[str, str] = {}
+    issues: list[str] = []
+    for name, spec in rt.fields.items():
+        out = field_column(name, spec)
+        if name not in present:
+            typed[out] = f"CAST(NULL AS {_SQL_TYPE[spec.type]})"
+            continue
+        typed[out] = _typed(r(name), spec, units.get(name), src)
+        if spec.type in ("date", "money", "decimal", "int"):
+            bad = f"{parse.clean_text(r(name))} IS NOT NULL AND {parse.ident(out)} IS NULL"
+            if spec.type == "date":
+                bad += f" AND NOT {parse.is_open_ended(r(name), src.sentinel_dates)}"
+            issues.append(f"CASE WHEN {bad} THEN {parse.lit(f'bad_{spec.type}:{name}')} END")
+    raw_text = "coalesce({c}, concat_ws({d}, {cols}))".format(
+        c=CORRUPT,
+        d=parse.lit(sf.delimiter),
+        cols=", ".join(f"coalesce({r(c) if c in known else parse.ident(c)}, '')" for c in in_file) or "''",
+    )
+    step = base.select("*", *[F.expr(v).alias(k) for k, v in typed.items()], F.expr(raw_text).alias("raw"))
+
+    # quarantine reasons, the first that applies
+    all_empty = " AND ".join(f"{parse.clean_text(r(c))} IS NULL" for c in known) or "true"
+    reasons: list[tuple[str, str]] = [
+        (f"{CORRUPT} IS NOT NULL", parse.lit("malformed row: the number of columns does not match the header")),
+        (f"({all_empty})", parse.lit("empty row: no values")),
+        ("contains(raw, '\ufffd')", parse.lit(f"undecodable bytes: the row is not valid {sf.spark_encoding}")),
+    ]
+    for name, spec in rt.fields.items():
+        if not spec.required:
+            continue
+        if name not in present:
+            reasons.append(("true", parse.lit(f"missing required column: {name}")))
+            continue
+        reasons.append((f"{parse.clean_text(r(name))} IS NULL", parse.lit(f"missing required value: {name}")))
+        if spec.type == "date":
+            cond = f"{parse.ident(name)} IS NULL AND NOT {parse.is_open_ended(r(name), src.sentinel_dates)}"
+            reasons.append((cond, f"concat({parse.lit(f'unparseable date in {name}: ')}, {r(name)})"))
+    reason = "CASE " + " ".join(f"WHEN {c} THEN {t}" for c, t in reasons) + " END"
+    extra = (
+        "map(" + ", ".join(f"{parse.lit(sf.headers[int(c[2:])])}, {parse.ident(c)}" for c in unknown) + ")"
+        if unknown
+        else "CAST(NULL AS MAP<STRING, STRING>)"
+    )
+    issue_expr = f"filter(array({', '.join(issues)}), x -> x IS NOT NULL)" if issues else "CAST(array() AS ARRAY<STRING>)"
+    return step.select(
+        F.lit(sf.mapping.record_type).alias("record_type"),
+        F.col("_file").alias("source_file"),
+        "source_row",
+        F.lit(sf.sha256).alias("source_sha256"),
+        *typed,
+        F.expr(issue_expr).alias("issues"),
+        F.expr(extra).alias("extra"),
+        F.expr(reason).alias("quarantine_reason"),
+        "raw",
+    )
+
+
+def add_truncation(df: DataFrame, files: list[SourceFile], last_rows: dict[str, int]) -> DataFrame:
+    """Quarantine the last row of files that end without a line break (a truncated final line)."""
+    cut = [(f.relpath, last_rows[f.relpath]) for f in files if not f.ends_with_newline and last_rows.get(f.relpath)]
+    if not cut:
+        return df
+    cond = reduce(lambda a, b: a | b, [(F.col("source_file") == p) & (F.col("source_row") == r) for p, r in cut])
+    return df.withColumn(
+        "quarantine_reason",
+        F.when(F.col("quarantine_reason").isNull() & cond, F.lit("truncated last line: the file ends mid-record"))
+        .otherwise(F.col("quarantine_reason")),
+    )
+
+
+def add_record_columns(df: DataFrame, record_type: str, rt: RecordTypeSpec, src: Sources) -> DataFrame:
+    """Record key, the party's identifiers (USCC status and derived codes), event date and status."""
+    key_parts = []
+    for k in rt.natural_key:
+        spec = rt.fields[k]
+        c = parse.ident(field_column(k, spec))
+        key_parts.append(f"coalesce({f'date_format({c}, {chr(39)}yyyy-MM-dd{chr(39)})' if spec.type == 'date' else f'CAST({c} AS STRING)'}, '')")
+    subj = rt.subject
+
+    def col_or_null(name: str | None) -> Column:
+        return F.col(name) if name else F.lit(None).cast("string")
+
+    out = df.select(
+        "*",
+        F.expr(f"concat_ws('|', {', '.join(key_parts)})").alias("record_key"),
+        (F.expr(parse.clean_uscc(parse.ident(subj.uscc))) if subj.uscc else F.lit(None).cast("string")).alias(
+            "party_uscc_raw"
+        ),
+        col_or_null(subj.name).alias("party_name"),
+        col_or_null(subj.address).alias("party_address"),
+        col_or_null(subj.legal_rep).alias("party_legal_rep"),
+        col_or_null(subj.phone).alias("party_phone"),
+        (F.expr(parse.clean_uscc(parse.ident(subj.reg_no))) if subj.reg_no else F.lit(None).cast("string")).alias(
+            "party_reg_no"
+        ),
+        F.col(rt.event_date).alias("event_date"),
+    ).withColumn("uscc_status", parse.uscc_status(F.col("party_uscc_raw"), src.placeholder_uscc))
+    valid = F.col("uscc_status") == "valid"
+    return out.select(
+        "*",
+        F.when(valid, F.col("party_uscc_raw")).alias("party_uscc"),
+        F.when(valid, F.substring("party_uscc_raw", 1, 1)).alias("reg_dept_code"),
+        F.when(valid, F.substring("party_uscc_raw", 2, 1)).alias("org_category_code"),
+        F.when(valid, F.substring("party_uscc_raw", 3, 6)).alias("division_code"),
+        _status_norm(record_type).alias("record_status"),
+    )
+
+
+def _status_norm(record_type: str) -> Column:
+    """active / revoked / invalid / abnormal from 当前状态.
+
+    Text values are read as written. Numeric codes differ by generation (FIELDS.md §2 #25): the penalty
+    status CF_ZT exists only in the 2016 layout (0 正常, 1 撤销, 2 异常); the licence status of the 2019
+    layout is 1 有效, 2 无效.
+    """
+    s = F.col("status")
+    if record_type == "penalty":
+        return (
+            F.when(s.contains("撤销") | (s == "1"), F.lit("revoked"))
+            .when(s.contains("异常") | (s == "2"), F.lit("abnormal"))
+            .otherwise(F.lit("active"))
+        )
+    if record_type == "license":
+        return (
+            F.when(s.contains("撤销"), F.lit("revoked"))
+            .when(s.contains("无效") | (s == "2"), F.lit("invalid"))
+            .otherwise(F.lit("active"))
+        )
+    return F.lit("active")
+
+
+def mark_current(df: DataFrame) -> DataFrame:
+    """Fold re-sent rows: the newest accepted version of each record key is current (by update time, then
+    file and row). Every version is kept (nothing is deleted); ``versions`` counts them. Quarantined rows
+    are never current.
+    """
+    order = [F.col("updated_at").desc_nulls_last()] if "updated_at" in df.columns else []
+    order += [F.col("source_file").desc(), F.col("source_row").desc()]
+    quarantined = F.col("quarantine_reason").isNotNull()
+    part = [F.col("record_key"), quarantined]
+    w = Window.partitionBy(*part).orderBy(*order)
+    return df.withColumn("is_current", (F.row_number().over(w) == 1) & ~quarantined).withColumn(
+        "versions", F.count(F.lit(1)).over(Window.partitionBy(*part)).cast("int")
+    )
+
+
+def working_days_between(start: Column, end: Column) -> Column:
+    """Working days (Mon-Fri) from ``start`` to ``end``; holidays are not known and not counted."""
+    days = F.datediff(end, start)
+    seq = F.sequence(start, end)
+    wd = F.size(F.filter(seq, lambda d: F.dayofweek(d).between(2, 6))) - 1
+    return F.when(start.isNull() | end.isNull() | (days < 0) | (days > 3660), F.lit(None)).otherwise(wd)
