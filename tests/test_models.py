@@ -31,7 +31,6 @@ from radar.models import (
     time_split,
     train_and_evaluate,
 )
-from radar.models.settings import train_setting
 
 FEATURES = [
     "signal_ratio",  # the planted signal: risk is high only inside a band, invisible to linear scores
@@ -118,7 +117,7 @@ def test_model_beats_rule_and_logistic_on_nonlinear_signal(trained) -> None:
 
 
 def test_validation_is_later_than_training_by_the_label_horizon(trained, table, train_policy) -> None:
-    gap = train_setting(train_policy, "gap_days")
+    gap = train_policy.gap_days
     validation_dates = trained.validation["snapshot_date"]
     assert sorted(validation_dates.unique()) == list(pd.date_range("2023-10-01", periods=3, freq="MS"))
     train, _ = time_split(table, "snapshot_date", train_policy.validation_months, gap)
@@ -328,7 +327,7 @@ def test_single_class_slice_gives_nan_with_a_warning() -> None:
 
 
 def test_rule_score_ranks_by_conf_weights(table, train_policy) -> None:
-    weights = train_setting(train_policy, "rule_weights")
+    weights = train_policy.rule_weights
     rule = RuleScore(weights).fit(table, table["label"])
     heavy = table.head(2).copy()
     heavy.loc[heavy.index[0], list(weights)] = 0

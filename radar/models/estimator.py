@@ -153,7 +153,6 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         cls, policy: TrainPolicy, feature_cols: Sequence[str], date_col: str = "snapshot_date"
     ) -> RiskModel:
         """A RiskModel with the hyper-parameters of ``conf/policy.yaml`` ``train:``."""
-        from radar.models.settings import train_setting
 
         return cls(
             feature_cols=list(feature_cols),
@@ -163,9 +162,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             num_leaves=policy.num_leaves,
             min_child_samples=policy.min_child_samples,
             seed=policy.seed,
-            num_threads=train_setting(policy, "num_threads"),
-            calibration=train_setting(policy, "calibration"),
-            calibration_months=train_setting(policy, "calibration_months"),
+            num_threads=policy.num_threads,
+            calibration=policy.calibration,
+            calibration_months=policy.calibration_months,
         )
 
     def _booster_params(self) -> dict[str, Any]:

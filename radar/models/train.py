@@ -19,7 +19,6 @@ import pandas as pd
 
 from radar.models.estimator import RiskModel, RuleScore, logistic_baseline, positive_proba
 from radar.models.evaluate import calibration_table, evaluate_scores
-from radar.models.settings import train_setting
 
 if TYPE_CHECKING:
     from radar.config import TrainPolicy
@@ -197,7 +196,7 @@ def _fit_scorers(
     y = train[label_col].to_numpy()
     w = train[WEIGHT_COL].to_numpy()
     model = RiskModel.from_policy(policy, feature_cols, date_col=date_col).fit(train, y, sample_weight=w)
-    rule = RuleScore(train_setting(policy, "rule_weights")).fit(train, y, sample_weight=w)
+    rule = RuleScore(policy.rule_weights).fit(train, y, sample_weight=w)
     logistic = logistic_baseline(feature_cols, seed=policy.seed).fit(train, y, logit__sample_weight=w)
     return {"model": model, "rule": rule, "logistic": logistic}
 
@@ -229,12 +228,12 @@ def train_and_evaluate(
     if WEIGHT_COL not in table.columns:
         table[WEIGHT_COL] = 1.0
 
-    gap_days = int(train_setting(policy, "gap_days"))
+    gap_days = int(policy.gap_days)
     train, valid = time_split(table, date_col, policy.validation_months, gap_days)
     sampled = negative_subsample(train, label_col, policy.negative_sample_ratio, policy.seed, date_col)
     scorers = _fit_scorers(sampled, feature_cols, label_col, date_col, policy)
 
-    k = int(train_setting(policy, "precision_at_k"))
+    k = int(policy.precision_at_k)
     y_valid = valid[label_col].to_numpy()
     w_valid = valid[WEIGHT_COL].to_numpy()
     ids = [c for c in ("entity_id", "uscc") if c in valid.columns]
@@ -253,10 +252,6 @@ def train_and_evaluate(
     )
     params = {
         **policy.model_dump(),
-        **{
-            key: train_setting(policy, key)
-            for key in ("num_threads", "calibration", "calibration_months", "gap_days", "precision_at_k")
-        },
         "n_features": len(feature_cols),
     }
     return TrainResult(
@@ -295,10 +290,10 @@ def backtest(
     table[date_col] = pd.to_datetime(table[date_col])
     if WEIGHT_COL not in table.columns:
         table[WEIGHT_COL] = 1.0
-    k = int(train_setting(policy, "precision_at_k"))
+    k = int(policy.precision_at_k)
     rows = []
     folds = rolling_origin_splits(
-        table, date_col, policy.validation_months, n_splits, gap_days=int(train_setting(policy, "gap_days"))
+        table, date_col, policy.validation_months, n_splits, gap_days=int(policy.gap_days)
     )
     for i, (train, valid) in enumerate(folds):
         sampled = negative_subsample(train, label_col, policy.negative_sample_ratio, policy.seed, date_col)
