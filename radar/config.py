@@ -61,6 +61,15 @@ class RunPolicy(_Strict):
     max_days_after_last_record: int = Field(ge=0)
 
 
+class ResolvePolicy(_Strict):
+    city_division: str = Field(pattern=r"^\d{6}$")
+    extra_divisions: dict[str, str]
+    org_suffixes: list[str]
+    name_match_probability: float = Field(gt=0, le=1)
+    name_address_match_probability: float = Field(gt=0, le=1)
+    uscc_name_max_edits: int = Field(ge=0)
+
+
 class FeaturePolicy(_Strict):
     snapshot_months: int = Field(ge=1, le=120)
     windows_days: list[int]
@@ -149,6 +158,7 @@ class PlanPolicy(_Strict):
 
 class Policy(_Strict):
     run: RunPolicy
+    resolve: ResolvePolicy
     features: FeaturePolicy
     labels: LabelPolicy
     graph: GraphPolicy
