@@ -75,12 +75,27 @@ class FeaturePolicy(_Strict):
     windows_days: list[int]
     complaint_trend_recent_days: int = Field(ge=1)
     complaint_trend_base_days: int = Field(ge=1)
-    warning_only_is_minor: bool = True
+    minor_penalty_categories: list[str]
     shell_address_min_entities: int = Field(ge=2)
+    new_entity_days: int = Field(ge=1)
+    related_hub_cap: int = Field(ge=2)
+    repair_stops_counting: bool
+    objection_retracts: list[str]
+    objection_corrects: list[str]
+    repair_approved: list[str]
+
+
+EventType = Literal[
+    "penalty", "penalty_minor", "abnormal_list", "serious_violation", "dishonest_debtor", "spot_check_problem",
+    "spot_check_ok", "complaint", "report", "license", "commitment", "commitment_breach", "change_legal_rep",
+    "change_address", "change_name", "change_capital", "change_scope", "change_other", "signal", "deregistered",
+    "revoked",
+]
 
 
 class LabelPolicy(_Strict):
     horizon_days: int = Field(ge=1)
+    adverse_event_types: list[EventType]
     spot_check_problem_keywords: list[str]
 
 
@@ -106,6 +121,8 @@ class TrainPolicy(_Strict):
     gap_days: int = Field(180, ge=0)
     precision_at_k: int = Field(100, ge=1)
     rule_weights: dict[str, float] = Field(default_factory=dict)
+    max_collect_rows: int = Field(2_000_000, ge=1000)
+    promotion_margin: float = Field(0.0, ge=0)
 
 
 Grade = Literal["A", "B", "C", "D"]
@@ -177,6 +194,48 @@ class Policy(_Strict):
         return self
 
 
+# ---------------------------------------------------------------- feature catalog (features.yaml)
+class FeatureDef(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    dimension: str
+    label: str
+    kind: Literal["count", "ever", "amount", "current", "days_since", "trend", "attribute", "related"]
+    events: list[EventType] = Field(default_factory=list)
+    window_days: int | None = Field(None, ge=1)
+    base_days: int | None = Field(None, ge=1)
+    attribute: Literal["age_years", "log_capital", "entity_class", "industry_section", "district", "is_new_entity"] | None = None
+    share: bool = False
+    sources: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> FeatureDef:
+        if self.kind in ("count", "amount", "trend") and self.window_days is None:
+            raise ValueError(f"a '{self.kind}' feature needs window_days")
+        if self.kind == "trend" and self.base_days is None:
+            raise ValueError("a 'trend' feature needs base_days")
+        if self.kind == "attribute" and self.attribute is None:
+            raise ValueError("an 'attribute' feature needs attribute")
+        if self.kind in ("count", "ever", "amount", "current", "days_since", "trend") and not self.events:
+            raise ValueError(f"a '{self.kind}' feature needs events")
+        return self
+
+
+class FeatureCatalog(_Strict):
+    dimensions: dict[str, str]
+    features: list[FeatureDef]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeatureCatalog:
+        names = [f.name for f in self.features]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate feature names: {', '.join(dup)}")
+        bad = sorted({f.dimension for f in self.features} - set(self.dimensions))
+        if bad:
+            raise ValueError(f"unknown dimensions: {', '.join(bad)}")
+        return self
+
+
 # ---------------------------------------------------------------- record types (sources.yaml)
 FieldType = Literal["string", "date", "money", "decimal", "int", "list", "bool"]
 
@@ -229,6 +288,7 @@ class Sources(_Strict):
     list_keep_whole: list[str]
     sentinel_dates: list[str]
     placeholder_uscc: str
+    timezone: str = "Asia/Shanghai"
     record_types: dict[str, RecordTypeSpec]
 
 
@@ -291,6 +351,12 @@ def policy(directory: Path | None = None) -> Policy:
 def sources(directory: Path | None = None) -> Sources:
     """The record types ingest understands (conf/sources.yaml)."""
     return _load(Sources, "sources.yaml", directory)
+
+
+@cache
+def feature_catalog(directory: Path | None = None) -> FeatureCatalog:
+    """The entity feature catalog (conf/features.yaml)."""
+    return _load(FeatureCatalog, "features.yaml", directory)
 
 
 @cache

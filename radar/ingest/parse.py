@@ -47,64 +47,78 @@ def clean_text(x: str) -> str:
     return f"(CASE WHEN {t} IN {_in(NULL_TOKENS)} THEN NULL ELSE {t} END)"
 
 
-def _raw_date(x: str) -> str:
-    """A date from the text without sentinel handling."""
-    t = clean_text(x)
-    norm = f"regexp_extract(regexp_replace(regexp_replace({t}, '[年月/.]', '-'), '日', ''), '^(\\\\d{{4}}-\\\\d{{1,2}}-\\\\d{{1,2}})', 1)"
+def date_of_clean(t: str, timezone: str = "Asia/Shanghai") -> str:
+    """A date from cleaned text ``t`` (see ``clean_text``), without sentinel handling.
+
+    Epoch seconds and milliseconds are instants: their date is the calendar date in ``timezone``.
+    """
+    norm = (
+        f"regexp_extract(regexp_replace(regexp_replace({t}, '[年月/.]', '-'), '日', ''), "
+        f"'^(\\\\d{{4}}-\\\\d{{1,2}}-\\\\d{{1,2}})', 1)"
+    )
     return (
-        f"(CASE WHEN {t} RLIKE '^\\\\d{{13}}$' THEN to_date(timestamp_millis(try_cast({t} AS BIGINT))) "
-        f"WHEN {t} RLIKE '^\\\\d{{10}}$' THEN to_date(timestamp_seconds(try_cast({t} AS BIGINT))) "
+        f"(CASE WHEN {t} RLIKE '^\\\\d{{13}}$' THEN to_date(from_utc_timestamp(timestamp_millis(try_cast({t} AS BIGINT)), {lit(timezone)})) "
+        f"WHEN {t} RLIKE '^\\\\d{{10}}$' THEN to_date(from_utc_timestamp(timestamp_seconds(try_cast({t} AS BIGINT)), {lit(timezone)})) "
         f"WHEN {t} RLIKE '^\\\\d{{8}}$' THEN try_to_date({t}, 'yyyyMMdd') "
         f"WHEN {norm} != '' THEN try_to_date({norm}, 'y-M-d') END)"
     )
 
 
-def is_open_ended(x: str, sentinels: list[str]) -> str:
-    """True when the text is a sentinel date or word meaning 'open-ended / long-term' (2099/12/31, 长期)."""
-    d = _raw_date(x)
+def open_ended_of(t: str, d: str, sentinels: list[str]) -> str:
+    """Whether cleaned text ``t`` (with its date ``d``) means 'open-ended': a sentinel date or 长期."""
     sent = ", ".join(f"DATE {lit(s)}" for s in sentinels)
     return (
-        f"coalesce({clean_text(x)} IN {_in(OPEN_ENDED_WORDS)} OR {d} IN ({sent}) "
+        f"coalesce({t} IN {_in(OPEN_ENDED_WORDS)} OR {d} IN ({sent}) "
         f"OR year({d}) >= 2099 OR year({d}) <= 1900, false)"
     )
+
+
+def is_open_ended(x: str, sentinels: list[str]) -> str:
+    """True when the raw text ``x`` is a sentinel date or word meaning 'open-ended / long-term'."""
+    t = clean_text(x)
+    return open_ended_of(t, date_of_clean(t), sentinels)
 
 
 def parse_date(x: str, sentinels: list[str]) -> str:
     """A date from any format of FIELDS.md §8.4; sentinel dates become null (open-ended).
 
     Accepted: ``YYYY/MM/DD``, ``YYYY-MM-DD``, ``YYYY-M-D``, ``YYYY.MM.DD``, ``YYYY年MM月DD日``, ``YYYYMMDD``,
-    date-times (the time is dropped), epoch seconds (10 digits) and milliseconds (13 digits).
+    date-times (the time is dropped), epoch seconds (10 digits) and milliseconds (13 digits). For wide
+    tables prefer the staged form (clean once, then ``date_of_clean`` and ``open_ended_of``).
     """
-    return f"(CASE WHEN {is_open_ended(x, sentinels)} THEN CAST(NULL AS DATE) ELSE {_raw_date(x)} END)"
+    t = clean_text(x)
+    d = date_of_clean(t)
+    return f"(CASE WHEN {open_ended_of(t, d, sentinels)} THEN CAST(NULL AS DATE) ELSE {d} END)"
 
 
-def parse_decimal(x: str) -> str:
-    """A number with thousands separators removed; null when not numeric."""
-    return f"try_cast(regexp_replace({clean_text(x)}, '[,，\\\\s]', '') AS DOUBLE)"
+def decimal_of_clean(t: str) -> str:
+    """A number from cleaned text, thousands separators removed; null when not numeric."""
+    return f"try_cast(regexp_replace({t}, '[,，\\\\s]', '') AS DOUBLE)"
 
 
-def parse_money(x: str, unit: str) -> str:
-    """An amount in yuan. ``unit`` is the header's unit (wan = 万元, yuan = 元); a unit written in the cell wins."""
-    t = f"regexp_replace({clean_text(x)}, '[,，\\\\s]|人民币|RMB|CNY', '')"
-    num = f"try_cast(regexp_replace({t}, '万元|万|元', '') AS DOUBLE)"
+def money_of_clean(t: str, unit: str) -> str:
+    """An amount in yuan from cleaned text. ``unit`` is the header's (wan = 万元, yuan = 元); a unit written
+    in the cell wins."""
+    v = f"regexp_replace({t}, '[,，\\\\s]|人民币|RMB|CNY', '')"
+    num = f"try_cast(regexp_replace({v}, '万元|万|元', '') AS DOUBLE)"
     default = "10000.0" if unit == "wan" else "1.0"
     return (
-        f"({num} * CASE WHEN endswith({t}, '万元') OR endswith({t}, '万') THEN 10000.0 "
-        f"WHEN endswith({t}, '元') THEN 1.0 ELSE {default} END)"
+        f"({num} * CASE WHEN endswith({v}, '万元') OR endswith({v}, '万') THEN 10000.0 "
+        f"WHEN endswith({v}, '元') THEN 1.0 ELSE {default} END)"
     )
 
 
-def parse_int(x: str) -> str:
-    """An integer; null when not numeric."""
-    return f"CAST(try_cast(regexp_replace({clean_text(x)}, '[,，\\\\s人岁]', '') AS DOUBLE) AS INT)"
+def int_of_clean(t: str) -> str:
+    """An integer from cleaned text; null when not numeric."""
+    return f"CAST(try_cast(regexp_replace({t}, '[,，\\\\s人岁]', '') AS DOUBLE) AS INT)"
 
 
-def parse_bool(x: str) -> str:
-    """是/否, Y/N, 1/0, true/false."""
-    t = f"lower({clean_text(x)})"
+def bool_of_clean(t: str) -> str:
+    """是/否, Y/N, 1/0, true/false from cleaned text."""
+    lo = f"lower({t})"
     return (
-        f"(CASE WHEN {t} IN ('是', 'y', 'yes', '1', 'true', 't') THEN true "
-        f"WHEN {t} IN ('否', 'n', 'no', '0', 'false', 'f') THEN false END)"
+        f"(CASE WHEN {lo} IN ('是', 'y', 'yes', '1', 'true', 't') THEN true "
+        f"WHEN {lo} IN ('否', 'n', 'no', '0', 'false', 'f') THEN false END)"
     )
 
 
@@ -113,16 +127,38 @@ def _re_class(chars: list[str]) -> str:
     return "[" + "".join("\\" + c if c in "\\^]-[" else c for c in chars) + "]"
 
 
-def split_list(x: str, separators: list[str], keep_whole: list[str]) -> str:
-    """A multi-value cell as an array of trimmed values, keeping the legacy combined values whole."""
-    t = clean_text(x)
+def list_of_clean(t: str, separators: list[str], keep_whole: list[str]) -> str:
+    """A multi-value cell (cleaned text) as an array of trimmed values, keeping legacy combined values whole."""
     guard = "\u0001"
     for v in keep_whole:
         t = f"replace({t}, {lit(v)}, {lit(v.replace('、', guard))})"
     parts = f"split({t}, {lit(_re_class(separators))})"
-    return (
-        f"filter(transform({parts}, s -> trim(replace(s, {lit(guard)}, '、'))), s -> s != '')"
-    )
+    return f"filter(transform({parts}, s -> trim(replace(s, {lit(guard)}, '、'))), s -> s != '')"
+
+
+def parse_decimal(x: str) -> str:
+    """A number with thousands separators removed; null when not numeric."""
+    return decimal_of_clean(clean_text(x))
+
+
+def parse_money(x: str, unit: str) -> str:
+    """An amount in yuan (see ``money_of_clean``)."""
+    return money_of_clean(clean_text(x), unit)
+
+
+def parse_int(x: str) -> str:
+    """An integer; null when not numeric."""
+    return int_of_clean(clean_text(x))
+
+
+def parse_bool(x: str) -> str:
+    """是/否, Y/N, 1/0, true/false."""
+    return bool_of_clean(clean_text(x))
+
+
+def split_list(x: str, separators: list[str], keep_whole: list[str]) -> str:
+    """A multi-value cell as an array of trimmed values (see ``list_of_clean``)."""
+    return list_of_clean(clean_text(x), separators, keep_whole)
 
 
 def clean_uscc(x: str) -> str:

@@ -123,21 +123,22 @@ def number_rows(raw: DataFrame, offsets: DataFrame) -> DataFrame:
     ).drop("_offset", "_blk", "_idx")
 
 
-def _typed(x: str, spec: FieldSpec, unit: str | None, src: Sources) -> str:
-    """The SQL that types the raw text expression ``x`` of a field."""
+def _typed(t: str, d: str | None, spec: FieldSpec, unit: str | None, src: Sources) -> str:
+    """The SQL typing a field from its cleaned text ``t`` (and, for dates, its parsed date ``d``)."""
     if spec.type == "date":
-        return parse.parse_date(x, src.sentinel_dates)
+        assert d is not None
+        return f"(CASE WHEN {parse.open_ended_of(t, d, src.sentinel_dates)} THEN CAST(NULL AS DATE) ELSE {d} END)"
     if spec.type == "money":
-        return parse.parse_money(x, unit or spec.unit or "yuan")
+        return parse.money_of_clean(t, unit or spec.unit or "yuan")
     if spec.type == "decimal":
-        return parse.parse_decimal(x)
+        return parse.decimal_of_clean(t)
     if spec.type == "int":
-        return parse.parse_int(x)
+        return parse.int_of_clean(t)
     if spec.type == "bool":
-        return parse.parse_bool(x)
+        return parse.bool_of_clean(t)
     if spec.type == "list":
-        return parse.split_list(x, src.list_separators, src.list_keep_whole)
-    return parse.clean_text(x)
+        return parse.list_of_clean(t, src.list_separators, src.list_keep_whole)
+    return t
 
 
 _SQL_TYPE = {"string": "STRING", "date": "DATE", "money": "DOUBLE", "decimal": "DOUBLE", "int": "INT",
@@ -145,20 +146,39 @@ _SQL_TYPE = {"string": "STRING", "date": "DATE", "money": "DOUBLE", "decimal": "
 
 
 def parse_source(raw: DataFrame, sf: SourceFile, rt: RecordTypeSpec, src: Sources) -> DataFrame:
-    """Typed columns, data-quality issues and the quarantine reason of every row of one file."""
+    """Typed columns, data-quality issues and the quarantine reason of every row of one file.
+
+    Built in stages (raw text -> cleaned text -> parsed dates -> typed values -> reasons) so each value is
+    cleaned once; Spark keeps the stages apart because their expressions are used more than once.
+    """
     assert sf.mapping is not None
     present = sf.mapping.fields
     units = {c.field: c.unit for c in sf.mapping.columns}
     in_file = [c for c in raw.columns if c in rt.fields or c.startswith("_u")]
     known = [c for c in in_file if c in rt.fields]
     unknown = [c for c in in_file if c.startswith("_u")]
+    I = parse.ident  # noqa: E741
 
-    def r(name: str) -> str:  # the raw text of a field
-        return parse.ident("r__" + name)
+    def r(name: str) -> str:  # raw text
+        return I("r__" + name)
 
-    base = raw.select(
-        *[F.col(c).alias("r__" + c) for c in known], *unknown, CORRUPT, "_file", "source_row"
+    def c(name: str) -> str:  # cleaned text
+        return I("c__" + name)
+
+    def d(name: str) -> str:  # parsed date (before sentinel handling)
+        return I("d__" + name)
+
+    base = raw.select(*[F.col(k).alias("r__" + k) for k in known], *unknown, CORRUPT, "_file", "source_row")
+    raw_text = "coalesce({c}, concat_ws({d}, {cols}))".format(
+        c=CORRUPT,
+        d=parse.lit(sf.delimiter),
+        cols=", ".join(f"coalesce({r(k) if k in known else I(k)}, '')" for k in in_file) or "''",
     )
+    cleaned = base.select("*", *[F.expr(parse.clean_text(r(k))).alias("c__" + k) for k in known],
+                          F.expr(raw_text).alias("raw"))
+    dates = [k for k in known if rt.fields[k].type == "date"]
+    dated = cleaned.select("*", *[F.expr(parse.date_of_clean(c(k), src.timezone)).alias("d__" + k) for k in dates])
+
     typed: dict[str, str] = {}
     issues: list[str] = []
     for name, spec in rt.fields.items():
@@ -166,25 +186,20 @@ def parse_source(raw: DataFrame, sf: SourceFile, rt: RecordTypeSpec, src: Source
         if name not in present:
             typed[out] = f"CAST(NULL AS {_SQL_TYPE[spec.type]})"
             continue
-        typed[out] = _typed(r(name), spec, units.get(name), src)
+        typed[out] = _typed(c(name), d(name) if spec.type == "date" else None, spec, units.get(name), src)
         if spec.type in ("date", "money", "decimal", "int"):
-            bad = f"{parse.clean_text(r(name))} IS NOT NULL AND {parse.ident(out)} IS NULL"
+            bad = f"{c(name)} IS NOT NULL AND {I(out)} IS NULL"
             if spec.type == "date":
-                bad += f" AND NOT {parse.is_open_ended(r(name), src.sentinel_dates)}"
+                bad += f" AND NOT {parse.open_ended_of(c(name), d(name), src.sentinel_dates)}"
             issues.append(f"CASE WHEN {bad} THEN {parse.lit(f'bad_{spec.type}:{name}')} END")
-    raw_text = "coalesce({c}, concat_ws({d}, {cols}))".format(
-        c=CORRUPT,
-        d=parse.lit(sf.delimiter),
-        cols=", ".join(f"coalesce({r(c) if c in known else parse.ident(c)}, '')" for c in in_file) or "''",
-    )
-    step = base.select("*", *[F.expr(v).alias(k) for k, v in typed.items()], F.expr(raw_text).alias("raw"))
+    step = dated.select("*", *[F.expr(v).alias(k) for k, v in typed.items()])
 
     # quarantine reasons, the first that applies
-    all_empty = " AND ".join(f"{parse.clean_text(r(c))} IS NULL" for c in known) or "true"
+    all_empty = " AND ".join(f"{c(k)} IS NULL" for k in known) or "true"
     reasons: list[tuple[str, str]] = [
         (f"{CORRUPT} IS NOT NULL", parse.lit("malformed row: the number of columns does not match the header")),
         (f"({all_empty})", parse.lit("empty row: no values")),
-        ("contains(raw, '\ufffd')", parse.lit(f"undecodable bytes: the row is not valid {sf.spark_encoding}")),
+        ("contains(raw, '\\ufffd')", parse.lit(f"undecodable bytes: the row is not valid {sf.spark_encoding}")),
     ]
     for name, spec in rt.fields.items():
         if not spec.required:
@@ -192,17 +207,19 @@ def parse_source(raw: DataFrame, sf: SourceFile, rt: RecordTypeSpec, src: Source
         if name not in present:
             reasons.append(("true", parse.lit(f"missing required column: {name}")))
             continue
-        reasons.append((f"{parse.clean_text(r(name))} IS NULL", parse.lit(f"missing required value: {name}")))
+        reasons.append((f"{c(name)} IS NULL", parse.lit(f"missing required value: {name}")))
         if spec.type == "date":
-            cond = f"{parse.ident(name)} IS NULL AND NOT {parse.is_open_ended(r(name), src.sentinel_dates)}"
+            cond = f"{I(name)} IS NULL AND NOT {parse.open_ended_of(c(name), d(name), src.sentinel_dates)}"
             reasons.append((cond, f"concat({parse.lit(f'unparseable date in {name}: ')}, {r(name)})"))
-    reason = "CASE " + " ".join(f"WHEN {c} THEN {t}" for c, t in reasons) + " END"
+    reason = "CASE " + " ".join(f"WHEN {cond} THEN {text}" for cond, text in reasons) + " END"
     extra = (
-        "map(" + ", ".join(f"{parse.lit(sf.headers[int(c[2:])])}, {parse.ident(c)}" for c in unknown) + ")"
+        "map(" + ", ".join(f"{parse.lit(sf.headers[int(u[2:])])}, {I(u)}" for u in unknown) + ")"
         if unknown
         else "CAST(NULL AS MAP<STRING, STRING>)"
     )
-    issue_expr = f"filter(array({', '.join(issues)}), x -> x IS NOT NULL)" if issues else "CAST(array() AS ARRAY<STRING>)"
+    issue_expr = (
+        f"filter(array({', '.join(issues)}), x -> x IS NOT NULL)" if issues else "CAST(array() AS ARRAY<STRING>)"
+    )
     return step.select(
         F.lit(sf.mapping.record_type).alias("record_type"),
         F.col("_file").alias("source_file"),

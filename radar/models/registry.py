@@ -229,6 +229,14 @@ def load_champion(tracking_uri: str | None, name: str) -> tuple[RiskModel, str]:
     return load_version(tracking_uri, name, version), version
 
 
+def version_metric(tracking_uri: str | None, name: str, version: str | int, metric: str) -> float | None:
+    """A metric logged by the run that produced a registered version (e.g. ``val_model_auc_pr``)."""
+    client = _client(tracking_uri)
+    run_id = client.get_model_version(name, str(version)).run_id
+    value = client.get_run(run_id).data.metrics.get(metric) if run_id else None
+    return None if value is None else float(value)
+
+
 def find_version_by_data_hash(tracking_uri: str | None, name: str, data_hash: str) -> str | None:
     """The newest version trained on a table with this hash, or None (then training is needed)."""
     from mlflow.exceptions import MlflowException
