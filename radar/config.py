@@ -78,7 +78,6 @@ class FeaturePolicy(_Strict):
     minor_penalty_categories: list[str]
     shell_address_min_entities: int = Field(ge=2)
     new_entity_days: int = Field(ge=1)
-    related_hub_cap: int = Field(ge=2)
     repair_stops_counting: bool
     objection_retracts: list[str]
     objection_corrects: list[str]
@@ -103,6 +102,11 @@ class GraphPolicy(_Strict):
     hub_cap: int = Field(ge=2)
     max_iterations: int = Field(ge=1)
     link_types: list[Literal["legal_rep", "shareholder", "officer", "address", "phone"]]
+    risk_window_days: int = Field(ge=1)
+    new_entity_months: int = Field(ge=1)
+    phoenix_months: int = Field(ge=1)
+    propagation_damping: float = Field(gt=0, lt=1)
+    networkx_max_entities: int = Field(ge=2)
 
 
 class TrainPolicy(_Strict):

@@ -38,7 +38,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
 
     catalog = feature_catalog()
     districts = list(city_districts(pol.resolve.city_division, pol.resolve.extra_divisions))
-    snaps = build_snapshots(entities, events, attributes, catalog, pol.features, pol.labels, ctx.as_of, districts)
+    snaps = build_snapshots(
+        entities, events, attributes, catalog, pol.features, pol.labels, ctx.as_of, districts, pol.graph.hub_cap
+    )
     lake.publish_spark(snaps, SNAPSHOTS, ctx.as_of, partitions=ctx.profile.spark.shuffle_partitions)
     lake.publish_pandas(pd.DataFrame(catalog_rows(catalog)), CATALOG, ctx.as_of)
 

@@ -39,6 +39,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
         comps = (
             g.components.join(g.component_stats, "component_id", "left")
             .join(g.propagated_risk.select("entity_id", "propagated_risk"), "entity_id", "left")
+            .withColumnRenamed("size", "component_size")
+            .withColumnRenamed("n_risky", "risky_members")
         )
         lake.publish_spark(comps, COMPONENTS, ctx.as_of, partitions=1)
         lake.publish_spark(g.flags, FLAGS, ctx.as_of, partitions=1)

@@ -1,0 +1,135 @@
+"""The related-party graph of one as-of date, composed from the graph functions (no I/O).
+
+A job reads ``entities``, ``attributes`` and ``risk_events``, calls :func:`related_party_graph` with
+``GraphSettings.from_policy(policy())`` and writes the tables it wants; monthly snapshots call it once
+per as-of date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from radar.config import Policy
+from radar.graph.components import connected_components
+from radar.graph.edges import active_attribute_edges, attribute_hubs
+from radar.graph.features import graph_features
+from radar.graph.patterns import (
+    PHOENIX_LINK_TYPES,
+    cross_flags,
+    phoenix_flags,
+    ring_flags,
+    shell_address_flags,
+)
+from radar.graph.risk import component_stats, propagated_risk, risky_members
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    """The policy numbers the graph uses (``graph:`` and ``features.shell_address_min_entities``)."""
+
+    hub_cap: int
+    max_iterations: int
+    link_types: tuple[str, ...]
+    risk_window_days: int
+    new_entity_months: int
+    phoenix_months: int
+    propagation_damping: float
+    networkx_max_entities: int
+    shell_address_min_entities: int
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> GraphSettings:
+        """Read the settings from the validated policy (conf/policy.yaml)."""
+        g = policy.graph
+        return cls(
+            hub_cap=g.hub_cap,
+            max_iterations=g.max_iterations,
+            link_types=tuple(g.link_types),
+            risk_window_days=g.risk_window_days,
+            new_entity_months=g.new_entity_months,
+            phoenix_months=g.phoenix_months,
+            propagation_damping=g.propagation_damping,
+            networkx_max_entities=g.networkx_max_entities,
+            shell_address_min_entities=policy.features.shell_address_min_entities,
+        )
+
+
+@dataclass(frozen=True)
+class RelatedPartyGraph:
+    """The graph tables of one as-of date (lazy DataFrames, except that components were computed)."""
+
+    as_of: date
+    edges: DataFrame
+    hubs: DataFrame
+    components: DataFrame
+    component_stats: DataFrame
+    propagated_risk: DataFrame
+    flags: DataFrame
+    features: DataFrame
+
+    def unpersist(self) -> None:
+        """Release the cached tables."""
+        for table in (self.edges, self.components, self.propagated_risk, self.flags):
+            table.unpersist()
+
+
+def related_party_graph(
+    entities: DataFrame,
+    attributes: DataFrame,
+    risk_events: DataFrame,
+    as_of: date,
+    settings: GraphSettings,
+) -> RelatedPartyGraph:
+    """Build every graph table as of ``as_of``.
+
+    Entities established after ``as_of`` do not exist yet and are left out (with their ties); the
+    others, closed ones included (a phoenix needs its predecessor), are all nodes. Components are
+    computed eagerly (iterative Spark jobs); edges, components, propagated risk and flags are cached
+    (lazily) because several tables read them: call :meth:`RelatedPartyGraph.unpersist` when done.
+
+    Output tables (see each function): edges, hubs (attr_type, attr_key, node_id, attr_label,
+    n_entities, roles), components (entity_id, component_id), component_stats, propagated_risk
+    (entity_id, component_id, propagated_risk), flags (entity_id, uscc, flag, evidence, component_id),
+    features (entity_id, graph_*).
+    """
+    s = settings
+    day = F.lit(as_of).cast("date")
+    known = entities.where(F.col("established_date").isNull() | (F.col("established_date") <= day))
+    attributes = attributes.join(known.select("entity_id"), "entity_id", "left_semi")
+    edges = active_attribute_edges(attributes, as_of, s.hub_cap, s.link_types).cache()
+    hubs = attribute_hubs(edges)
+    components = connected_components(edges, s.max_iterations, entities=known).cache()
+    stats = component_stats(components, known, risk_events, as_of, s.risk_window_days)
+    propagated = propagated_risk(
+        edges,
+        components,
+        risk_events,
+        as_of,
+        s.risk_window_days,
+        s.propagation_damping,
+        s.networkx_max_entities,
+    ).cache()
+    flags = (
+        phoenix_flags(
+            attributes,
+            known,
+            risk_events,
+            components,
+            hubs,
+            as_of,
+            s.new_entity_months,
+            s.phoenix_months,
+            link_types=[t for t in PHOENIX_LINK_TYPES if t in s.link_types],
+        )
+        .unionByName(ring_flags(edges, components, known, risk_events, as_of, s.risk_window_days))
+        .unionByName(shell_address_flags(edges, known, components, as_of, s.shell_address_min_entities))
+        .unionByName(cross_flags(edges, components, known, risk_events, as_of, s.risk_window_days))
+        .cache()
+    )
+    risky = risky_members(risk_events, as_of, s.risk_window_days)
+    features = graph_features(known, edges, components, stats, propagated, flags, risky)
+    return RelatedPartyGraph(as_of, edges, hubs, components, stats, propagated, flags, features)

@@ -1,0 +1,172 @@
+"""Evidence paths a supervisor can check: entity -> attribute (type, label, dates) -> entity.
+
+An evidence text is a JSON list of steps, oriented from the source of the risk towards the flagged
+entity, e.g.::
+
+    [{"from": "91211300MA0...", "via": {"type": "legal_rep", "label": "张三", "since": "2019-03-01",
+      "to_type": "shareholder", "to_since": "2021-03-01"}, "to": "91211300MA1...",
+      "event": "revoked 2022-05-01"}]
+
+``via.type`` / ``since`` / ``until`` describe the ``from`` entity's tie to the attribute and
+``to_type`` / ``to_since`` / ``to_until`` the ``to`` entity's; ``event`` names the adverse events of the
+``from`` entity; missing values are left out. The Spark-built evidence (phoenix, shell address) and the
+pandas-built one below (ring, cross-region, cross-industry) share this shape.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from radar.graph.edges import ROLE_PRIORITY
+
+MAX_EVIDENCE_STEPS = 20  # longer evidence is cut: a supervisor reads the first lines
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
+        return None
+    return str(value)
+
+
+def evidence_json(steps: Sequence[dict[str, Any]]) -> str:
+    """The evidence text: steps as JSON (Chinese kept readable), capped at MAX_EVIDENCE_STEPS."""
+    return json.dumps(list(steps[:MAX_EVIDENCE_STEPS]), ensure_ascii=False, separators=(",", ":"))
+
+
+def nearest_sources(
+    adjacency: Mapping[Hashable, Iterable[Hashable]], sources: Iterable[Hashable], k: int
+) -> dict[Hashable, list[list[Hashable]]]:
+    """For every reachable node, shortest paths from up to ``k`` near sources (nearest first).
+
+    A breadth-first search from all sources at once in which each node keeps the first ``k`` distinct
+    sources to reach it (a source reaches itself at distance 0) and forwards only those, so the cost
+    is O(k * (nodes + links)), not O(sources * (nodes + links)). Every node keeps min(k, sources in
+    its component) sources; with k = 1 that is exactly its nearest source, with k > 1 they are near
+    ones (a source screened off by k nearer ones upstream may be missed). Each path is a shortest path
+    from its source, starting at the source and ending at the node; ties go to the source listed first.
+    """
+    parent: dict[Hashable, dict[Hashable, Hashable | None]] = {}
+    frontier: list[tuple[Hashable, Hashable, Hashable | None]] = [(s, s, None) for s in sources]
+    while frontier:
+        following = []
+        for node, source, via in frontier:
+            kept = parent.setdefault(node, {})
+            if source in kept or len(kept) >= k:
+                continue
+            kept[source] = via
+            following.extend((nb, source, node) for nb in adjacency[node])
+        frontier = following
+    paths: dict[Hashable, list[list[Hashable]]] = {}
+    for node, kept in parent.items():
+        for source in kept:  # dicts keep insertion order: nearest first
+            path, step = [node], node
+            while (step := parent[step][source]) is not None:
+                path.append(step)
+            paths.setdefault(node, []).append(path[::-1])
+    return paths
+
+
+@dataclass(frozen=True)
+class Tie:
+    """One entity's tie to an attribute node, as evidence shows it."""
+
+    attr_type: str
+    label: str | None
+    since: str | None
+    until: str | None
+
+
+@dataclass(frozen=True)
+class Member:
+    """What evidence shows of an entity."""
+
+    display_id: str
+    district: str | None
+    industry: str | None
+    events: str | None
+
+
+class ComponentBook:
+    """Ties and members of one component, read from a pandas group of its edges.
+
+    The group has one row per edge: entity_id, display_id, node_id, node_type, attr_type,
+    attr_label, since, until (text dates), district_code, industry_section, events (null unless risky).
+    """
+
+    def __init__(self, pdf: pd.DataFrame) -> None:
+        ties: dict[tuple[Any, str], Tie] = {}
+        order = pdf.assign(_p=pdf["attr_type"].map(ROLE_PRIORITY).fillna(99)).sort_values(["_p", "since"])
+        for row in order.itertuples(index=False):
+            # the strongest role wins when one person holds several roles in the same entity
+            ties.setdefault(
+                (row.entity_id, row.node_id),
+                Tie(row.attr_type, _text(row.attr_label), _text(row.since), _text(row.until)),
+            )
+        self.ties = ties
+        self.members: dict[Any, Member] = {
+            row.entity_id: Member(
+                str(row.display_id), _text(row.district_code), _text(row.industry_section), _text(row.events)
+            )
+            for row in pdf.drop_duplicates("entity_id").itertuples(index=False)
+        }
+        self.links = [(("e", e), ("a", n)) for e, n in zip(pdf["entity_id"], pdf["node_id"], strict=True)]
+        person = pdf["node_type"] == "person"
+        self.person_links = [
+            (("e", e), ("a", n))
+            for e, n in zip(pdf.loc[person, "entity_id"], pdf.loc[person, "node_id"], strict=True)
+        ]
+
+    @property
+    def risky(self) -> list[Any]:
+        """Members with adverse events, in a stable order."""
+        return sorted((e for e, m in self.members.items() if m.events), key=str)
+
+    def steps(self, path: Sequence[tuple[str, Any]], show: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """Evidence steps along a graph path [("e", a), ("a", node), ("e", b), ...].
+
+        ``show`` adds member facts to each step: ``district`` and/or ``industry`` (as
+        ``from_district`` / ``to_district`` ...).
+        """
+        out = []
+        for i in range(0, len(path) - 2, 2):
+            (_, a), (_, node), (_, b) = path[i], path[i + 1], path[i + 2]
+            ta, tb = self.ties[(a, node)], self.ties[(b, node)]
+            via = {
+                "type": ta.attr_type,
+                "label": ta.label or tb.label,
+                "since": ta.since,
+                "until": ta.until,
+                "to_type": tb.attr_type,
+                "to_since": tb.since,
+                "to_until": tb.until,
+            }
+            step: dict[str, Any] = {
+                "from": self.members[a].display_id,
+                "via": {k: v for k, v in via.items() if v is not None},
+                "to": self.members[b].display_id,
+            }
+            if self.members[a].events:
+                step["event"] = self.members[a].events
+            for fact in show:
+                step[f"from_{fact}"] = getattr(self.members[a], fact)
+                step[f"to_{fact}"] = getattr(self.members[b], fact)
+            out.append({k: v for k, v in step.items() if v is not None})
+        return out
+
+
+def merge_steps(paths: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Concatenate several paths' steps, dropping steps already shown."""
+    seen: set[str] = set()
+    out = []
+    for steps in paths:
+        for step in steps:
+            key = json.dumps(step, sort_keys=True, ensure_ascii=False)
+            if key not in seen:
+                seen.add(key)
+                out.append(step)
+    return out

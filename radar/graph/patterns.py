@@ -1,0 +1,479 @@
+"""Related-party patterns regulators look for, each flag with the evidence path behind it.
+
+Every ``*_flags`` function returns the same shape, so they union into the ``flags`` table:
+entity_id, uscc, flag (phoenix / ring / shell_address / cross_region / cross_industry), evidence
+(JSON text, see :mod:`radar.graph.evidence`), component_id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from radar.graph.edges import ROLE_PRIORITY, attribute_nodes, operating_on, path_edges
+from radar.graph.evidence import (
+    MAX_EVIDENCE_STEPS,
+    ComponentBook,
+    evidence_json,
+    merge_steps,
+    nearest_sources,
+)
+from radar.graph.risk import risky_members
+
+FLAGS: tuple[str, ...] = ("phoenix", "ring", "shell_address", "cross_region", "cross_industry")
+FLAG_COLUMNS = ("entity_id", "uscc", "flag", "evidence", "component_id")
+# a successor is tied to its predecessor through who runs or owns it, where it sits, or its phone
+PHOENIX_LINK_TYPES: tuple[str, ...] = ("legal_rep", "shareholder", "address", "phone")
+# how a predecessor ends: deregistration, revocation of its licence, the serious-violation blacklist
+CLOSURE_EVENTS: tuple[str, ...] = ("deregistered", "revoked", "serious_violation")
+RING_PATHS = 3  # evidence of a ring member: paths from its nearest other risky members
+SHELL_NEIGHBOURS = 10  # evidence of a shell address: this many other entities registered there
+
+
+def _day_text(col: str | Column) -> Column:
+    return F.date_format(col, "yyyy-MM-dd")
+
+
+def _display_id(entities: DataFrame) -> DataFrame:
+    """entity_id, uscc, display_id (the USCC, or the entity_id when there is none)."""
+    return entities.select(
+        "entity_id", "uscc", F.coalesce(F.col("uscc"), F.col("entity_id").cast("string")).alias("display_id")
+    )
+
+
+def _finish(flags: DataFrame, entities: DataFrame, components: DataFrame) -> DataFrame:
+    """Add uscc and component_id to entity_id, flag, evidence."""
+    return (
+        flags.join(entities.select("entity_id", "uscc"), "entity_id", "left")
+        .join(components.select("entity_id", "component_id"), "entity_id", "left")
+        .select(*FLAG_COLUMNS)
+    )
+
+
+def _steps_json(steps: Column) -> Column:
+    """JSON text of an array of step structs, capped like the pandas-built evidence."""
+    return F.to_json(F.slice(steps, 1, MAX_EVIDENCE_STEPS))
+
+
+def _role_rank(col: str) -> Column:
+    rank = F.lit(99)
+    for role, priority in ROLE_PRIORITY.items():
+        rank = F.when(F.col(col) == role, F.lit(priority)).otherwise(rank)
+    return rank
+
+
+# ---------------------------------------------------------------- phoenix
+def phoenix_flags(
+    attributes: DataFrame,
+    entities: DataFrame,
+    risk_events: DataFrame,
+    components: DataFrame,
+    hubs: DataFrame,
+    as_of: date,
+    new_entity_months: int,
+    phoenix_months: int,
+    link_types: Sequence[str] = PHOENIX_LINK_TYPES,
+) -> DataFrame:
+    """Phoenix companies: a new entity tied to one that closed or was blacklisted just before it was born.
+
+    A successor S was established within ``new_entity_months`` before ``as_of``. A predecessor P was
+    deregistered (``entities.deregistered_date`` or a ``deregistered`` event), revoked, or put on the
+    serious-violation list on a day ``d`` with ``S.established - phoenix_months <= d <= S.established``
+    (and ``d <= as_of``). They share a legal representative / shareholder (one person, whatever his role
+    on each side), an address or a phone, excluding hubs:
+
+    * S's tie held at some time between its establishment and ``as_of``;
+    * P's tie held at some time in the ``phoenix_months`` before ``d`` (a legal representative who is
+      swapped out just before the firm is closed still counts).
+
+    The ties are read from the dated ``attributes`` rows, not the as-of edges, because the
+    predecessor's ties have usually ended by ``as_of``.
+
+    Inputs: attributes (entity_id, attr_type, attr_key, attr_label, since, until); entities (entity_id,
+    uscc, established_date, deregistered_date); risk_events; components (entity_id, component_id);
+    hubs (node_id, from :func:`radar.graph.edges.attribute_hubs`).
+    Output: entity_id, uscc, flag = ``phoenix``, evidence (steps from each predecessor to S, newest
+    closure first), component_id.
+    """
+    day = F.lit(as_of).cast("date")
+    people = _display_id(entities).join(entities.select("entity_id", "established_date"), "entity_id")
+    closures = (
+        entities.where(F.col("deregistered_date").isNotNull())
+        .select(
+            "entity_id",
+            F.lit("deregistered").alias("event_type"),
+            F.col("deregistered_date").alias("event_date"),
+        )
+        .unionByName(
+            risk_events.where(F.col("event_type").isin(*CLOSURE_EVENTS)).select(
+                "entity_id", "event_type", "event_date"
+            )
+        )
+        .where(F.col("event_date") <= day)
+        .distinct()
+    )
+    ties = attribute_nodes(attributes, link_types).join(hubs.select("node_id"), "node_id", "left_anti")
+    successors = (
+        ties.join(
+            people.where(
+                (F.col("established_date") > F.add_months(day, -new_entity_months))
+                & (F.col("established_date") <= day)
+            ),
+            "entity_id",
+        )
+        .where(
+            (F.col("since").isNull() | (F.col("since") <= day))
+            & (F.col("until").isNull() | (F.col("until") > F.col("established_date")))
+        )
+        .select(
+            F.col("entity_id").alias("s_id"),
+            F.col("display_id").alias("s_display"),
+            F.col("established_date").alias("s_established"),
+            "node_id",
+            F.col("attr_type").alias("s_type"),
+            F.col("attr_label").alias("s_label"),
+            F.col("since").alias("s_since"),
+            F.col("until").alias("s_until"),
+        )
+    )
+    predecessors = (
+        ties.join(closures, "entity_id")
+        .where(
+            (F.col("since").isNull() | (F.col("since") <= F.col("event_date")))
+            & (F.col("until").isNull() | (F.col("until") > F.add_months("event_date", -phoenix_months)))
+        )
+        .join(people.select("entity_id", "display_id"), "entity_id")
+        .select(
+            F.col("entity_id").alias("p_id"),
+            F.col("display_id").alias("p_display"),
+            "node_id",
+            F.col("attr_type").alias("p_type"),
+            F.col("attr_label").alias("p_label"),
+            F.col("since").alias("p_since"),
+            F.col("until").alias("p_until"),
+            "event_type",
+            "event_date",
+        )
+    )
+    pairs = (
+        successors.join(predecessors, "node_id")
+        .where(
+            (F.col("p_id") != F.col("s_id"))
+            & (F.col("event_date") <= F.col("s_established"))
+            & (F.col("event_date") >= F.add_months("s_established", -phoenix_months))
+        )
+        .withColumn("p_rank", _role_rank("p_type"))
+        .withColumn("s_rank", _role_rank("s_type"))
+    )
+    # one step per (successor, predecessor, attribute): the strongest role on each side, all events
+    steps = pairs.groupBy("s_id", "s_display", "p_id", "p_display", "node_id").agg(
+        F.min(F.struct("p_rank", "p_type", "p_label", "p_since", "p_until")).alias("p"),
+        F.min(F.struct("s_rank", "s_type", "s_label", "s_since", "s_until")).alias("s"),
+        F.max("event_date").alias("last_event_date"),
+        F.array_join(
+            F.sort_array(F.collect_set(F.concat_ws(" ", "event_type", _day_text("event_date"))), asc=False),
+            "; ",
+        ).alias("event"),
+    )
+    step = F.struct(
+        F.col("p_display").alias("from"),
+        F.struct(
+            F.col("p.p_type").alias("type"),
+            F.coalesce("p.p_label", "s.s_label").alias("label"),
+            _day_text("p.p_since").alias("since"),
+            _day_text("p.p_until").alias("until"),
+            F.col("s.s_type").alias("to_type"),
+            _day_text("s.s_since").alias("to_since"),
+            _day_text("s.s_until").alias("to_until"),
+        ).alias("via"),
+        F.col("s_display").alias("to"),
+        F.col("event"),
+    )
+    flags = (
+        steps.groupBy("s_id")
+        .agg(
+            F.sort_array(
+                F.collect_list(
+                    F.struct(
+                        F.col("last_event_date"), F.col("p_display"), F.col("node_id"), step.alias("step")
+                    )
+                ),
+                asc=False,
+            ).alias("ordered")
+        )
+        .select(
+            F.col("s_id").alias("entity_id"),
+            F.lit("phoenix").alias("flag"),
+            _steps_json(F.transform("ordered", lambda x: x["step"])).alias("evidence"),
+        )
+    )
+    return _finish(flags, entities, components)
+
+
+# ---------------------------------------------------------------- shell address
+def shell_address_flags(
+    edges: DataFrame,
+    entities: DataFrame,
+    components: DataFrame,
+    as_of: date,
+    shell_address_min_entities: int,
+) -> DataFrame:
+    """Entities registered at an address hosting ``shell_address_min_entities`` or more operating firms.
+
+    The Shandong screen (DOMAIN.md §5): an address with >= 10 registered firms is sampled at 10 %.
+    Counted over the as-of edges of type address, hubs included (a hub address is the strongest case),
+    among entities operating at ``as_of``; only operating entities are flagged.
+
+    Inputs: edges (from :func:`radar.graph.edges.active_attribute_edges`); entities (entity_id, uscc,
+    established_date, deregistered_date); components (entity_id, component_id).
+    Output: entity_id, uscc, flag = ``shell_address``, evidence (steps from the entity via the address
+    to up to 10 other firms there, ``via.n_entities`` giving the count), component_id.
+    """
+    day = F.lit(as_of).cast("date")
+    operating = _display_id(entities.where(operating_on(day)))
+    at_address = (
+        edges.where(F.col("node_type") == "address")
+        .select("entity_id", "node_id", "attr_label", "since", "until")
+        .dropDuplicates(["entity_id", "node_id"])
+        .join(operating, "entity_id")
+    )
+    addresses = (
+        at_address.groupBy("node_id")
+        .agg(
+            F.count("*").alias("n_entities"),
+            F.sort_array(
+                F.collect_list(
+                    F.struct(
+                        "display_id", _day_text("since").alias("since"), _day_text("until").alias("until")
+                    )
+                )
+            ).alias("tenants"),
+        )
+        .where(F.col("n_entities") >= shell_address_min_entities)
+    )
+    flagged = at_address.join(addresses, "node_id")
+    others = F.slice(
+        F.filter("tenants", lambda t: t["display_id"] != F.col("display_id")), 1, SHELL_NEIGHBOURS
+    )
+    steps = F.transform(
+        others,
+        lambda t: F.struct(
+            F.col("display_id").alias("from"),
+            F.struct(
+                F.lit("address").alias("type"),
+                F.col("attr_label").alias("label"),
+                _day_text("since").alias("since"),
+                _day_text("until").alias("until"),
+                F.lit("address").alias("to_type"),
+                t["since"].alias("to_since"),
+                t["until"].alias("to_until"),
+                F.col("n_entities").alias("n_entities"),
+            ).alias("via"),
+            t["display_id"].alias("to"),
+        ),
+    )
+    flags = (
+        flagged.select(
+            "entity_id", F.lit("shell_address").alias("flag"), _steps_json(steps).alias("evidence")
+        )
+        # an entity at two shell addresses gets one flag: the first address's evidence
+        .dropDuplicates(["entity_id"])
+    )
+    return _finish(flags, entities, components)
+
+
+# ---------------------------------------------------------------- ring and cross-region / cross-industry
+def ring_component(pdf: pd.DataFrame) -> pd.DataFrame:
+    """Rings inside one component (pandas group of its edges, see :class:`ComponentBook`).
+
+    A ring is a set of entities under common control: connected through persons (legal
+    representatives, shareholders, officers) alone, addresses and phones aside, with adverse events in
+    two or more members. Every member of the ring is flagged; its evidence shows the paths from its
+    nearest other risky members (up to RING_PATHS) to it.
+
+    Output: entity_id, flag, evidence.
+    """
+    book = ComponentBook(pdf)
+    graph = nx.Graph(book.person_links)
+    rows: list[tuple[Any, str, str]] = []
+    for nodes in nx.connected_components(graph):
+        sources = [("e", r) for r in book.risky if ("e", r) in nodes]
+        if len(sources) < 2:
+            continue
+        # a risky member reaches itself first: keep one more path and drop its own
+        reach = nearest_sources(graph.subgraph(nodes).adj, sources, RING_PATHS + 1)
+        for kind, member in sorted(nodes, key=str):
+            if kind != "e":
+                continue
+            paths = [p for p in reach[("e", member)] if p[0] != ("e", member)][:RING_PATHS]
+            steps = merge_steps(book.steps(p) for p in paths)
+            rows.append((member, "ring", evidence_json(steps)))
+    return pd.DataFrame(rows, columns=["entity_id", "flag", "evidence"])
+
+
+def cross_component(pdf: pd.DataFrame) -> pd.DataFrame:
+    """Cross-region and cross-industry risk inside one component (pandas group of its edges).
+
+    An entity is flagged ``cross_region`` when a risky member of its component sits in another
+    district, and ``cross_industry`` when one is in another industry section. The evidence is the
+    shortest path from the nearest such risky member to the entity, each step showing both ends'
+    district (industry). Entities without a district (industry) are not flagged for it.
+
+    Output: entity_id, flag, evidence.
+    """
+    book = ComponentBook(pdf)
+    graph = nx.Graph(book.links)
+    rows: list[tuple[Any, str, str]] = []
+    for fact, flag in (("district", "cross_region"), ("industry", "cross_industry")):
+        value = {e: getattr(m, fact) for e, m in book.members.items()}
+        sources: dict[str, set[tuple[str, Any]]] = {}
+        for r in book.risky:
+            if value[r] is not None:
+                sources.setdefault(value[r], set()).add(("e", r))
+        if len(set(value.values()) - {None}) < 2 or not sources:
+            continue
+        # one multi-source search per district (industry) holding risk: nearest risky member from there
+        reach = {v: nearest_sources(graph.adj, sorted(s, key=str), 1) for v, s in sources.items()}
+        for member, own in value.items():
+            if own is None:
+                continue
+            candidates = [
+                (len(reach[v][("e", member)][0]), str(v), v)
+                for v in reach
+                if v != own and ("e", member) in reach[v]
+            ]
+            if candidates:
+                path = reach[min(candidates)[2]][("e", member)][0]
+                rows.append((member, flag, evidence_json(book.steps(path, show=(fact,)))))
+    return pd.DataFrame(rows, columns=["entity_id", "flag", "evidence"])
+
+
+def _component_rows(
+    edges: DataFrame,
+    components: DataFrame,
+    entities: DataFrame,
+    risky: DataFrame,
+    keep: DataFrame,
+) -> DataFrame:
+    """One row per path edge of the components in ``keep``, with what evidence shows of each member."""
+    return (
+        path_edges(edges)
+        .select("entity_id", "node_id", "node_type", "attr_type", "attr_label", "since", "until")
+        .join(components, "entity_id")
+        .join(keep, "component_id", "left_semi")
+        .join(
+            _display_id(entities).join(
+                entities.select("entity_id", "district_code", "industry_section"), "entity_id"
+            ),
+            "entity_id",
+            "left",
+        )
+        .join(risky.select("entity_id", "events"), "entity_id", "left")
+        .select(
+            "component_id",
+            "entity_id",
+            F.coalesce("display_id", F.col("entity_id").cast("string")).alias("display_id"),
+            "node_id",
+            "node_type",
+            "attr_type",
+            "attr_label",
+            _day_text("since").alias("since"),
+            _day_text("until").alias("until"),
+            "district_code",
+            "industry_section",
+            "events",
+        )
+    )
+
+
+def _members_with_risk(components: DataFrame, entities: DataFrame, risky: DataFrame) -> DataFrame:
+    return components.join(
+        entities.select("entity_id", "district_code", "industry_section"), "entity_id", "left"
+    ).join(risky.select("entity_id", F.lit(1).alias("is_risky")), "entity_id", "left")
+
+
+def _flag_schema(components: DataFrame) -> T.StructType:
+    return T.StructType(
+        [
+            T.StructField("entity_id", components.schema["entity_id"].dataType),
+            T.StructField("flag", T.StringType()),
+            T.StructField("evidence", T.StringType()),
+        ]
+    )
+
+
+def ring_flags(
+    edges: DataFrame,
+    components: DataFrame,
+    entities: DataFrame,
+    risk_events: DataFrame,
+    as_of: date,
+    risk_window_days: int,
+) -> DataFrame:
+    """Rings of entities under common control with adverse events in more than one member.
+
+    Only components with two or more risky members (:func:`radar.graph.risk.risky_members`) are
+    examined, per component with ``applyInPandas`` (:func:`ring_component`), which keeps the person
+    links alone: a ring held together only by a shared address or phone is not common control.
+
+    Inputs: edges (as-of edges, hubs are not paths); components; entities (entity_id, uscc,
+    district_code, industry_section); risk_events.
+    Output: entity_id, uscc, flag = ``ring``, evidence, component_id.
+    """
+    risky = risky_members(risk_events, as_of, risk_window_days)
+    keep = (
+        _members_with_risk(components, entities, risky)
+        .groupBy("component_id")
+        .agg(F.count("is_risky").alias("n_risky"))
+        .where(F.col("n_risky") >= 2)
+        .select("component_id")
+    )
+    flags = (
+        _component_rows(edges, components, entities, risky, keep)
+        .groupBy("component_id")
+        .applyInPandas(ring_component, schema=_flag_schema(components))
+    )
+    return _finish(flags, entities, components)
+
+
+def cross_flags(
+    edges: DataFrame,
+    components: DataFrame,
+    entities: DataFrame,
+    risk_events: DataFrame,
+    as_of: date,
+    risk_window_days: int,
+) -> DataFrame:
+    """``cross_region`` / ``cross_industry``: risk reaching an entity from another district / industry.
+
+    Examined: components spanning two or more districts or industry sections that hold a risky member
+    (the component-level flags of :func:`radar.graph.risk.component_stats`); per component with
+    ``applyInPandas`` (:func:`cross_component`).
+
+    Output: entity_id, uscc, flag (``cross_region`` or ``cross_industry``), evidence, component_id.
+    """
+    risky = risky_members(risk_events, as_of, risk_window_days)
+    keep = (
+        _members_with_risk(components, entities, risky)
+        .groupBy("component_id")
+        .agg(
+            F.count("is_risky").alias("n_risky"),
+            F.countDistinct("district_code").alias("n_districts"),
+            F.countDistinct("industry_section").alias("n_industries"),
+        )
+        .where((F.col("n_risky") > 0) & ((F.col("n_districts") > 1) | (F.col("n_industries") > 1)))
+        .select("component_id")
+    )
+    flags = (
+        _component_rows(edges, components, entities, risky, keep)
+        .groupBy("component_id")
+        .applyInPandas(cross_component, schema=_flag_schema(components))
+    )
+    return _finish(flags, entities, components)

@@ -1,0 +1,359 @@
+"""The related-party graph on tiny hand-made data (one SparkSession, one graph build for most tests)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+import pytest
+
+from radar.graph import (
+    GRAPH_FEATURES,
+    ComponentsDidNotConverge,
+    GraphSettings,
+    active_attribute_edges,
+    attribute_hubs,
+    connected_components,
+    related_party_graph,
+)
+from radar.graph.risk import propagate_component
+
+AS_OF = date(2024, 6, 30)
+SETTINGS = GraphSettings(
+    hub_cap=3,
+    max_iterations=30,
+    link_types=("legal_rep", "shareholder", "officer", "address", "phone"),
+    risk_window_days=1095,
+    new_entity_months=12,
+    phoenix_months=12,
+    propagation_damping=0.85,
+    networkx_max_entities=1000,
+    shell_address_min_entities=3,
+)
+ENTITY_SCHEMA = (
+    "entity_id string, uscc string, name string, district_code string, industry_section string, "
+    "entity_class string, established_date date, registration_status string, is_active boolean, "
+    "deregistered_date date"
+)
+ATTRIBUTE_SCHEMA = (
+    "entity_id string, attr_type string, attr_key string, attr_label string, since date, until date"
+)
+EVENT_SCHEMA = "entity_id string, event_type string, event_date date, end_date date"
+D = date.fromisoformat
+
+
+def _entity(
+    eid: str, district: str = "211302", industry: str = "F", est: str = "2018-01-01", dereg: str | None = None
+) -> tuple[Any, ...]:
+    closed = dereg is not None
+    return (
+        eid,
+        f"U{eid}",
+        f"企业{eid}",
+        district,
+        industry,
+        "enterprise",
+        D(est),
+        "注销" if closed else "存续",
+        not closed,
+        D(dereg) if dereg else None,
+    )
+
+
+def _tie(
+    eid: str, attr_type: str, key: str, label: str, since: str | None = "2018-01-01", until: str | None = None
+) -> tuple[Any, ...]:
+    return (eid, attr_type, key, label, D(since) if since else None, D(until) if until else None)
+
+
+# ---------------------------------------------------------------- the hand-made city
+ENTITIES = [
+    # phoenix: E01 deregistered 2023-09-01, E02 founded 2024-01-15 by its legal representative
+    _entity("E01", est="2015-01-01", dereg="2023-09-01"),
+    _entity("E02", est="2024-01-15"),
+    # not phoenix: predecessor E04 closed in 2019; E05 new but shares nothing with a closed firm
+    _entity("E03", est="2024-02-01"),
+    _entity("E04", est="2012-01-01", dereg="2019-05-01"),
+    _entity("E05", est="2024-03-01"),
+    # ring under common control: E10 -(张伟)- E11 -(王芳)- E12, risky E10 and E12
+    _entity("E10", district="211302", industry="F"),
+    _entity("E11", district="211303", industry="F"),
+    _entity("E12", district="211302", industry="I"),
+    # not a ring: E20 -(刘洋)- E21 share a person, E22 only an address with E21; one risky per person-group
+    _entity("E20"),
+    _entity("E21"),
+    _entity("E22"),
+    # hub address shared by five firms (hub_cap 3): a signal, not a path
+    *[_entity(f"E3{i}") for i in range(5)],
+    # a person who left E40 before the as-of date, and a phone E42 takes only after it
+    _entity("E40"),
+    _entity("E41"),
+    _entity("E42"),
+    # a chain for propagation: E50 (listed) - E51 - E52 - E53 - E54
+    *[_entity(f"E5{i}") for i in range(5)],
+    # an entity with no ties at all, and one founded after the as-of date
+    _entity("E60"),
+    _entity("E61", est="2024-09-01"),
+]
+ATTRIBUTES = [
+    _tie("E01", "legal_rep", "id:210000197001010011", "张三", "2015-01-01", "2023-09-01"),
+    _tie("E02", "legal_rep", "id:210000197001010011", "张三", "2024-01-15"),
+    _tie("E02", "legal_rep", "id:210000197001010011", "张三", "2024-01-15"),  # a duplicate row
+    _tie("E03", "legal_rep", "id:210000198002020022", "李四", "2024-02-01"),
+    _tie("E04", "legal_rep", "id:210000198002020022", "李四", "2012-01-01", "2019-05-01"),
+    _tie("E05", "phone", "13800000005", "13800000005", "2024-03-01"),
+    _tie("E10", "legal_rep", "id:210000199003030033", "张伟"),
+    _tie("E11", "shareholder", "id:210000199003030033", "张伟"),
+    _tie("E11", "shareholder", "name:王芳@E11", "王芳"),
+    _tie("E12", "officer", "name:王芳@E11", "王芳"),
+    _tie("E20", "legal_rep", "id:210000199104040044", "刘洋"),
+    _tie("E21", "officer", "id:210000199104040044", "刘洋"),
+    _tie("E21", "address", "朝阳市双塔区友谊大街1号", "朝阳市双塔区友谊大街1号"),
+    _tie("E22", "address", "朝阳市双塔区友谊大街1号", "朝阳市双塔区友谊大街1号"),
+    *[_tie(f"E3{i}", "address", "朝阳市龙城区商务中心8楼", "朝阳市龙城区商务中心8楼") for i in range(5)],
+    _tie("E40", "officer", "id:210000199205050055", "赵敏", "2019-01-01", "2024-01-01"),
+    _tie("E41", "officer", "id:210000199205050055", "赵敏", "2020-01-01"),
+    _tie("E41", "phone", "13900000041", "13900000041", "2020-01-01"),
+    _tie("E42", "phone", "13900000041", "13900000041", "2024-08-01"),
+    *[_tie(f"E5{i}", "shareholder", f"id:5{i}", f"股东{i}") for i in range(4)],
+    *[_tie(f"E5{i + 1}", "shareholder", f"id:5{i}", f"股东{i}") for i in range(4)],
+    _tie("E61", "legal_rep", "id:210000199003030033", "张伟", "2024-09-01"),
+]
+EVENTS = [
+    ("E10", "penalty", D("2024-01-10"), None),
+    ("E12", "dishonest_debtor", D("2023-11-01"), None),
+    ("E20", "revoked", D("2024-02-01"), None),
+    ("E22", "penalty", D("2024-03-01"), None),
+    ("E50", "abnormal_list", D("2020-05-01"), None),  # old, but still listed
+    ("E53", "penalty", D("2024-08-01"), None),  # after the as-of date: does not exist yet
+    ("E04", "deregistered", D("2019-05-01"), None),
+]
+
+
+@pytest.fixture(scope="module")
+def city(spark: Any) -> dict[str, Any]:
+    return {
+        "entities": spark.createDataFrame(ENTITIES, ENTITY_SCHEMA),
+        "attributes": spark.createDataFrame(ATTRIBUTES, ATTRIBUTE_SCHEMA),
+        "risk_events": spark.createDataFrame(EVENTS, EVENT_SCHEMA),
+    }
+
+
+@pytest.fixture(scope="module")
+def graph(city: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """Every table of one graph build, collected once."""
+    g = related_party_graph(city["entities"], city["attributes"], city["risk_events"], AS_OF, SETTINGS)
+    return {
+        "components": g.components.toPandas(),
+        "hubs": g.hubs.toPandas(),
+        "stats": g.component_stats.toPandas(),
+        "propagated": g.propagated_risk.toPandas().set_index("entity_id")["propagated_risk"],
+        "flags": g.flags.toPandas(),
+        "features": g.features.toPandas(),
+    }
+
+
+def _component_of(graph: dict[str, pd.DataFrame]) -> dict[str, str]:
+    c = graph["components"]
+    return dict(zip(c["entity_id"], c["component_id"], strict=True))
+
+
+def _flagged(graph: dict[str, pd.DataFrame], flag: str) -> dict[str, list[dict[str, Any]]]:
+    f = graph["flags"]
+    f = f[f["flag"] == flag]
+    return {e: json.loads(ev) for e, ev in zip(f["entity_id"], f["evidence"], strict=True)}
+
+
+# ---------------------------------------------------------------- connected components
+def _random_graphs() -> tuple[list[tuple[str, str]], list[str]]:
+    """Random bipartite graphs (several seeds), a long shuffled chain, stars, disjoint pieces."""
+    edges: list[tuple[str, str]] = []
+    for seed in range(4):
+        rng = random.Random(seed)
+        edges += [(f"r{seed}e{rng.randrange(40):02d}", f"a:r{seed}{rng.randrange(30)}") for _ in range(45)]
+    ids = [f"c{i:03d}" for i in range(220)]
+    random.Random(7).shuffle(ids)  # a chain of 220 entities and 219 persons, ids in random order
+    for i in range(len(ids) - 1):
+        edges += [(ids[i], f"person:c{i}"), (ids[i + 1], f"person:c{i}")]
+    edges += [(f"s{i:02d}", "address:star") for i in range(15)]  # one attribute, many entities
+    edges += [("t00", f"phone:t{i}") for i in range(10)] + [
+        (f"t{i + 1:02d}", f"phone:t{i}") for i in range(10)
+    ]
+    isolated = ["z1", "z2", "c000"]  # c000 also has edges: listing it again changes nothing
+    return edges, isolated
+
+
+def test_components_equal_networkx(spark: Any) -> None:
+    edges, isolated = _random_graphs()
+    got = connected_components(
+        spark.createDataFrame(edges, "entity_id string, node_id string"),
+        max_iterations=30,
+        entities=spark.createDataFrame([(e,) for e in isolated], "entity_id string"),
+    ).toPandas()
+
+    g = nx.Graph()
+    g.add_edges_from((("e", e), ("a", a)) for e, a in edges)
+    g.add_nodes_from(("e", e) for e in isolated)
+    expected = {}
+    for nodes in nx.connected_components(g):
+        members = [n[1] for n in nodes if n[0] == "e"]
+        expected.update(dict.fromkeys(members, min(members)))
+    assert len(got) == len(expected)
+    assert dict(zip(got["entity_id"], got["component_id"], strict=True)) == expected
+
+
+def test_components_raise_when_not_converged(spark: Any) -> None:
+    chain = [(f"e{i}", f"p{j}") for j in range(12) for i in (j, j + 1)]
+    with pytest.raises(ComponentsDidNotConverge, match="max_iterations"):
+        connected_components(
+            spark.createDataFrame(chain, "entity_id string, node_id string"), max_iterations=1
+        )
+
+
+# ---------------------------------------------------------------- edges and hubs
+def test_edges_valid_at_as_of_deduplicated_with_hubs(city: dict[str, Any]) -> None:
+    edges = active_attribute_edges(city["attributes"], AS_OF, hub_cap=3).toPandas()
+    held = set(zip(edges["entity_id"], edges["attr_type"], strict=True))
+    assert ("E40", "officer") not in held  # left on 2024-01-01
+    assert ("E01", "legal_rep") not in held  # ended with the firm
+    assert ("E42", "phone") not in held  # begins after the as-of date
+    assert ("E41", "officer") in held
+    assert len(edges[(edges["entity_id"] == "E02")]) == 1  # duplicate rows collapse
+    # one person in two roles is one node: 张伟 is E10's legal rep and E11's shareholder
+    zhang = edges[edges["attr_label"] == "张伟"]
+    assert set(zhang["node_id"]) == {"person:id:210000199003030033"}
+    assert set(zhang["n_entities"]) == {2}
+
+    hubs = attribute_hubs(active_attribute_edges(city["attributes"], AS_OF, hub_cap=3)).toPandas()
+    assert hubs[["attr_type", "attr_key", "n_entities"]].values.tolist() == [
+        ["address", "朝阳市龙城区商务中心8楼", 5]
+    ]
+
+
+def test_hub_is_no_path_but_is_reported(graph: dict[str, pd.DataFrame]) -> None:
+    comp = _component_of(graph)
+    assert len({comp[f"E3{i}"] for i in range(5)}) == 5
+    assert graph["hubs"]["n_entities"].tolist() == [5]
+    shell = _flagged(graph, "shell_address")
+    assert set(shell) == {f"E3{i}" for i in range(5)}
+    step = shell["E30"][0]
+    assert step["from"] == "UE30" and step["via"]["n_entities"] == 5
+    assert step["via"]["label"] == "朝阳市龙城区商务中心8楼"
+
+
+def test_person_who_left_does_not_link(graph: dict[str, pd.DataFrame]) -> None:
+    comp = _component_of(graph)
+    assert comp["E40"] != comp["E41"]
+    assert comp["E42"] != comp["E41"]  # the shared phone starts after the as-of date
+    assert comp["E10"] == comp["E11"] == comp["E12"] == "E10"
+    assert comp["E60"] == "E60"
+    assert "E61" not in comp  # founded after the as-of date
+
+
+# ---------------------------------------------------------------- patterns
+def test_phoenix_flagged_with_evidence_path(graph: dict[str, pd.DataFrame]) -> None:
+    phoenix = _flagged(graph, "phoenix")
+    assert set(phoenix) == {"E02"}  # not E03 (predecessor closed in 2019), not E05 (no shared tie)
+    assert phoenix["E02"] == [
+        {
+            "from": "UE01",
+            "via": {
+                "type": "legal_rep",
+                "label": "张三",
+                "since": "2015-01-01",
+                "until": "2023-09-01",
+                "to_type": "legal_rep",
+                "to_since": "2024-01-15",
+            },
+            "to": "UE02",
+            "event": "deregistered 2023-09-01",
+        }
+    ]
+    row = graph["flags"].query("flag == 'phoenix'").iloc[0]
+    assert row["uscc"] == "UE02" and row["component_id"] == "E02"
+
+
+def test_ring_needs_two_risky_members_linked_by_persons(graph: dict[str, pd.DataFrame]) -> None:
+    ring = _flagged(graph, "ring")
+    assert set(ring) == {"E10", "E11", "E12"}  # not E20-E22: E22 hangs on by an address only
+    steps = ring["E11"]
+    assert {s["from"] for s in steps} == {"UE10", "UE12"}
+    assert all(s["to"] == "UE11" for s in steps)
+    by_source = {s["from"]: s for s in steps}
+    assert by_source["UE10"]["via"] == {
+        "type": "legal_rep",
+        "label": "张伟",
+        "since": "2018-01-01",
+        "to_type": "shareholder",
+        "to_since": "2018-01-01",
+    }
+    assert by_source["UE10"]["event"] == "penalty 2024-01-10"
+    assert by_source["UE12"]["event"] == "dishonest_debtor 2023-11-01"
+
+
+def test_cross_region_and_industry(graph: dict[str, pd.DataFrame]) -> None:
+    region = _flagged(graph, "cross_region")
+    assert set(region) == {"E11"}  # both risky members sit in 211302; E11 is in 211303
+    assert region["E11"][0]["from_district"] == "211302" and region["E11"][0]["to_district"] == "211303"
+    assert set(_flagged(graph, "cross_industry")) == {"E10", "E11", "E12"}
+    stats = graph["stats"].set_index("component_id")
+    assert stats.loc["E10", ["size", "n_districts", "n_industries", "n_risky"]].tolist() == [3, 2, 2, 2]
+    assert bool(stats.loc["E10", "cross_region"]) and bool(stats.loc["E10", "cross_industry"])
+
+
+def test_propagated_risk_decays_with_distance(graph: dict[str, pd.DataFrame]) -> None:
+    risk = graph["propagated"]
+    assert risk["E51"] > risk["E52"] > risk["E53"] > risk["E54"] > 0
+    assert risk["E60"] == 0 and risk["E30"] == 0  # alone, or tied only through a hub
+
+
+def test_graph_features_one_row_per_entity_without_nulls(graph: dict[str, pd.DataFrame]) -> None:
+    f = graph["features"]
+    assert list(f.columns) == ["entity_id", *GRAPH_FEATURES]
+    assert len(f) == f["entity_id"].nunique() == len(ENTITIES) - 1  # E61 does not exist yet
+    assert not f.isna().any().any()
+    f = f.set_index("entity_id")
+    assert f.loc[
+        "E11", ["graph_component_size", "graph_n_neighbours", "graph_risky_neighbours"]
+    ].tolist() == [3, 2, 2]
+    assert f.loc["E11", "graph_risky_share"] == 1.0 and f.loc["E11", "graph_in_ring"] == 1
+    assert f.loc["E02", "graph_is_phoenix"] == 1 and f.loc["E03", "graph_is_phoenix"] == 0
+    assert f.loc["E30", "graph_shell_address"] == 1 and f.loc["E30", "graph_n_hub_links"] == 1
+    assert f.loc["E60"].drop(["graph_n_districts", "graph_n_industries"]).tolist() == [1] + [0] * 11
+    assert f.loc["E53", "graph_component_risky"] == 1  # E50; its own penalty comes after the as-of date
+
+
+# ---------------------------------------------------------------- propagation without Spark
+def test_sparse_propagation_matches_networkx() -> None:
+    rng = random.Random(3)
+    edges = {(f"e{i}", f"a{i}") for i in range(30)} | {(f"e{i + 1}", f"a{i}") for i in range(29)}
+    edges |= {(f"e{rng.randrange(30)}", f"a{rng.randrange(30)}") for _ in range(20)}
+    pdf = pd.DataFrame(sorted(edges), columns=["entity_id", "node_id"]).assign(component_id="e0")
+    pdf["seed"] = pdf["entity_id"].isin(["e0", "e17"]).astype(float)
+    small = propagate_component(pdf, damping=0.85, networkx_max_entities=1000).set_index("entity_id")
+    large = propagate_component(pdf, damping=0.85, networkx_max_entities=2).set_index("entity_id")
+    assert small["propagated_risk"].to_dict() == pytest.approx(large["propagated_risk"].to_dict(), abs=1e-6)
+
+
+def test_settings_come_from_policy() -> None:
+    from radar.config import GraphPolicy, policy
+
+    if "phoenix_months" not in GraphPolicy.model_fields:
+        pytest.skip("GraphPolicy does not have the graph fields yet (risk_window_days, phoenix_months, ...)")
+    settings = GraphSettings.from_policy(policy())
+    assert settings.hub_cap >= 2 and 0 < settings.propagation_damping < 1
+    assert settings.shell_address_min_entities == policy().features.shell_address_min_entities
+
+
+def test_nearest_sources_gives_shortest_paths_from_near_sources() -> None:
+    from radar.graph.evidence import nearest_sources
+
+    g = nx.path_graph(["a", "b", "c", "d", "e", "f"])
+    reach = nearest_sources(g.adj, ["a", "f"], k=2)
+    assert reach["b"] == [["a", "b"], ["f", "e", "d", "c", "b"]]
+    assert reach["a"] == [["a"], ["f", "e", "d", "c", "b", "a"]]
+    assert nearest_sources(g.adj, ["a", "f"], k=1)["e"] == [["f", "e"]]
