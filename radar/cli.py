@@ -231,10 +231,7 @@ def dashboard(lake: Path = typer.Option(..., "--lake"), port: int = typer.Option
 
     def body() -> None:
         from radar.dashboard.launch import serve
-        from radar.lake import Lake
 
-        Lake(lake).open()
-        console.print(f"dashboard: http://127.0.0.1:{port}  (Ctrl-C to stop)")
         serve(Path(lake), port=port, profile=profile)
 
     _guard(body)
@@ -274,16 +271,13 @@ def users_add(
 
 @users_app.command("demo")
 def users_demo(lake: Path = typer.Option(..., "--lake"), profile: str = typer.Option(None, "--profile")) -> None:
-    """Create demo users with random passwords (printed once) for a simulated city."""
+    """Create (or reset) the demo users with new random passwords, printed once, for a simulated city."""
 
     def body() -> None:
         from radar.store.users import create_demo_users
 
         store = _store(lake, profile)
         created = create_demo_users(store)
-        if not created:
-            console.print("demo users exist already (passwords were printed when they were created; "
-                          "reset one with 'radar users add' under a new name)")
         for u in created:
             console.print(f"  user [bold]{u['username']}[/] ({u['role']}, districts: {u.get('districts') or 'all'}) "
                           f"password: [bold]{u['password']}[/]")

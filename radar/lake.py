@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,29 @@ from radar import LAKE_FORMAT, __version__
 from radar.errors import LakeError
 
 LAKE_META = "_lake.json"
+
+
+def _claim(folder: Path) -> None:
+    """Create a working folder and record its owner (host and process), so recovery spares live writers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "_owner").write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}), encoding="utf-8")
+
+
+def _owner_alive(folder: Path) -> bool:
+    """Whether the process that owns a working folder is still running (on this host)."""
+    try:
+        owner = json.loads((folder / "_owner").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if owner.get("host") != socket.gethostname():
+        return True  # another machine's writer: leave its folders alone
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except (ProcessLookupError, ValueError, KeyError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def as_of_str(d: date | str) -> str:
@@ -67,21 +91,26 @@ class Lake:
         return self
 
     def _recover(self) -> None:
-        """Put back partitions whose replacement was cut short between the two renames of a swap."""
+        """Clean up after writers that died: put back partitions whose replacement was cut short between the
+        two renames of a swap, and drop their half-written staging folders. Folders of live writers (another
+        process of this host still running) are left alone."""
         trash = self.root / "_trash"
-        if not trash.exists():
-            return
-        for run_dir in trash.iterdir():
-            for rel_file in run_dir.rglob("_target"):
-                target = self.root / rel_file.read_text(encoding="utf-8")
-                old = rel_file.parent / "data"
-                if not target.exists() and old.exists():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(old, target)
-            shutil.rmtree(run_dir, ignore_errors=True)
+        if trash.exists():
+            for run_dir in trash.iterdir():
+                if _owner_alive(run_dir):
+                    continue
+                for rel_file in run_dir.rglob("_target"):
+                    target = self.root / rel_file.read_text(encoding="utf-8")
+                    old = rel_file.parent / "data"
+                    if not target.exists() and old.exists():
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(old, target)
+                shutil.rmtree(run_dir, ignore_errors=True)
         staging = self.root / "_staging"
         if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+            for run_dir in staging.iterdir():
+                if not _owner_alive(run_dir):
+                    shutil.rmtree(run_dir, ignore_errors=True)
 
     # ------------------------------------------------------------------ paths
     def table_dir(self, table: str) -> Path:
@@ -121,7 +150,7 @@ class Lake:
         """Write a partition with ``write(staging_dir)`` and move it into place atomically."""
         run = uuid.uuid4().hex[:12]
         staging = self.root / "_staging" / run / "data"
-        staging.parent.mkdir(parents=True, exist_ok=True)
+        _claim(staging.parent)
         write(staging)
         if not staging.exists():
             raise LakeError(f"writing {table} produced no output")
@@ -134,7 +163,7 @@ class Lake:
     def _swap(self, new: Path, target: Path, run: str) -> None:
         if target.exists():
             holder = self.root / "_trash" / run
-            holder.mkdir(parents=True, exist_ok=True)
+            _claim(holder)
             (holder / "_target").write_text(str(target.relative_to(self.root)), encoding="utf-8")
             os.replace(target, holder / "data")
             os.replace(new, target)
@@ -147,7 +176,8 @@ class Lake:
         """A staging folder to fill with several writes; published atomically when the block succeeds."""
         run = uuid.uuid4().hex[:12]
         staging = self.root / "_staging" / run / "data"
-        staging.mkdir(parents=True)
+        _claim(staging.parent)
+        staging.mkdir()
         try:
             yield staging
             target = self.partition(table, as_of)

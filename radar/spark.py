@@ -19,7 +19,9 @@ def check_java() -> None:
         os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else None
     )
     if not java or not os.path.exists(java):
-        raise RadarError("Java 17 or newer is required by Spark but no 'java' was found (install OpenJDK 17).")
+        raise RadarError(
+            "Java 17 or newer is required by Spark but no 'java' was found (install OpenJDK 17)."
+        )
     out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
     for token in out.replace('"', " ").split():
         if token[:2].isdigit() or token[:1].isdigit():
