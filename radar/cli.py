@@ -29,7 +29,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(users_app, name="users")
 app.add_typer(plan_app, name="plan")
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 DEBUG = {"on": False}
 
 

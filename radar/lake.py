@@ -235,6 +235,33 @@ class Lake:
             return pl.DataFrame()
         return pl.read_parquet(str(path / "*.parquet"))
 
+    def tables(self) -> list[str]:
+        """Every published table (names with a slash, e.g. ``ingest/penalty``)."""
+        out = []
+        for p in sorted(self.root.rglob("as_of=*")):
+            rel = p.parent.relative_to(self.root).as_posix()
+            if not rel.startswith("_") and rel not in out:
+                out.append(rel)
+        return out
+
+    def digest(self, table: str, as_of: date | str) -> str:
+        """A content hash of a partition that ignores row order and file names (to compare two runs)."""
+        import hashlib
+
+        import polars as pl
+
+        path = self.require(table, as_of)
+        h = hashlib.sha256()
+        files = sorted(path.glob("*.parquet"))
+        if files:
+            df = pl.read_parquet([str(f) for f in files])
+            df = df.select(sorted(df.columns))
+            h.update(repr(df.schema).encode())
+            h.update(df.hash_rows(seed=0).sort().to_numpy().tobytes())
+        for f in sorted(path.glob("*.json")):
+            h.update(f.read_bytes())
+        return h.hexdigest()
+
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def _write_text_atomic(path: Path, text: str) -> None:
