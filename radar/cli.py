@@ -7,6 +7,7 @@ stack trace); ``--debug`` shows the full traceback.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -37,6 +38,9 @@ DEBUG = {"on": False}
 def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
     """Credit Radar."""
     DEBUG["on"] = debug
+    # library chatter (MLflow's database setup, Alembic) would bury the stage lines
+    for name in ("mlflow", "alembic", "py4j"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -51,6 +52,8 @@ def spark_session(profile: Profile, app_name: str = "radar") -> SparkSession:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.host", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
     )
+    log4j = Path(__file__).with_name("log4j2.properties")
+    b = b.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log4j}")
     if s.master.startswith("local"):
         b = b.config("spark.ui.enabled", "false")
     for k, v in s.conf.items():
