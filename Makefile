@@ -33,7 +33,7 @@ venv: $(BIN)/radar
 demo: venv
 	$(BIN)/radar simulate --scale $(SCALE) --seed $(SEED) --out $(DEMO)/city
 	$(BIN)/radar run --input $(DEMO)/city/raw --as-of $$($(BIN)/python -c "import json;print(json.load(open('$(DEMO)/city/truth/scenario.json'))['as_of'])") --lake $(DEMO)/lake
-	$(BIN)/radar plan --lake $(DEMO)/lake --seed $(SEED) --out $(DEMO)/plan.csv
+	$(BIN)/radar plan --lake $(DEMO)/lake --seed $(SEED) --out $(DEMO)/plan.csv --inspectors $(DEMO)/city/inspectors.csv
 	$(BIN)/radar users demo --lake $(DEMO)/lake
 	$(BIN)/radar dashboard --lake $(DEMO)/lake --port $(PORT)
 
