@@ -250,6 +250,20 @@ def test_reason_sentence_speaks_chinese_with_flags_as_yes_no(trained) -> None:
     assert explain(trained.model, row, LABELS, top_k=1)["reasons_text"].iloc[0] == text.split("；")[0]
 
 
+def test_coded_values_are_named_in_reasons(trained) -> None:
+    """A categorical code behind a reason is shown by its name, not its number."""
+    row = pd.DataFrame(
+        {"signal_ratio": [0.1], "penalty_count_365d": [6], "serious_violation_current": [0],
+         "abnormal_list_current": [1], "dishonest_debtor_current": [0], "complaint_count_365d": [0],
+         "capital_log": [5.0]}
+    )
+    names = {"penalty_count_365d": {6: "六次"}}
+    out = explain(trained.model, row, LABELS, top_k=len(FEATURES), value_labels=names)
+    assert "近1年行政处罚次数=六次" in out["reasons_text"].iloc[0]
+    item = next(i for i in json.loads(out["reasons"].iloc[0]) if i["feature"] == "penalty_count_365d")
+    assert item["value"] == 6 and item["value_label"] == "六次"
+
+
 # ---------------------------------------------------------------- grading
 def test_grade_mix_matches_conf_shares() -> None:
     shares = policy().grading.shares

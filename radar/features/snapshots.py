@@ -118,26 +118,37 @@ def _attribute(f: FeatureDef, district_codes: list[str], new_days: int) -> Colum
     raise ValueError(f"unknown attribute {a}")
 
 
-def related_pairs(attributes: DataFrame, hub_cap: int) -> DataFrame:
-    """Pairs of distinct entities sharing an attribute, with the dates the link holds (hubs excluded)."""
-    sizes = attributes.groupBy("attr_key").agg(F.countDistinct("entity_id").alias("_n"))
-    a = attributes.join(sizes.where((F.col("_n") > 1) & (F.col("_n") <= hub_cap)), "attr_key").select(
-        "attr_key", "entity_id", "since", "until"
+def related_pairs(attributes: DataFrame, hub_cap: int, dates: DataFrame, entities: DataFrame) -> DataFrame:
+    """Pairs of distinct entities sharing an attribute at each snapshot date, hubs at that date excluded.
+
+    An attribute row holds at T when ``since <= T`` (or unknown) and ``until > T`` (or open), and its entity
+    was established by T (``entities``: entity_id, established_date). An attribute held by more than
+    ``hub_cap`` entities at T is a hub and links nothing at T. Sizes are counted at each date, so a tie that
+    begins after T (a new firm at a shared address, a later shareholder) never changes the pairs at T.
+    Output: entity_id, nb_id, snapshot_date (distinct).
+    """
+    T = F.col("snapshot_date")
+    founded = entities.select("entity_id", F.col("established_date").alias("_est"))
+    held = (
+        attributes.where(F.col("attr_key").isNotNull())
+        .select("attr_key", "entity_id", "since", "until")
+        .join(founded, "entity_id")
+        .crossJoin(F.broadcast(dates))
+        .where((F.col("since").isNull() | (F.col("since") <= T)) & (F.col("until").isNull() | (F.col("until") > T)))
+        .where(F.col("_est").isNull() | (F.col("_est") <= T))
+        .select("attr_key", "entity_id", "snapshot_date")
+        .distinct()
     )
-    b = a.select(
-        "attr_key", F.col("entity_id").alias("nb_id"), F.col("since").alias("nb_since"), F.col("until").alias("nb_until")
+    sizes = held.groupBy("attr_key", "snapshot_date").agg(F.countDistinct("entity_id").alias("_n"))
+    a = held.join(sizes.where((F.col("_n") > 1) & (F.col("_n") <= hub_cap)), ["attr_key", "snapshot_date"]).select(
+        "attr_key", "snapshot_date", "entity_id"
     )
+    b = a.select("attr_key", "snapshot_date", F.col("entity_id").alias("nb_id"))
     return (
-        a.join(b, "attr_key")
+        a.join(b, ["attr_key", "snapshot_date"])
         .where(F.col("entity_id") != F.col("nb_id"))
-        .select(
-            "entity_id", "nb_id",
-            F.greatest("since", "nb_since").alias("since"),
-            F.when(F.col("until").isNull(), F.col("nb_until"))
-            .when(F.col("nb_until").isNull(), F.col("until"))
-            .otherwise(F.least("until", "nb_until"))
-            .alias("until"),
-        )
+        .select("entity_id", "nb_id", "snapshot_date")
+        .distinct()
     )
 
 
@@ -188,7 +199,7 @@ def build_snapshots(
 
     related = [f for f in catalog.features if f.kind == "related"]
     if related:
-        out = _add_related(out, attributes, related, hub_cap)
+        out = _add_related(out, per, entities, attributes, dates, related, hub_cap)
 
     fill = {f.name: 0 for f in catalog.features if f.kind in ("count", "ever", "amount", "current", "related")}
     fill["label"] = 0
@@ -201,25 +212,34 @@ def build_snapshots(
     )
 
 
-def _add_related(out: DataFrame, attributes: DataFrame, related: list[FeatureDef], hub_cap: int) -> DataFrame:
-    """Related-party counts and shares at each snapshot from the neighbours' own flags at that date."""
-    T = F.col("snapshot_date")
-    pairs = related_pairs(attributes, hub_cap)
-    flags = out.select("entity_id", "snapshot_date", *[F.col(f"_{f.name}_flag") for f in related if f.events])
-    nb = flags.select(
+def _add_related(
+    out: DataFrame,
+    per: DataFrame,
+    entities: DataFrame,
+    attributes: DataFrame,
+    dates: DataFrame,
+    related: list[FeatureDef],
+    hub_cap: int,
+) -> DataFrame:
+    """Related-party counts and shares at each snapshot from the neighbours' own flags at that date.
+
+    A neighbour is an entity established by T sharing a non-hub attribute with the (alive) entity at T.
+    Its flags come from its own events (``per``), whether or not it is still operating at T: a neighbour
+    deregistered or revoked within the window is exactly what ``related_closed_count_365d`` counts.
+    """
+    pairs = related_pairs(attributes, hub_cap, dates, entities)
+    flagged = [f for f in related if f.events]
+    nb = per.select(
         F.col("entity_id").alias("nb_id"), "snapshot_date",
-        *[F.coalesce(F.col(f"_{f.name}_flag"), F.lit(0)).alias(f"_{f.name}_nb") for f in related if f.events],
+        *[F.coalesce(F.col(f"_{f.name}_flag"), F.lit(0)).alias(f"_{f.name}_nb") for f in flagged],
     )
-    active = pairs.join(
-        out.select("entity_id", "snapshot_date"), "entity_id"
-    ).where((F.col("since").isNull() | (F.col("since") <= T)) & (F.col("until").isNull() | (F.col("until") > T)))
+    active = pairs.join(out.select("entity_id", "snapshot_date"), ["entity_id", "snapshot_date"])
     joined = active.join(nb, ["nb_id", "snapshot_date"], "left")
     aggs = [F.countDistinct("nb_id").alias("_related_n")]
-    for f in related:
-        if f.events:
-            aggs.append(F.countDistinct(F.when(F.col(f"_{f.name}_nb") > 0, F.col("nb_id"))).alias(f"_{f.name}_count"))
-    per = joined.groupBy("entity_id", "snapshot_date").agg(*aggs)
-    out = out.join(per, ["entity_id", "snapshot_date"], "left")
+    for f in flagged:
+        aggs.append(F.countDistinct(F.when(F.col(f"_{f.name}_nb") > 0, F.col("nb_id"))).alias(f"_{f.name}_count"))
+    per_related = joined.groupBy("entity_id", "snapshot_date").agg(*aggs)
+    out = out.join(per_related, ["entity_id", "snapshot_date"], "left")
     n = F.coalesce(F.col("_related_n"), F.lit(0))
     for f in related:
         if not f.events:
@@ -228,6 +248,17 @@ def _add_related(out: DataFrame, attributes: DataFrame, related: list[FeatureDef
             c = F.coalesce(F.col(f"_{f.name}_count"), F.lit(0))
             out = out.withColumn(f.name, F.when(n > 0, c / n).otherwise(F.lit(0.0)) if f.share else c)
     return out
+
+
+def value_labels(district_codes: list[str], district_names: dict[str, str]) -> dict[str, dict[int, str]]:
+    """Names of the codes of the categorical attribute features (for reasons shown to people)."""
+    sections = industry_sections()
+    return {
+        "industry_section_code": {i: f"{s} {sections[s]}" for i, s in enumerate(sorted(sections))},
+        "district_index": {i: district_names.get(c, c) for i, c in enumerate(district_codes)},
+        "entity_class_code": {v: {"enterprise": "企业", "individual": "个体工商户", "cooperative": "农民专业合作社",
+                                  "other": "其他"}[k] for k, v in CLASS_CODES.items()},
+    }
 
 
 def catalog_rows(catalog: FeatureCatalog) -> list[dict[str, object]]:

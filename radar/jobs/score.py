@@ -15,11 +15,13 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from radar.config import feature_catalog
+from radar.features.snapshots import value_labels
 from radar.jobs.context import RunContext
 from radar.jobs.features import SNAPSHOTS
 from radar.jobs.resolve import ENTITIES
 from radar.models import apply_floors, assign_grades, explain
 from radar.models import registry as reg
+from radar.reference import city_districts
 
 SCORES = "score/scores"
 FLOOR_FEATURES = {
@@ -43,6 +45,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
     model, version = reg.load_champion(ctx.profile.mlflow_tracking_uri, pol.train.registered_model_name)
     features = list(model.feature_names_in_)
     labels = {f.name: f.label for f in feature_catalog().features}
+    dists = city_districts(pol.resolve.city_division, pol.resolve.extra_divisions)
+    codes = value_labels(list(dists), dists)
     top_k = pol.grading.reasons_top_k
     bmodel = spark.sparkContext.broadcast(model)
 
@@ -52,7 +56,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
             if pdf.empty:
                 continue
             X = pdf[features]
-            ex = explain(m, X, labels, top_k=top_k)
+            ex = explain(m, X, labels, top_k=top_k, value_labels=codes)
             yield pd.DataFrame(
                 {
                     "entity_id": pdf["entity_id"].to_numpy(),

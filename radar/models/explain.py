@@ -58,6 +58,7 @@ def explain(
     labels: Mapping[str, str] | None = None,
     top_k: int = 3,
     boolean_features: Collection[str] | None = None,
+    value_labels: Mapping[str, Mapping[int, str]] | None = None,
 ) -> pd.DataFrame:
     """The top-k reasons of each row's score, as JSON text and as a Chinese sentence.
 
@@ -66,10 +67,12 @@ def explain(
     ``近1年行政处罚次数=3；经营异常名录在列=是``). ``labels`` maps feature names to Chinese labels (the
     name itself is used where a label is missing). Flags show 是/否: the features in
     ``boolean_features``, or by default boolean columns and the features that were 0/1 in training.
+    ``value_labels`` names the codes of categorical features (e.g. industry section 17 -> ``R 文化、体育和娱乐业``).
     """
     if top_k < 1:
         raise ValueError("top_k must be at least 1")
     labels = labels or {}
+    value_labels = value_labels or {}
     contrib = model.contributions(X)
     features = list(model.feature_names_in_)
     values = model.feature_matrix(X).to_numpy()
@@ -100,7 +103,12 @@ def explain(
                     "contribution": round(float(c), 4),
                 }
             )
-            parts.append(f"{label}={format_value(values[r, j], is_bool[j])}")
+            coded = value_labels.get(name, {})
+            v = values[r, j]
+            shown = coded.get(int(v)) if coded and not math.isnan(v) and int(v) in coded else None
+            if shown is not None:
+                items[-1]["value_label"] = shown
+            parts.append(f"{label}={shown if shown is not None else format_value(v, is_bool[j])}")
         reasons_json.append(json.dumps(items, ensure_ascii=False))
         reasons_text.append(REASON_SEPARATOR.join(parts) if parts else NO_REASON_TEXT)
     return pd.DataFrame({"reasons": reasons_json, "reasons_text": reasons_text}, index=X.index)
