@@ -179,3 +179,16 @@ def test_cli_errors_are_one_clear_message(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "must be a date" in res.output
     res = runner.invoke(app, ["export", "scores", "--lake", str(tmp_path / "nolake"), "--out", str(tmp_path / "x.csv")])
     assert res.exit_code == 2 and "no such lake" in res.output
+
+
+def test_analyst_notebook_runs_on_the_lake(runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notebooks in notebooks/ run top to bottom on a real lake (what analysts start from)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("RADAR_LAKE", str(runs["lake"]))
+    for path in sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        assert not [o for o in outputs if o.get("output_type") == "error"], path.name
