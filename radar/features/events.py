@@ -206,8 +206,10 @@ def apply_objections_and_repairs(
     refs = penalties.select("entity_id", "record_key", F.col("decision_no").alias("ref")).unionByName(
         abnormal.select("entity_id", "record_key", F.col("listing_doc_no").alias("ref"))
     ).where(F.col("ref").isNotNull())
+    outcome = F.coalesce(F.col("outcome"), F.lit(""))
     retracted = (
-        objections.where(_keyword_in(F.coalesce(F.col("outcome"), F.lit("")), policy.objection_retracts))
+        # 撤销 retracts, 不予撤销 (objection rejected) does not
+        objections.where(_keyword_in(outcome, policy.objection_retracts) & ~outcome.contains("不予"))
         .select("entity_id", F.col("record_ref").alias("ref"))
         .join(refs, ["entity_id", "ref"])
         .select("entity_id", "record_key")

@@ -77,11 +77,23 @@ def officer_attributes(personnel: DataFrame, entities: DataFrame) -> DataFrame:
 
 
 def build_attributes(entities: DataFrame, shareholders: DataFrame, personnel: DataFrame) -> DataFrame:
-    """Every linking attribute of every entity, deduplicated."""
-    return (
+    """Every linking attribute of every entity, one row per (entity, type, key, since).
+
+    Copies that differ only in ``until`` (one person in two positions from the same day, one of which he has
+    left) collapse to the longest tie: open-ended when any copy is, else the latest ``until``.
+    """
+    rows = (
         registry_attributes(entities)
         .unionByName(shareholder_attributes(shareholders, entities))
         .unionByName(officer_attributes(personnel, entities))
-        .dropDuplicates(["entity_id", "attr_type", "attr_key", "since"])
+    )
+    return (
+        rows.groupBy("entity_id", "attr_type", "attr_key", "since")
+        .agg(
+            F.min("attr_label").alias("attr_label"),
+            F.when(F.count(F.when(F.col("until").isNull(), 1)) > 0, F.lit(None).cast("date"))
+            .otherwise(F.max("until"))
+            .alias("until"),
+        )
         .select(*ATTRIBUTE_COLUMNS)
     )

@@ -4,10 +4,13 @@ The first rule that gives one entity wins:
 
 1. ``uscc``: a valid USCC of a registry entity whose name agrees with the record's (a valid code of another
    entity is flagged ``wrong_code`` and not trusted);
-2. ``reg_no``: a legacy 15-digit registration number of a registry entity;
+2. ``reg_no``: a legacy 15-digit registration number of a registry entity (from the registration-number
+   column, or found in the code column);
 3. ``name``: the normalised name matches exactly one entity;
 4. ``name+address``: the name matches several entities and the normalised address settles it;
 5. otherwise ``unlinked`` with the reason.
+
+A natural person (subject category 自然人, or a masked ID with a short name) is never linked by name.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ def link_records(mention: DataFrame, entities: DataFrame, policy: ResolvePolicy)
         *MENTION_COLUMNS,
         F.expr(rules.name_sql(ident("party_name"))).alias("name_core"),
         F.expr(rules.address_sql(ident("party_address"))).alias("address_core"),
+        # a 15-digit registration number also arrives in the code column (e.g. 被诉方注册号, spot-check 注册号)
+        F.coalesce(
+            F.col("party_reg_no"), F.when(F.col("uscc_status") == "reg_no", F.col("party_uscc_raw"))
+        ).alias("reg_key"),
     )
     ents = entities.select("entity_id", "uscc", "name_core", "address_core", "business_reg_no")
     by_uscc = ents.select(
@@ -69,7 +76,7 @@ def link_records(mention: DataFrame, entities: DataFrame, policy: ResolvePolicy)
     )
     j = (
         m.join(by_uscc, m["party_uscc"] == by_uscc["_u"], "left")
-        .join(by_reg, m["party_reg_no"] == by_reg["_r"], "left")
+        .join(by_reg, m["reg_key"] == by_reg["_r"], "left")
         .join(by_name, m["name_core"] == by_name["_n"], "left")
         .join(by_name_addr, (m["name_core"] == by_name_addr["_na"]) & (m["address_core"] == by_name_addr["_aa"]), "left")
     )
@@ -84,9 +91,13 @@ def link_records(mention: DataFrame, entities: DataFrame, policy: ResolvePolicy)
     wrong_code = F.col("_u_eid").isNotNull() & ~names_agree
     name_unique = F.col("_n_count") == 1
     name_addr = (F.col("_n_count") > 1) & F.col("_na_eid").isNotNull()
-    person = F.col("subject_category").isin(PERSON_CATEGORIES) | (F.col("uscc_status") == "masked") & (
-        F.length("party_name") <= 4
+    # null-safe: most record types have no subject category, and a null here must not block name links
+    person = F.coalesce(
+        F.col("subject_category").isin(PERSON_CATEGORIES)
+        | ((F.col("uscc_status") == "masked") & (F.length("party_name") <= 4)),
+        F.lit(False),
     )
+    no_name = F.coalesce(F.trim(F.col("party_name")), F.lit("")) == ""
     method = (
         F.when(uscc_hit, F.lit("uscc"))
         .when(F.col("_r_eid").isNotNull(), F.lit("reg_no"))
@@ -110,7 +121,8 @@ def link_records(mention: DataFrame, entities: DataFrame, policy: ResolvePolicy)
     reason = (
         F.when(entity.isNotNull(), F.lit(None).cast("string"))
         .when(person, F.lit("natural person: not a market entity"))
-        .when(F.col("party_name").isNull() & F.col("party_uscc_raw").isNull(), F.lit("no identifier and no name"))
+        .when(no_name & F.col("party_uscc_raw").isNull() & F.col("reg_key").isNull(), F.lit("no identifier and no name"))
+        .when(no_name, F.lit("no name and the identifier matches no entity"))
         .when(F.col("name_core").isNull(), F.lit("name is only a region or an organisation form"))
         .when(wrong_code, F.lit("USCC belongs to another entity and the name matches none"))
         .when(F.col("_n_count") > 1, F.concat(F.lit("ambiguous name: "), F.col("_n_count"), F.lit(" entities")))

@@ -4,12 +4,15 @@ One set of rules (``NameRules``) is applied both in Python and as Spark SQL, so 
 Spark jobs agree. A name is reduced to its core: half-width, no spaces, no bracketed region marker, no
 leading region (province, city, district: full or short form), no organisation-form suffix.
 ``朝阳市鑫盛商贸有限公司`` and ``鑫盛商贸（朝阳）有限公司`` both become ``鑫盛商贸``.
+
+Half-width folding is the same character table in both (full-width ASCII and the ideographic space), and
+"spaces" are the same explicit class of Unicode white space (no-break, en/em, ideographic, zero-width and
+BOM included), so the Python and SQL versions give the same core for every text.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
@@ -40,7 +43,7 @@ class NameRules:
         """The core of a name (Python)."""
         if s is None:
             return None
-        t = re.sub(r"\s+", "", unicodedata.normalize("NFKC", s))
+        t = re.sub(_SPACE, "", s.translate(_WIDTH))
         t = re.sub(self.bracket_region, "", t)
         t = re.sub(self.region_prefix, "", t)
         t = re.sub(self.org_suffix, "", t)
@@ -49,7 +52,7 @@ class NameRules:
 
     def name_sql(self, x: str) -> str:
         """The core of a name (Spark SQL over the text expression ``x``)."""
-        t = f"regexp_replace(translate({x}, {lit(_FULL)}, {lit(_HALF)}), '\\\\s+', '')"
+        t = f"regexp_replace(translate({x}, {lit(_FULL)}, {lit(_HALF)}), {lit(_SPACE)}, '')"
         t = f"regexp_replace({t}, {lit(self.bracket_region)}, '')"
         t = f"regexp_replace({t}, {lit(self.region_prefix)}, '')"
         t = f"regexp_replace({t}, {lit(self.org_suffix)}, '')"
@@ -60,14 +63,14 @@ class NameRules:
         """A comparable address: half-width, no spaces, no province/city prefix, 号楼 -> 栋."""
         if s is None:
             return None
-        t = re.sub(r"\s+", "", unicodedata.normalize("NFKC", s))
+        t = re.sub(_SPACE, "", s.translate(_WIDTH))
         t = re.sub(self.address_prefix, "", t)
         t = t.replace("号楼", "栋").replace("幢", "栋").replace("#", "号")
         return t or None
 
     def address_sql(self, x: str) -> str:
         """The same as ``address_py`` in Spark SQL."""
-        t = f"regexp_replace(translate({x}, {lit(_FULL)}, {lit(_HALF)}), '\\\\s+', '')"
+        t = f"regexp_replace(translate({x}, {lit(_FULL)}, {lit(_HALF)}), {lit(_SPACE)}, '')"
         t = f"regexp_replace({t}, {lit(self.address_prefix)}, '')"
         t = f"replace(replace(replace({t}, '号楼', '栋'), '幢', '栋'), '#', '号')"
         return f"nullif({t}, '')"
@@ -75,6 +78,9 @@ class NameRules:
 
 _FULL = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
 _HALF = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
+_WIDTH = str.maketrans(_FULL, _HALF)
+# white space removed from names and addresses: one explicit class that Python's re and Java's regex read alike
+_SPACE = r"[\t\n\x0b\f\r \x85\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]+"
 
 
 def _alt(words: list[str]) -> str:
@@ -96,11 +102,13 @@ def _name_rules(city: str, extra: tuple[tuple[str, str], ...], org_suffixes: tup
     prov_words = [province, _short(province)]
     city_words = [city_name, _short(city_name)]
     dist_words = [*districts, *(_short(d) for d in districts), "喀左"]
-    # the city's short name must not eat the start of a district named after it (朝阳 in 朝阳县)
-    region_prefix = f"^{_alt(prov_words)}?({_alt(city_words)}(?![县区市]))?{_alt(dist_words)}?"
+    # the city's name must not eat the start of a district named after it (朝阳 in 朝阳县, 朝阳经济技术开发区)
+    tails = {"县", "区", "市"} | {d[len(w):] for d in dist_words for w in city_words if w and d.startswith(w)}
+    city_re = f"({_alt(city_words)}(?!{_alt(sorted(tails))}))"
+    region_prefix = f"^{_alt(prov_words)}?{city_re}?{_alt(dist_words)}?"
     bracket_region = r"\(" + _alt(prov_words + city_words + dist_words) + r"\)"
     org_suffix = _alt(list(org_suffixes)) + "$"
-    address_prefix = f"^{_alt(prov_words)}?{_alt(city_words)}?"
+    address_prefix = f"^{_alt(prov_words)}?{city_re}?"
     return NameRules(region_prefix, bracket_region, org_suffix, address_prefix)
 
 

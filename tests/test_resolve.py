@@ -1,0 +1,418 @@
+"""Resolve on hand-made ingest tables: name rules, the entity master, record links and linking attributes.
+
+One registry of a dozen entities is resolved once (entities, links, attributes are collected by module
+fixtures); each test checks one rule on those results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import pytest
+from tables import D, ingest_table, invalid_checksum, uscc
+
+from radar.config import policy
+from radar.resolve.attributes import build_attributes
+from radar.resolve.entities import build_entities
+from radar.resolve.link import link_records, mentions
+from radar.resolve.normalize import name_rules
+
+AS_OF = date(2024, 6, 30)
+POLICY = policy().resolve
+RULES = name_rules(POLICY)
+
+# ---------------------------------------------------------------- name rules
+NAME_CASES: list[tuple[str | None, str | None]] = [
+    ("辽宁省朝阳市双塔区鑫盛商贸有限公司", "鑫盛商贸"),
+    ("辽宁朝阳鑫盛商贸有限公司", "鑫盛商贸"),          # short province and city
+    ("朝阳市鑫盛商贸有限公司", "鑫盛商贸"),
+    ("双塔鑫盛商贸有限公司", "鑫盛商贸"),              # short district
+    ("鑫盛商贸（朝阳）有限公司", "鑫盛商贸"),          # bracketed region, full-width brackets
+    ("鑫盛商贸(双塔区)有限公司", "鑫盛商贸"),
+    ("鑫盛商贸（辽宁省）股份有限公司", "鑫盛商贸"),
+    ("鑫盛商贸（集团）有限公司", "鑫盛商贸集团"),      # a bracket that is not a region stays (without brackets)
+    ("喀左宏达建筑有限公司", "宏达建筑"),
+    ("喀喇沁左翼蒙古族自治县宏达建筑有限公司", "宏达建筑"),
+    ("朝阳县宏达建筑有限公司", "宏达建筑"),            # 朝阳县 is a district, not 朝阳 + 县...
+    ("朝阳市朝阳县宏达建筑有限公司", "宏达建筑"),
+    ("北票市宏达农民专业合作社", "宏达"),
+    ("凌源宏达商行", "宏达"),
+    ("建平县宏达个人独资企业", "宏达"),
+    ("朝阳经济技术开发区恒通物流有限公司", "恒通物流"),  # the internal division named after the city
+    ("ＡＢＣ　贸易 有限公司", "ABC贸易"),              # full-width letters, ideographic and ASCII spaces
+    ("鑫盛\t商贸\u00a0有限公司", "鑫盛商贸"),           # tab and no-break space
+    ("宏达\u2002建筑有限公司", "宏达建筑"),             # en space
+    ("北京宏达建筑有限公司", "北京宏达建筑"),          # another city's name is part of the name
+    ("朝阳市", None),                                  # only a region
+    ("辽宁省朝阳市双塔区", None),
+    ("朝阳县", None),
+    ("喀左", None),
+    ("（朝阳）有限公司", None),
+    ("有限公司", None),                                # only a suffix
+    ("  ", None),
+    (None, None),
+]
+ADDRESS_CASES: list[tuple[str, str]] = [
+    ("辽宁省朝阳市双塔区友谊大街1号", "双塔区友谊大街1号"),
+    ("朝阳市 双塔区友谊大街１号", "双塔区友谊大街1号"),
+    ("辽宁省朝阳市朝阳县柳城街道8号楼", "朝阳县柳城街道8栋"),
+    ("朝阳县柳城街道8幢", "朝阳县柳城街道8栋"),      # 朝阳县 keeps its 朝阳
+    ("辽宁省朝阳市朝阳经济技术开发区龙山街2#", "朝阳经济技术开发区龙山街2号"),
+]
+
+
+@pytest.mark.parametrize(("name", "core"), NAME_CASES)
+def test_name_core_python(name: str | None, core: str | None) -> None:
+    assert RULES.name_py(name) == core
+
+
+@pytest.mark.parametrize(("address", "core"), ADDRESS_CASES)
+def test_address_core_python(address: str, core: str) -> None:
+    assert RULES.address_py(address) == core
+
+
+def test_python_and_spark_rules_agree(spark: Any) -> None:
+    """Name and address rules give the same result in Python and in Spark SQL, case by case."""
+    texts = [n for n, _ in NAME_CASES] + [a for a, _ in ADDRESS_CASES] + ["鑫盛①商贸﹙朝阳﹚", "\ufeff鑫盛商贸 "]
+    df = spark.createDataFrame([(t,) for t in texts], "t string")
+    got = df.selectExpr("t", f"{RULES.name_sql('t')} AS n", f"{RULES.address_sql('t')} AS a").collect()
+    for r in got:
+        assert (r["n"], r["a"]) == (RULES.name_py(r["t"]), RULES.address_py(r["t"])), repr(r["t"])
+
+
+# ---------------------------------------------------------------- the registry
+U_XS = uscc("211302", 1)          # 鑫盛商贸, district field says 龙城区
+U_HD = uscc("211322", 2)          # 宏达建筑, USCC registered in 建平县, shares 鑫盛's legal rep
+U_HM1 = uscc("211300", 3)         # 华美商贸 in 龙城区 (city-level USCC: district from the address)
+U_HM2 = uscc("211381", 4)         # 华美商贸 in 北票市
+U_LH = uscc("211302", 5, "92")    # an individual business named after its operator 李华
+U_HT = uscc("211300", 6)          # 恒通物流 in the development zone
+U_RN = uscc("211302", 7)          # renamed: the newest registry row wins
+U_RV = uscc("211302", 8)          # revoked (吊销), no date
+U_DD = uscc("211302", 9)          # status 存续 but deregistered before the as-of date
+U_LATE = uscc("211302", 10)       # deregistration date after the as-of date
+U_REG = uscc("211302", 11)        # a legacy registration number
+U_OLD = uscc("211302", 12)        # only a superseded (not current) row
+U_ELSEWHERE = uscc("210102", 13)  # valid, but not in the registry
+PERSON_ID = "210102198001011234"
+
+
+def _reg(code: str | None, name: str, **kw: Any) -> dict[str, Any]:
+    """One registry row (canonical fields), 存续 and founded 2015-03-01 unless ``kw`` says otherwise."""
+    row: dict[str, Any] = {"uscc": code, "name": name, "established_date": "2015-03-01", "registration_status": "存续"}
+    row.update(kw)
+    return row
+
+
+REGISTRY = [
+    _reg(U_XS, "朝阳市鑫盛商贸有限公司", address="辽宁省朝阳市双塔区友谊大街1号", district_code="211303",
+         industry_code="5211", legal_rep_name="王强", legal_rep_id_no=PERSON_ID, phone="0421-2612345",
+         registered_capital_yuan=1_000_000.0, entity_type="有限责任公司"),
+    _reg(U_HD, "朝阳县宏达建筑有限公司", address="朝阳县柳城街道1号", industry_code="E4710",
+         legal_rep_name="王强", legal_rep_id_no="210102 198001011234", registration_status="在营（开业）"),
+    _reg(U_HM1, "朝阳市龙城区华美商贸有限公司", address="朝阳市龙城区新华路10号", industry_code="F52",
+         registration_status="注销", deregistered_date="2023-01-01", legal_rep_id_no="2101021980****1234"),
+    _reg(U_HM2, "北票市华美商贸有限公司", address="北票市河北路5号", district_code="2113810000",
+         industry_code="C", legal_rep_name="赵敏"),
+    _reg(U_LH, "朝阳市双塔区李华商行", address="双塔区新华路3号", entity_type="个体工商户", legal_rep_name="李华"),
+    _reg(U_HT, "朝阳经济技术开发区恒通物流有限公司", address="朝阳经济技术开发区龙山街2号", industry_code="G"),
+    _reg(U_RN, "朝阳市旧名商贸有限公司", approval_date="2019-01-01", source_file="registry_b.csv"),
+    _reg(U_RN, "朝阳市新名商贸有限公司", approval_date="2023-05-01"),
+    _reg(U_RN, "朝阳市无日期商贸有限公司", source_file="registry_z.csv"),
+    _reg(U_RV, "朝阳市吊销商贸有限公司", registration_status="吊销，未注销"),
+    _reg(U_DD, "朝阳市早销商贸有限公司", deregistered_date="2024-01-01"),
+    _reg(U_LATE, "朝阳市晚销商贸有限公司", deregistered_date="2024-12-01"),
+    _reg(U_REG, "朝阳市老字号商店", business_reg_no="211300000012345"),
+    _reg(U_OLD, "朝阳市过期记录有限公司", is_current=False),
+    _reg(None, "朝阳市无代码有限公司"),
+]
+
+
+@pytest.fixture(scope="module")
+def registry(spark: Any) -> Any:
+    return ingest_table(spark, "registry", REGISTRY)
+
+
+@pytest.fixture(scope="module")
+def entities(registry: Any) -> Any:
+    return build_entities(registry, POLICY, AS_OF).cache()
+
+
+@pytest.fixture(scope="module")
+def ent(entities: Any) -> pd.DataFrame:
+    """The entity master, collected, indexed by USCC."""
+    return entities.toPandas().set_index("uscc")
+
+
+def _eid(code: str) -> str:
+    """The entity id of a USCC computed independently of Spark: 'E' + 15 hex digits of its SHA-256."""
+    return "E" + hashlib.sha256(code.encode()).hexdigest()[:15].upper()
+
+
+def test_one_entity_per_current_identified_uscc(ent: pd.DataFrame) -> None:
+    expected = {U_XS, U_HD, U_HM1, U_HM2, U_LH, U_HT, U_RN, U_RV, U_DD, U_LATE, U_REG}
+    assert set(ent.index) == expected
+    assert ent.index.is_unique and ent["entity_id"].is_unique
+
+
+def test_entity_id_is_stable_across_inputs(spark: Any, ent: pd.DataFrame) -> None:
+    """The id is a function of the USCC alone: another registry (other rows, order, files) gives the same ids."""
+    other = [dict(r, source_file="other.csv") for r in reversed(REGISTRY[:6])] + [
+        _reg(uscc("211303", 99), "朝阳市另一家有限公司")
+    ]
+    again = build_entities(ingest_table(spark, "registry", other), POLICY, date(2025, 1, 31)).toPandas()
+    again = again.set_index("uscc")["entity_id"]
+    for code in [U_XS, U_HD, U_HM1, U_HM2, U_LH, U_HT]:
+        assert again[code] == ent.loc[code, "entity_id"] == _eid(code)
+
+
+def test_district_field_then_uscc_then_address(ent: pd.DataFrame) -> None:
+    d = ent["district_code"]
+    assert d[U_XS] == "211303"   # the field, though the USCC (211302) and the address say 双塔区
+    assert d[U_HM2] == "211381"  # a 10-digit division code in the field
+    assert d[U_HD] == "211322"   # no field: USCC positions 3-8 (建平县), though the name says 朝阳县
+    assert d[U_HM1] == "211303"  # city-level USCC: the address (龙城区)
+    assert d[U_HT] == "211371"   # the development zone's internal code, from the address
+    assert ent.loc[U_XS, "district_name"] == "龙城区"
+
+
+def test_industry_section(ent: pd.DataFrame) -> None:
+    sec, code = ent["industry_section"], ent["industry_code"]
+    assert (sec[U_XS], code[U_XS]) == ("F", "5211")       # a 4-digit GB/T 4754 class
+    assert ent.loc[U_XS, "industry_name"] == "百货零售"
+    assert (sec[U_HD], code[U_HD]) == ("E", "E4710")      # section letter + class
+    assert ent.loc[U_HD, "industry_name"] == "住宅房屋建筑"
+    assert sec[U_HM1] == "F"                              # a 2-digit division
+    assert sec[U_HM2] == "C" and sec[U_HT] == "G"         # a bare section letter
+    assert pd.isna(sec[U_LH]) and pd.isna(code[U_LH])
+
+
+def test_is_active(ent: pd.DataFrame) -> None:
+    act = ent["is_active"]
+    assert act[U_XS] and act[U_HD] and act[U_HM2]
+    assert not act[U_HM1]                 # 注销
+    assert not act[U_RV]                  # 吊销 without a date
+    assert not act[U_DD]                  # 存续 but deregistered before the as-of date
+    assert act[U_LATE]                    # deregistered after the as-of date: still active at as-of
+
+
+def test_newest_registry_row_wins(ent: pd.DataFrame) -> None:
+    assert ent.loc[U_RN, "name"] == "朝阳市新名商贸有限公司"
+    assert ent.loc[U_RN, "name_core"] == "新名商贸"
+
+
+def test_entity_class(ent: pd.DataFrame) -> None:
+    assert ent.loc[U_XS, "entity_class"] == "enterprise"
+    assert ent.loc[U_LH, "entity_class"] == "individual"
+
+
+# ---------------------------------------------------------------- links
+def _pen(key: str, name: str | None, code: str | None = None, category: str = "法人及非法人组织",
+         **kw: Any) -> dict[str, Any]:
+    """One penalty row whose decision number ``key`` names the mention in the tests."""
+    row: dict[str, Any] = {"decision_no": key, "subject_name": name, "uscc": code, "subject_category": category,
+                           "decision_date": "2024-01-10", "penalty_category": ["罚款"]}
+    row.update(kw)
+    return row
+
+
+PENALTIES = [
+    _pen("p-uscc", "鑫盛商贸（朝阳）有限公司", U_XS),
+    _pen("p-wrong", "朝阳县宏达建筑有限公司", U_XS),                # 鑫盛's code on 宏达's name
+    _pen("p-wrong-none", "朝阳市无此商号有限公司", U_XS),           # 鑫盛's code, a name nobody has
+    _pen("p-invalid", "辽宁省朝阳市鑫盛商贸有限公司", invalid_checksum(U_XS)),
+    _pen("p-placeholder", "宏达建筑有限公司", "00000000000000000X"),
+    _pen("p-name-addr", "华美商贸有限公司"),                        # address given in the complaint below
+    _pen("p-ambiguous", "华美商贸有限公司"),
+    _pen("p-person", "李华", category="自然人", person_id_no="2101021980****1234"),
+    _pen("p-masked", "李华", "2101021980****1234", category=None),
+    _pen("p-empty", None),
+    _pen("p-empty-bad-code", None, invalid_checksum(U_HD)),
+    _pen("p-region", "辽宁省朝阳市双塔区"),
+    _pen("p-suffix", "有限公司"),
+    _pen("p-reg-no", "老字号", business_reg_no="211300000012345"),
+    _pen("p-elsewhere", "沈阳某某有限公司", U_ELSEWHERE),
+    _pen("p-unknown", "朝阳市无此商号有限公司"),
+    _pen("p-zone", "恒通物流有限公司"),
+    _pen("p-nbsp", "鑫盛商贸\u00a0有限公司"),
+    _pen("p-renamed-old", "朝阳市旧名商贸有限公司"),
+]
+COMPLAINTS = [  # no subject category in 12315 exports
+    {"registration_no": "c-name", "respondent_name": "宏达建筑有限公司", "registered_at": "2024-02-01"},
+    {"registration_no": "c-name-addr", "respondent_name": "华美商贸有限公司",
+     "respondent_address": "辽宁省朝阳市龙城区新华路10号", "registered_at": "2024-02-01"},
+    {"registration_no": "c-uscc", "respondent_name": "鑫盛商贸", "respondent_uscc": U_XS,
+     "registered_at": "2024-02-01"},
+    {"registration_no": "c-reg-no", "respondent_name": "朝阳市老字号商店", "respondent_uscc": "211300000012345",
+     "registered_at": "2024-02-01"},  # a registration number in the code column (alias 被诉方注册号)
+]
+
+
+@pytest.fixture(scope="module")
+def links(spark: Any, entities: Any) -> pd.DataFrame:
+    """Links of the penalty and complaint mentions, collected, indexed by record key."""
+    m = mentions(ingest_table(spark, "penalty", PENALTIES), "penalty").unionByName(
+        mentions(ingest_table(spark, "complaint", COMPLAINTS), "complaint")
+    )
+    out = link_records(m, entities, POLICY).toPandas()
+    out["key"] = out["record_key"].str.split("|").str[1].where(out["source_type"] == "penalty", out["record_key"])
+    return out
+
+
+def _link(links: pd.DataFrame, key: str) -> pd.Series:
+    """The one link of the mention ``key``."""
+    row = links[links["key"] == key]
+    assert len(row) == 1, key
+    return row.iloc[0]
+
+
+def test_every_mention_has_exactly_one_link(links: pd.DataFrame) -> None:
+    assert len(links) == len(PENALTIES) + len(COMPLAINTS)
+    assert not links.duplicated(["source_type", "record_key"]).any()
+    assert links["key"].is_unique
+
+
+def test_valid_uscc_of_registry_entity(links: pd.DataFrame, ent: pd.DataFrame) -> None:
+    for key in ["p-uscc", "c-uscc"]:
+        r = _link(links, key)
+        assert (r["method"], r["entity_id"], r["probability"]) == ("uscc", ent.loc[U_XS, "entity_id"], 1.0)
+        assert not r["wrong_code"] and r["reason"] is None
+
+
+def test_wrong_code_falls_back_to_name(links: pd.DataFrame, ent: pd.DataFrame) -> None:
+    r = _link(links, "p-wrong")
+    assert r["wrong_code"]
+    assert (r["method"], r["entity_id"]) == ("name", ent.loc[U_HD, "entity_id"])
+    r = _link(links, "p-wrong-none")
+    assert r["wrong_code"] and r["method"] == "unlinked" and r["entity_id"] is None
+    assert r["reason"].startswith("USCC belongs to another entity")
+
+
+def test_name_link_without_usable_code(links: pd.DataFrame, ent: pd.DataFrame) -> None:
+    expected = {
+        "p-invalid": U_XS,        # checksum failure
+        "p-placeholder": U_HD,    # 00000000000000000X
+        "c-name": U_HD,           # no code and no subject category
+        "p-zone": U_HT,           # registry name starts with 朝阳经济技术开发区
+        "p-nbsp": U_XS,           # a no-break space in the name
+        "p-unknown": None,
+    }
+    for key, code in expected.items():
+        r = _link(links, key)
+        if code is None:
+            assert r["method"] == "unlinked" and r["reason"] == "name not found in the registry"
+        else:
+            assert (r["method"], r["entity_id"]) == ("name", ent.loc[code, "entity_id"]), key
+            assert r["probability"] == POLICY.name_match_probability and not r["wrong_code"]
+
+
+def test_shared_name_settled_by_address_or_ambiguous(links: pd.DataFrame, ent: pd.DataFrame) -> None:
+    r = _link(links, "c-name-addr")
+    assert (r["method"], r["entity_id"]) == ("name+address", ent.loc[U_HM1, "entity_id"])
+    assert r["probability"] == POLICY.name_address_match_probability
+    for key in ["p-ambiguous", "p-name-addr"]:
+        r = _link(links, key)
+        assert r["method"] == "unlinked" and r["entity_id"] is None
+        assert r["reason"] == "ambiguous name: 2 entities"
+
+
+def test_registration_number(links: pd.DataFrame, ent: pd.DataFrame) -> None:
+    for key in ["p-reg-no", "c-reg-no"]:
+        r = _link(links, key)
+        assert (r["method"], r["entity_id"]) == ("reg_no", ent.loc[U_REG, "entity_id"]), key
+
+
+def test_natural_person_is_not_linked(links: pd.DataFrame) -> None:
+    """李华 is also the core of the individual business 朝阳市双塔区李华商行: a person never links to it by name."""
+    for key in ["p-person", "p-masked"]:
+        r = _link(links, key)
+        assert r["method"] == "unlinked" and r["entity_id"] is None
+        assert r["reason"] == "natural person: not a market entity"
+
+
+def test_unlinkable_names_have_reasons(links: pd.DataFrame) -> None:
+    reasons = {
+        "p-empty": "no identifier and no name",
+        "p-empty-bad-code": "no name and the identifier matches no entity",
+        "p-region": "name is only a region or an organisation form",
+        "p-suffix": "name is only a region or an organisation form",
+        "p-elsewhere": "valid USCC not in the registry and name not found",
+        "p-renamed-old": "name not found in the registry",  # only the newest registry name is matched
+    }
+    for key, reason in reasons.items():
+        r = _link(links, key)
+        assert (r["method"], r["entity_id"], r["probability"]) == ("unlinked", None, 0.0), key
+        assert r["reason"] == reason, key
+    assert links.loc[links["method"] != "unlinked", "reason"].isna().all()
+
+
+def test_only_current_active_records_are_mentioned(spark: Any) -> None:
+    rows = [_pen("a", "鑫盛商贸"), _pen("b", "鑫盛商贸", is_current=False), _pen("c", "鑫盛商贸", record_status="revoked")]
+    m = mentions(ingest_table(spark, "penalty", rows), "penalty").collect()
+    assert [r["record_key"].split("|")[1] for r in m] == ["a"]
+
+
+# ---------------------------------------------------------------- attributes
+SHAREHOLDERS = [
+    {"uscc": U_XS, "shareholder_name": "王强", "shareholder_id_no": PERSON_ID, "subscribed_date": "2015-03-01"},
+    {"uscc": U_XS, "shareholder_name": "刘洋", "shareholder_id_no": "21010219900505567x",
+     "subscribed_date": "2016-01-01", "exit_date": "2022-06-30"},
+    {"uscc": U_XS, "shareholder_name": "朝阳市宏达建筑有限公司", "shareholder_id_no": U_HD},
+    {"uscc": U_XS, "shareholder_name": "陈某", "shareholder_id_no": "2101021985****0011"},
+    {"uscc": U_XS, "shareholder_name": "张伟"},
+    {"uscc": U_ELSEWHERE, "shareholder_name": "孙某", "shareholder_id_no": "210102197001010011"},
+]
+OFFICERS = [
+    {"uscc": U_HD, "person_name": "刘洋", "position": "监事", "person_id_no": "21010219900505567X",
+     "appointed_date": "2019-01-01", "left_date": "2023-03-01"},
+    {"uscc": U_HD, "person_name": "张伟", "position": "经理", "person_id_no": "2101021985****0011"},
+    {"uscc": U_HD, "person_name": "赵六", "position": "董事", "person_id_no": "21010219851301001X"},  # month 13
+    # one person in two positions from the same day: he left one, he holds the other
+    {"uscc": U_HM2, "person_name": "周七", "position": "董事", "person_id_no": "210102197707070777",
+     "appointed_date": "2020-01-01", "left_date": "2022-01-01"},
+    {"uscc": U_HM2, "person_name": "周七", "position": "经理", "person_id_no": "210102197707070777",
+     "appointed_date": "2020-01-01"},
+]
+
+
+@pytest.fixture(scope="module")
+def attrs(spark: Any, entities: Any) -> pd.DataFrame:
+    out = build_attributes(
+        entities, ingest_table(spark, "shareholder", SHAREHOLDERS), ingest_table(spark, "key_personnel", OFFICERS)
+    ).toPandas()
+    code = {v: k for k, v in entities.select("uscc", "entity_id").toPandas().itertuples(index=False)}
+    out["uscc"] = out["entity_id"].map(code)
+    return out
+
+
+def test_persons_only_by_unmasked_id(attrs: pd.DataFrame) -> None:
+    people = attrs[attrs["attr_type"].isin(["legal_rep", "shareholder", "officer"])]
+    keys = set(people["attr_key"])
+    assert keys == {f"id:{PERSON_ID}", "id:21010219900505567X", f"org:{U_HD}", "id:210102197707070777"}
+    # the same person is one key in both entities (the lower-case x is folded)
+    legal = people[people["attr_type"] == "legal_rep"].set_index("uscc")["attr_key"]
+    assert legal[U_XS] == legal[U_HD] == f"id:{PERSON_ID}"
+    assert U_HM1 not in legal.index and U_LH not in legal.index  # masked ID, name only
+    assert U_ELSEWHERE not in set(attrs["uscc"].dropna())
+    assert attrs["entity_id"].notna().all()
+
+
+def test_until_dates_carried(attrs: pd.DataFrame) -> None:
+    liu = attrs[attrs["attr_key"] == "id:21010219900505567X"].set_index("attr_type")
+    assert liu.loc["shareholder", "since"] == D("2016-01-01")
+    assert liu.loc["shareholder", "until"] == D("2022-06-30")
+    assert liu.loc["officer", "until"] == D("2023-03-01")
+    assert pd.isna(attrs.loc[attrs["attr_type"] == "legal_rep", "until"]).all()
+    # two positions from the same day collapse to one tie, open-ended while he holds either
+    zhou = attrs[attrs["attr_key"] == "id:210102197707070777"]
+    assert len(zhou) == 1 and pd.isna(zhou["until"].iloc[0]) and zhou["since"].iloc[0] == D("2020-01-01")
+
+
+def test_address_and_phone_keys(attrs: pd.DataFrame) -> None:
+    xs = attrs[attrs["uscc"] == U_XS].set_index("attr_type")["attr_key"]
+    assert xs["address"] == "addr:双塔区友谊大街1号"
+    assert xs["phone"] == "tel:04212612345"
+    assert not attrs.duplicated(["entity_id", "attr_type", "attr_key", "since"]).any()
