@@ -23,6 +23,7 @@ from radar.errors import InputError
 from radar.ingest.headers import HeaderMapping, detect_record_type, map_headers
 
 SNIFF_BYTES = 1 << 20
+TAIL_BYTES = 1 << 16
 TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
 JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 MANIFEST_NAMES = ("manifest.yaml", "manifest.yml", "_manifest.yaml")
@@ -65,29 +66,68 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+ENCODINGS = ("utf-8", "gb18030")
+# a file that is valid in an encoding except for a few stray bytes (a field cut mid-character by a database
+# export) is read in that encoding, and only its rows with undecodable bytes are quarantined
+MAX_BAD_CHAR_SHARE = 0.02
+
+
+def _decode_errors(body: bytes, enc: str, complete: bool) -> tuple[int, int]:
+    """(undecodable sequences, well-decoded non-ASCII characters) of ``body`` in ``enc``."""
+    text = codecs.getincrementaldecoder(enc)(errors="replace").decode(body, final=complete)
+    bad = text.count("\ufffd")
+    return bad, sum(1 for ch in text if ord(ch) > 127) - bad
+
+
+def _binary_problem(body: bytes, enc: str) -> str | None:
+    """A problem when the decoded head is full of control characters (binary content)."""
+    text = body[:8192].decode(enc, errors="ignore")[:4096]
+    ctrl = sum(1 for ch in text if ord(ch) < 32 and ch not in "\r\n\t")
+    if ctrl > 0.01 * max(1, len(text)):
+        return "binary content (control characters): not a text export"
+    return None
+
+
 def detect_encoding(head: bytes, complete: bool) -> tuple[str | None, bool, str | None]:
     """(encoding, has_bom, problem) for the first bytes of a text file.
 
-    UTF-8 is tried first (strictly), then GB18030. Binary content (NUL bytes, control characters) or
-    bytes that decode under neither are a problem, not a guess.
+    UTF-8 is tried first (strictly), then GB18030. When neither decodes cleanly, the encoding under which
+    at most ``MAX_BAD_CHAR_SHARE`` of the non-ASCII characters are undecodable is taken (its bad rows are
+    quarantined later); otherwise, as for binary content (NUL bytes, control characters), the file has a
+    problem and is not guessed at.
     """
     if b"\x00" in head[:4096]:
         return None, False, "binary content (NUL bytes): not a text export"
     has_bom = head.startswith(codecs.BOM_UTF8)
     body = head[3:] if has_bom else head
-    for enc in ("utf-8", "gb18030"):
+    for enc in ENCODINGS if not has_bom else ("utf-8",):
         try:
             codecs.getincrementaldecoder(enc)(errors="strict").decode(body, final=complete)
         except UnicodeDecodeError:
-            if has_bom:
-                return None, True, "has a UTF-8 byte-order mark but is not valid UTF-8"
             continue
-        text = body.decode(enc, errors="ignore")
-        ctrl = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\r\n\t")
-        if ctrl > 0.01 * max(1, len(text[:4096])):
-            return None, has_bom, "binary content (control characters): not a text export"
-        return enc, has_bom, None
+        return enc, has_bom, _binary_problem(body, enc)
+    scored = []
+    for enc in ENCODINGS if not has_bom else ("utf-8",):
+        bad, good = _decode_errors(body, enc, complete)
+        if bad <= MAX_BAD_CHAR_SHARE * (bad + good):
+            scored.append((bad, enc))
+    if scored:
+        enc = min(scored)[1]
+        return enc, has_bom, _binary_problem(body, enc)
+    if has_bom:
+        return None, True, "has a UTF-8 byte-order mark but is not valid UTF-8"
     return None, False, "neither UTF-8 nor GB18030: unknown text encoding"
+
+
+def ends_with_line_break(tail: bytes) -> bool:
+    """Whether the last non-blank line of a file (given its last bytes) is ended by a line break.
+
+    What follows the last line break may only be blank (spaces, tabs, a DOS end-of-file mark): readers skip
+    such a line, so it does not make the last record truncated.
+    """
+    cut = max(tail.rfind(b"\n"), tail.rfind(b"\r"))
+    rest = tail[cut + 1:]
+    return not any(b > 0x20 for b in rest)
 
 
 def _first_line(text: str) -> str:
@@ -174,15 +214,19 @@ def discover(root: Path, src: Sources) -> list[SourceFile]:
             continue
         with p.open("rb") as f:
             head = f.read(SNIFF_BYTES)
-            f.seek(max(0, sf.size - 1))
-            sf.ends_with_newline = f.read(1) in (b"\n", b"\r")
+            f.seek(max(0, sf.size - TAIL_BYTES))
+            sf.ends_with_newline = ends_with_line_break(f.read(TAIL_BYTES))
         (_sniff_csv if fmt == "csv" else _sniff_jsonl)(sf, head)
         if sf.problem:
             continue
         forced = next((rt for pat, rt in manifest.items() if fnmatch.fnmatch(rel, pat)), None)
         if forced:
             if forced not in src.record_types:
-                raise InputError(f"manifest: {rel}: unknown record type '{forced}'")
+                sf.problem = (
+                    f"the manifest names an unknown record type '{forced}' "
+                    f"(known: {', '.join(src.record_types)})"
+                )
+                continue
             sf.mapping = map_headers(sf.headers, forced, src)
         else:
             sf.mapping = detect_record_type(sf.headers, src)

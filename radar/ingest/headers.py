@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cache
 
 from radar.config import RecordTypeSpec, Sources, sources
 
@@ -27,6 +26,17 @@ def normalize_header(h: str) -> str:
 
 def _strip_paren(h: str) -> str:
     return _PAREN.sub("", h)
+
+
+_UNIT_IN_HEADER = re.compile(r"[(\[](?:单位[:：]?)?(人民币)?(万元|万|元)[)\]]")
+
+
+def unit_in_header(h: str) -> str | None:
+    """The money unit a header writes in brackets: ``罚款（元）`` -> yuan, ``金额(万元)`` -> wan, else None."""
+    m = _UNIT_IN_HEADER.search(normalize_header(h))
+    if m is None:
+        return None
+    return "yuan" if m.group(2) == "元" else "wan"
 
 
 @dataclass(frozen=True)
@@ -53,9 +63,22 @@ class HeaderMapping:
         return {c.field for c in self.columns}
 
 
-@cache
-def _alias_index(record_type: str, src_id: int) -> tuple[dict[str, tuple[str, str | None]], dict[str, tuple[str, str | None]]]:
-    spec = _spec(record_type)
+_Index = tuple[dict[str, tuple[str, str | None]], dict[str, tuple[str, str | None]]]
+_INDEX_CACHE: dict[tuple[str, int], tuple[Sources, _Index]] = {}
+
+
+def _alias_index(record_type: str, src: Sources) -> _Index:
+    """(exact, loose) header -> (field, unit) lookups of a record type, built once per Sources object."""
+    hit = _INDEX_CACHE.get((record_type, id(src)))
+    if hit is not None and hit[0] is src:
+        return hit[1]
+    index = _build_index(src.record_types[record_type])
+    _INDEX_CACHE[(record_type, id(src))] = (src, index)  # keeps src alive, so its id is not reused
+    return index
+
+
+def _build_index(spec: RecordTypeSpec) -> _Index:
+    """Every accepted header of every field (snake name, label, code, aliases), normalised, with its unit."""
     exact: dict[str, tuple[str, str | None]] = {}
     loose: dict[str, tuple[str, str | None]] = {}
     for name, f in spec.fields.items():
@@ -83,7 +106,7 @@ def _spec(record_type: str) -> RecordTypeSpec:
 
 def map_headers(headers: list[str], record_type: str, src: Sources | None = None) -> HeaderMapping:
     """Map a header row to the fields of ``record_type``; unmatched columns are listed as unknown."""
-    exact, loose = _alias_index(record_type, id(src or sources()))
+    exact, loose = _alias_index(record_type, src or _SOURCES or sources())
     cols: list[ColumnMatch] = []
     unknown: list[str] = []
     duplicates: list[str] = []
@@ -98,7 +121,9 @@ def map_headers(headers: list[str], record_type: str, src: Sources | None = None
             duplicates.append(h)
             continue
         seen.add(hit[0])
-        cols.append(ColumnMatch(h, hit[0], hit[1]))
+        # a unit the header writes (罚款金额（元）) wins over the field's default unit
+        unit = (unit_in_header(h) or hit[1]) if hit[1] is not None else None
+        cols.append(ColumnMatch(h, hit[0], unit))
     return HeaderMapping(record_type, cols, unknown, duplicates)
 
 

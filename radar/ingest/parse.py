@@ -50,15 +50,21 @@ def clean_text(x: str) -> str:
 def date_of_clean(t: str, timezone: str = "Asia/Shanghai") -> str:
     """A date from cleaned text ``t`` (see ``clean_text``), without sentinel handling.
 
-    Epoch seconds and milliseconds are instants: their date is the calendar date in ``timezone``.
+    Epoch seconds and milliseconds are instants: their date is the calendar date in ``timezone``, whatever
+    the session time zone (the instant's wall clock is moved from the session zone to ``timezone``).
     """
+    tz = lit(timezone)
+
+    def epoch_date(ts: str) -> str:
+        return f"to_date(convert_timezone(current_timezone(), {tz}, CAST({ts} AS TIMESTAMP_NTZ)))"
+
     norm = (
         f"regexp_extract(regexp_replace(regexp_replace({t}, '[年月/.]', '-'), '日', ''), "
         f"'^(\\\\d{{4}}-\\\\d{{1,2}}-\\\\d{{1,2}})', 1)"
     )
     return (
-        f"(CASE WHEN {t} RLIKE '^\\\\d{{13}}$' THEN to_date(from_utc_timestamp(timestamp_millis(try_cast({t} AS BIGINT)), {lit(timezone)})) "
-        f"WHEN {t} RLIKE '^\\\\d{{10}}$' THEN to_date(from_utc_timestamp(timestamp_seconds(try_cast({t} AS BIGINT)), {lit(timezone)})) "
+        f"(CASE WHEN {t} RLIKE '^\\\\d{{13}}$' THEN {epoch_date(f'timestamp_millis(try_cast({t} AS BIGINT))')} "
+        f"WHEN {t} RLIKE '^\\\\d{{10}}$' THEN {epoch_date(f'timestamp_seconds(try_cast({t} AS BIGINT))')} "
         f"WHEN {t} RLIKE '^\\\\d{{8}}$' THEN try_to_date({t}, 'yyyyMMdd') "
         f"WHEN {norm} != '' THEN try_to_date({norm}, 'y-M-d') END)"
     )

@@ -8,7 +8,11 @@ Rows keep their source file and data-row number (1-based, the header not counted
 
 from __future__ import annotations
 
+import os
+import re
 from functools import reduce
+from pathlib import Path
+from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -53,6 +57,22 @@ def _raw_names(sf: SourceFile) -> list[str]:
     return names
 
 
+_GLOB_CHARS = re.compile(r"([\\\[\]{}*?])")
+
+
+def spark_path(path: Path) -> str:
+    """A local file's absolute path for Spark's readers, glob characters escaped (``行政处罚[1].csv`` is a
+    file name, not a pattern)."""
+    return _GLOB_CHARS.sub(r"\\\1", os.path.abspath(path))
+
+
+def local_path_of(uri: str) -> str:
+    """The real local path of a file URI as Spark reports it (``_metadata.file_path`` is percent-encoded:
+    a space is ``%20``)."""
+    path = uri.removeprefix("file://") if uri.startswith("file:///") else uri.removeprefix("file:")
+    return os.path.realpath(unquote(path))
+
+
 def read_source(spark: SparkSession, sf: SourceFile) -> DataFrame:
     """Read one export lazily: canonical text columns, unknown columns as ``_u<i>``, the corrupt-record text,
     and the file block and row index needed to number rows."""
@@ -61,7 +81,7 @@ def read_source(spark: SparkSession, sf: SourceFile) -> DataFrame:
     if sf.format == "csv":
         schema = schema.add(T.StructField(CORRUPT, T.StringType()))
         df = spark.read.csv(
-            str(sf.path),
+            spark_path(sf.path),
             schema=schema,
             header=True,
             enforceSchema=True,
@@ -76,9 +96,12 @@ def read_source(spark: SparkSession, sf: SourceFile) -> DataFrame:
         jschema = T.StructType([T.StructField(h, T.StringType()) for h in sf.headers]).add(
             T.StructField(CORRUPT, T.StringType())
         )
+        # Spark's JSON reader needs an explicit line separator for any charset but UTF-8 (a CR before it is
+        # JSON whitespace)
+        sep = {} if sf.spark_encoding == "UTF-8" else {"lineSep": "\n"}
         df = spark.read.json(
-            str(sf.path), schema=jschema, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT,
-            encoding=sf.spark_encoding,
+            spark_path(sf.path), schema=jschema, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT,
+            encoding=sf.spark_encoding, **sep,
         )
         df = df.toDF(*names, CORRUPT)
     # numbering must be taken right after the scan, before any filter
@@ -92,20 +115,27 @@ def read_source(spark: SparkSession, sf: SourceFile) -> DataFrame:
 
 
 def nonblank_line_counts(spark: SparkSession, files: list[SourceFile]) -> dict[str, int]:
-    """Data rows per file counted independently of the CSV parser: non-blank lines minus the header."""
+    """Data rows per file counted independently of the CSV parser: non-blank lines minus the header.
+
+    Blank means what the readers skip: for CSV a line of characters up to U+0020 only (Spark trims those,
+    tabs and control characters included), for JSON lines a line of JSON whitespace only.
+    """
     if not files:
         return {}
-    by_path = {str(f.path.resolve()): f for f in files}
-    df = spark.read.text([str(f.path) for f in files]).select(
+    by_path = {os.path.realpath(f.path): f for f in files}
+    df = spark.read.text([spark_path(f.path) for f in files]).select(
         F.col("_metadata.file_path").alias("p"), F.col("value")
     )
-    rows = df.where(F.length(F.trim(F.col("value"))) > 0).groupBy("p").count().collect()
+    rows = df.groupBy("p").agg(
+        F.sum(F.col("value").rlike("[^\\x00-\\x20]").cast("int")).alias("csv"),
+        F.sum(F.col("value").rlike("[^ \\t\\r\\n]").cast("int")).alias("json"),
+    ).collect()
     out = {f.relpath: 0 for f in files}
     for r in rows:
-        path = r["p"].removeprefix("file://").removeprefix("file:")
-        sf = by_path.get(path)
+        sf = by_path.get(local_path_of(r["p"]))
         if sf is not None:
-            out[sf.relpath] = r["count"] - (1 if sf.format == "csv" else 0)
+            n = int(r["csv"] or 0) - 1 if sf.format == "csv" else int(r["json"] or 0)
+            out[sf.relpath] = max(0, n)
     return out
 
 
@@ -143,6 +173,17 @@ def _typed(t: str, d: str | None, spec: FieldSpec, unit: str | None, src: Source
 
 _SQL_TYPE = {"string": "STRING", "date": "DATE", "money": "DOUBLE", "decimal": "DOUBLE", "int": "INT",
              "list": "ARRAY<STRING>", "bool": "BOOLEAN"}
+
+
+def extra_column_keys(headers: list[str], positions: list[int]) -> list[str]:
+    """Keys of the ``extra`` map for the columns at ``positions`` (0-based): the header text, or, for a blank
+    or repeated header (Excel's trailing empty columns, two ``ID`` columns), the header with its 1-based
+    column number (``#9``, ``ID#10``), so that every key is distinct."""
+    names = [headers[i].strip() for i in positions]
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    return [n if n and counts[n] == 1 else f"{n}#{i + 1}" for n, i in zip(names, positions, strict=True)]
 
 
 def parse_source(raw: DataFrame, sf: SourceFile, rt: RecordTypeSpec, src: Sources) -> DataFrame:
@@ -197,7 +238,10 @@ def parse_source(raw: DataFrame, sf: SourceFile, rt: RecordTypeSpec, src: Source
     # quarantine reasons, the first that applies
     all_empty = " AND ".join(f"{c(k)} IS NULL" for k in known) or "true"
     reasons: list[tuple[str, str]] = [
-        (f"{CORRUPT} IS NOT NULL", parse.lit("malformed row: the number of columns does not match the header")),
+        (f"{CORRUPT} IS NOT NULL", parse.lit(
+            "malformed row: the number of columns does not match the header" if sf.format == "csv"
+            else "malformed row: not a JSON object"
+        )),
         (f"({all_empty})", parse.lit("empty row: no values")),
         ("contains(raw, '\\ufffd')", parse.lit(f"undecodable bytes: the row is not valid {sf.spark_encoding}")),
     ]
@@ -212,8 +256,9 @@ def parse_source(raw: DataFrame, sf: SourceFile, rt: RecordTypeSpec, src: Source
             cond = f"{I(name)} IS NULL AND NOT {parse.open_ended_of(c(name), d(name), src.sentinel_dates)}"
             reasons.append((cond, f"concat({parse.lit(f'unparseable date in {name}: ')}, {r(name)})"))
     reason = "CASE " + " ".join(f"WHEN {cond} THEN {text}" for cond, text in reasons) + " END"
+    extra_keys = extra_column_keys(sf.headers, [int(u[2:]) for u in unknown])
     extra = (
-        "map(" + ", ".join(f"{parse.lit(sf.headers[int(u[2:])])}, {I(u)}" for u in unknown) + ")"
+        "map(" + ", ".join(f"{parse.lit(k)}, {I(u)}" for k, u in zip(extra_keys, unknown, strict=True)) + ")"
         if unknown
         else "CAST(NULL AS MAP<STRING, STRING>)"
     )
@@ -234,8 +279,15 @@ def parse_source(raw: DataFrame, sf: SourceFile, rt: RecordTypeSpec, src: Source
 
 
 def add_truncation(df: DataFrame, files: list[SourceFile], last_rows: dict[str, int]) -> DataFrame:
-    """Quarantine the last row of files that end without a line break (a truncated final line)."""
-    cut = [(f.relpath, last_rows[f.relpath]) for f in files if not f.ends_with_newline and last_rows.get(f.relpath)]
+    """Quarantine the last row of CSV files that end without a line break (a truncated final line).
+
+    A JSON line cut short is no JSON object and already quarantined as malformed; a complete one is kept.
+    """
+    cut = [
+        (f.relpath, last_rows[f.relpath])
+        for f in files
+        if f.format == "csv" and not f.ends_with_newline and last_rows.get(f.relpath)
+    ]
     if not cut:
         return df
     cond = reduce(lambda a, b: a | b, [(F.col("source_file") == p) & (F.col("source_row") == r) for p, r in cut])

@@ -85,25 +85,28 @@ def run(ctx: RunContext) -> dict[str, Any]:
         spark.createDataFrame(rejected, QUARANTINE_SCHEMA).coalesce(1).write.mode("append").parquet(str(q_dir))
         for rt_name, rt in src.record_types.items():
             rt_files = [f for f in loadable if f.record_type == rt_name]
-            if rt_files:
-                parts = [R.parse_source(R.number_rows(raws[f.relpath], offsets), f, rt, src) for f in rt_files]
-            else:
+            if not rt_files:
+                # the table's schema comes from the plan alone; writing rows-free data needs no pipeline run
                 empty, sf = _empty_raw(ctx, rt_name)
-                parts = [R.parse_source(empty, sf, rt, src)]
+                shape = R.mark_current(R.add_record_columns(R.parse_source(empty, sf, rt, src), rt_name, rt, src))
+                schema = shape.drop("quarantine_reason", "raw").schema
+                ctx.lake.publish_spark(spark.createDataFrame([], schema), records_table(rt_name), ctx.as_of,
+                                       partitions=1)
+                continue
+            parts = [R.parse_source(R.number_rows(raws[f.relpath], offsets), f, rt, src) for f in rt_files]
             parsed = reduce(DataFrame.unionByName, parts)
             parsed = R.add_truncation(parsed, rt_files, rows_read)
             parsed = R.mark_current(R.add_record_columns(parsed, rt_name, rt, src))
             parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
             accepted = parsed.where(F.col("quarantine_reason").isNull()).drop("quarantine_reason", "raw")
             ctx.lake.publish_spark(accepted, records_table(rt_name), ctx.as_of, partitions=_partitions(ctx, rt_files))
-            if rt_files:
-                parsed.where(F.col("quarantine_reason").isNotNull()).select(
-                    "source_file", "source_row", "record_type", F.col("quarantine_reason").alias("reason"), "raw"
-                ).coalesce(1).write.mode("append").parquet(str(q_dir))
-                stats, rng = _file_stats(parsed, rt_name, rt_files)
-                per_file.update(stats)
-                if rng:
-                    date_range[rt_name] = rng
+            parsed.where(F.col("quarantine_reason").isNotNull()).select(
+                "source_file", "source_row", "record_type", F.col("quarantine_reason").alias("reason"), "raw"
+            ).coalesce(1).write.mode("append").parquet(str(q_dir))
+            stats, rng = _file_stats(parsed, rt_name, rt_files)
+            per_file.update(stats)
+            if rng:
+                date_range[rt_name] = rng
             parsed.unpersist()
 
     report = _report(ctx, files, per_file, lines, rows_read, date_range)
@@ -211,6 +214,8 @@ def _report(
                 }
             )
             s["reconciled"] = s["rows_in"] == accepted + quarantined == s["rows_read"]
+            if s["rows_in"] == 0 and s["rows_read"] == 0:
+                s["note"] = "no data rows (header only)" if f.format == "csv" else "no data rows"
             t = by_type.setdefault(
                 f.record_type or "?",
                 {"files": 0, "rows_in": 0, "accepted": 0, "quarantined": 0, "duplicates": 0, "uscc_invalid": 0,

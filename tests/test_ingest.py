@@ -1,0 +1,483 @@
+"""The ingest job end to end on one tiny hand-made input folder full of dirt.
+
+One folder holds every bad file next to good ones, and the job runs on it twice (the second run checks
+that a re-run gives identical tables); Spark work stays small. Outputs are read back with polars.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from radar.config import policy, profile, sources
+from radar.errors import InputError
+from radar.ingest.files import detect_encoding, ends_with_line_break
+from radar.ingest.records import extra_column_keys, spark_path
+from radar.jobs import ingest
+from radar.jobs.context import RunContext
+from radar.lake import Lake
+
+AS_OF = date(2022, 1, 1)
+VECTORS = [
+    line.strip()
+    for line in Path(__file__).with_name("uscc_valid_vectors.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
+AUTH = VECTORS[0]  # the deciding authority's USCC
+LONG_NAME = "朝阳市龙城区鑫隆达商贸有限责任公司"
+
+PENALTY_LABELS = [
+    "行政相对人名称", "行政相对人代码_1(统一社会信用代码)", "行政处罚决定书文号", "处罚类别", "罚款金额（万元）",
+    "处罚决定日期", "处罚机关统一社会信用代码", "当前状态", "数据导出时间",
+]
+PENALTY_CODES = ["CF_XDR_MC", "CF_XDR_SHXYM", "CF_WSH", "CF_CFLB", "CF_NR_FK", "CF_JDRQ", "CF_CFJGDM", "CF_ZT"]
+
+
+def _bad_check(code: str) -> str:
+    """The USCC with a wrong check character."""
+    return code[:-1] + ("0" if code[-1] != "0" else "1")
+
+
+def _csv(*rows: str, end: str = "\n") -> str:
+    """CSV text of header and rows (already joined by commas), each line ended by ``end``."""
+    return "".join(r + end for r in rows)
+
+
+def _penalty(name: str, uscc: str, no: str, category: str = "罚款", fine: str = "1", when: str = "2021-03-05",
+             status: str = "正常", export: str = "x") -> str:
+    """One penalty row under PENALTY_LABELS."""
+    return ",".join([name, uscc, no, category, fine, when, AUTH, status, export])
+
+
+# a file name with spaces, glob characters and a percent sign (Spark reads paths as patterns and URIs)
+BLANK = "m 空行 [2] {a,b} #%20.csv"
+
+# 40-row licence file, numbered by its subject name; row 17 lacks a required value
+SPLIT_ROWS = 40
+SPLIT_BAD_ROW = 17
+
+
+def build_input(root: Path) -> Path:
+    """The input folder: good exports and one file for each kind of dirt."""
+    inp = root / "导出 exports [2021]"
+    (inp / "penalty").mkdir(parents=True)
+    (inp / "forced").mkdir()
+    v = VECTORS
+    header = ",".join(PENALTY_LABELS)
+
+    # UTF-8, label headers, an unknown column; one row per problem
+    (inp / "penalty" / "a_labels.csv").write_text(_csv(
+        header,
+        _penalty("甲公司", v[1], "朝市监罚〔2021〕1号", fine="0.2", when="2021/03/05", export="x1"),  # re-sent in b
+        _penalty("乙公司", _bad_check(v[2]), "朝市监罚〔2021〕2号", "警告、罚款", fine="两千元", when="2021-03-06"),
+        _penalty("丙公司", "", "朝市监罚〔2021〕3号", fine='"1,234.5"', when="2021年03月07日"),
+        _penalty("丁公司", v[3], "", when="20210308"),  # 4: no decision number
+        _penalty("戊公司", v[4], "朝市监罚〔2021〕5号") + ",extra,cols",  # 5: wrong column count
+        _penalty("己公司", "00000000000000000X", "朝市监罚〔2021〕6号", "没收违法所得、没收非法财物",
+                 when="1609430399999"),  # epoch ms: 2020-12-31 23:59:59.999 in Beijing
+        _penalty("庚公司", "9111********1234X", "朝市监罚〔2021〕7号", fine="3000元"),
+        ",,,,,,,,",  # 8: empty row
+        _penalty("辛公司", v[5], "朝市监罚〔2021〕9号", when="2021-02-30"),  # 9: no such date
+    ), encoding="utf-8")
+
+    # GB18030, code headers, CRLF: re-sends 甲 as revoked, and a long Chinese name
+    (inp / "penalty" / "b_codes_gb18030.csv").write_bytes(_csv(
+        ",".join(PENALTY_CODES),
+        ",".join(["甲公司", v[1], "朝市监罚〔2021〕1号", "罚款", "0.2", "2021/03/05", AUTH, "撤销"]),
+        ",".join([LONG_NAME, v[6], "朝市监罚〔2021〕10号", "罚款", "0.3", "2021-04-01", AUTH, "正常"]),
+        end="\r\n",
+    ).encode("gb18030"))
+
+    (inp / "c_empty.csv").write_bytes(b"")
+    (inp / "d_header_only.csv").write_text(header + "\n", encoding="utf-8")
+    # invalid under UTF-8 and GB18030 alike
+    (inp / "e_bad_encoding.csv").write_bytes(
+        (header + "\n").encode("utf-8") + b"\xff\xfe\x80\xff," * 12 + b"\n" + b"\x80\xff\xfe\xff" * 12 + b"\n"
+    )
+    # UTF-8 with one character cut mid-byte (a byte-length truncation): only that row is lost
+    good = _csv(header, *[_penalty(f"壬{i}公司", v[20 + i], f"朝市监罚〔2021〕2{i}号") for i in range(1, 4)])
+    (inp / "f_one_bad_byte.csv").write_bytes(
+        good.encode("utf-8").replace("壬2公司".encode(), "壬2公司".encode() + "司".encode()[:2])
+    )
+    # the last line ends mid-record (same column count, no line break)
+    (inp / "g_truncated.csv").write_text(
+        _csv(header, _penalty("癸公司", v[7], "朝市监罚〔2021〕31号")) + _penalty("子公司", v[8], "朝市监罚〔2021〕32号")[:-1],
+        encoding="utf-8",
+    )
+    # a required column is missing altogether: every row is quarantined, the file still loads
+    (inp / "penalty" / "p_no_date_column.csv").write_text(
+        "行政相对人名称,行政处罚决定书文号,处罚类别\n寅公司,朝市监罚〔2021〕51号,警告\n", encoding="utf-8"
+    )
+    (inp / "h_garbage.csv").write_bytes(bytes(range(256)) * 8)  # binary with a .csv name
+    (inp / "i_unknown_type.csv").write_text("foo,bar,baz\n1,2,3\n", encoding="utf-8")
+    (inp / "j_report.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    (inp / ".hidden.csv").write_text("ignored", encoding="utf-8")
+    (inp / "manifest.yaml").write_text('files:\n  "forced/*.csv": no_such_type\n', encoding="utf-8")
+    (inp / "forced" / "k_forced.csv").write_text(_csv(header, _penalty("丑公司", v[9], "朝市监罚〔2021〕41号")),
+                                                 encoding="utf-8")
+
+    # licences, snake_case headers, read in several blocks; row 17 misses its category
+    rows = []
+    for i in range(1, SPLIT_ROWS + 1):
+        cat = "" if i == SPLIT_BAD_ROW else "普通"
+        rows.append(f"许可{i},{v[30 + i]},朝许〔2021〕{i}号,{cat},2021-05-{i % 28 + 1:02d},{AUTH}")
+    (inp / "l_licences.csv").write_text(
+        _csv("subject_name,uscc,decision_no,license_category,decision_date,authority_uscc", *rows), encoding="utf-8"
+    )
+    # blank and whitespace-only lines (a tab, spaces) between rows, a blank tail with a DOS end-of-file mark
+    # after the last line break; unknown columns without a header or with a repeated one
+    (inp / BLANK).write_text(
+        "subject_name,uscc,decision_no,license_category,decision_date,authority_uscc,ID,,ID\n"
+        f"许可甲,{v[80]},朝许〔2021〕91号,普通,2021-06-01,{AUTH},7,,8\n\n \t \n   \n"
+        f"许可乙,{v[81]},朝许〔2021〕92号,特许,2021-06-02,{AUTH},9,x,10\n\n \t\x1a",
+        encoding="utf-8",
+    )
+
+    # JSON lines complaints: epoch ms as a JSON number, an unknown key, a broken line, a whitespace line
+    lines = [
+        json.dumps({"REGINO": "TS001", "INVNAME": "某某超市", "REGTIME": 1609430400000, "UNISCID": v[90],
+                    "INVOAM": "1,200元", "ISPROF": "是"}, ensure_ascii=False),
+        '{"REGINO": "TS002", "INVNAME": "broken',
+        " \t ",
+        json.dumps({"REGINO": "TS003", "INVNAME": "某某店", "REGTIME": "2021-02-01 10:00:00", "INVOAM": 35,
+                    "ISPROF": "否", "地方编码": "211302"}, ensure_ascii=False),
+    ]
+    # the last object has no line break after it
+    (inp / "n_complaints.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    # JSON lines in GB18030 with CRLF line breaks
+    gb = [json.dumps({"REGINO": f"GB00{i}", "INVNAME": name, "REGTIME": "2021年6月1日"}, ensure_ascii=False)
+          for i, name in enumerate([LONG_NAME, "某某便利店"], start=1)]
+    (inp / "o_complaints_gb18030.jsonl").write_bytes(("\r\n".join(gb) + "\r\n").encode("gb18030"))
+    return inp
+
+
+@dataclass
+class Run:
+    """One job run: its report and the tables it published."""
+
+    report: dict[str, Any]
+    tables: dict[str, pl.DataFrame]
+
+
+def make_context(spark: Any, lake_dir: Path, input_dir: Path | None) -> RunContext:
+    """A RunContext as the pipeline builds it, with the test session and a lake in ``lake_dir``."""
+    lake = Lake(lake_dir).open(create=True)
+    return RunContext(spark, lake, AS_OF, policy(), sources(), profile(), input_dir=input_dir)
+
+
+def run_job(ctx: RunContext) -> Run:
+    """Run the ingest job and read back the tables this test looks at."""
+    report = ingest.run(ctx)
+    names = ["penalty", "license", "complaint", "registry", "quarantine"]
+    tables = {n: ctx.lake.read_polars(f"ingest/{n}", AS_OF) for n in names}
+    assert ctx.lake.read_json("reports/dq", AS_OF) == json.loads(json.dumps(report, default=str))
+    return Run(report, tables)
+
+
+@pytest.fixture(scope="module")
+def job(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunContext, Run]:
+    """The job run once on the dirty folder (small read splits, so one file is read in several blocks)."""
+    root = tmp_path_factory.mktemp("ingest")
+    ctx = make_context(spark, root / "lake", build_input(root))
+    old = spark.conf.get("spark.sql.files.maxPartitionBytes")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "512")
+    try:
+        assert spark.read.text(spark_path(ctx.input_dir / "l_licences.csv")).rdd.getNumPartitions() > 1
+        return ctx, run_job(ctx)
+    finally:
+        spark.conf.set("spark.sql.files.maxPartitionBytes", old)
+
+
+@pytest.fixture(scope="module")
+def run(job: tuple[RunContext, Run]) -> Run:
+    """The first run's report and tables."""
+    return job[1]
+
+
+def rows_of(df: pl.DataFrame, **where: Any) -> list[dict[str, Any]]:
+    """The rows of ``df`` whose columns equal the given values."""
+    for k, v in where.items():
+        df = df.filter(pl.col(k) == v)
+    return df.to_dicts()
+
+
+def one(df: pl.DataFrame, **where: Any) -> dict[str, Any]:
+    """The single row of ``df`` matching the given values."""
+    found = rows_of(df, **where)
+    assert len(found) == 1, (where, found)
+    return found[0]
+
+
+def quarantine_reason(run: Run, file: str, row: int) -> str:
+    """The quarantine reason of one data row of one file."""
+    return one(run.tables["quarantine"], source_file=file, source_row=row)["reason"]
+
+
+# ------------------------------------------------------------------------------------------ per file
+def test_every_loaded_file_reconciles(run: Run) -> None:
+    files = run.report["files"]
+    loaded = {f: s for f, s in files.items() if s["loaded"]}
+    assert set(loaded) == {
+        "penalty/a_labels.csv", "penalty/b_codes_gb18030.csv", "d_header_only.csv", "f_one_bad_byte.csv",
+        "g_truncated.csv", "l_licences.csv", BLANK, "n_complaints.jsonl", "o_complaints_gb18030.jsonl",
+        "penalty/p_no_date_column.csv",
+    }
+    for f, s in loaded.items():
+        assert s["reconciled"] is True, f
+        assert s["rows_in"] == s["accepted"] + s["quarantined"] == s["rows_read"], f
+    expected = {  # rows_in, accepted, quarantined
+        "penalty/a_labels.csv": (9, 5, 4),
+        "penalty/b_codes_gb18030.csv": (2, 2, 0),
+        "d_header_only.csv": (0, 0, 0),
+        "f_one_bad_byte.csv": (3, 2, 1),
+        "g_truncated.csv": (2, 1, 1),
+        "l_licences.csv": (SPLIT_ROWS, SPLIT_ROWS - 1, 1),
+        BLANK: (2, 2, 0),
+        "n_complaints.jsonl": (3, 2, 1),
+        "o_complaints_gb18030.jsonl": (2, 2, 0),
+        "penalty/p_no_date_column.csv": (1, 0, 1),
+    }
+    assert {f: (s["rows_in"], s["accepted"], s["quarantined"]) for f, s in loaded.items()} == expected
+    # the tables hold exactly the accepted and quarantined rows
+    accepted = pl.concat([run.tables[t].select("source_file") for t in ("penalty", "license", "complaint")])
+    for f, (_, acc, quar) in expected.items():
+        assert accepted.filter(pl.col("source_file") == f).height == acc, f
+        assert run.tables["quarantine"].filter(pl.col("source_file") == f).height == quar, f
+
+
+def test_files_that_cannot_be_loaded_are_rejected_with_a_reason(run: Run) -> None:
+    files = run.report["files"]
+    problems = {
+        "c_empty.csv": "empty file",
+        "e_bad_encoding.csv": "neither UTF-8 nor GB18030",
+        "h_garbage.csv": "binary content",
+        "i_unknown_type.csv": "record type not recognised from the headers (foo, bar, baz)",
+        "j_report.xlsx": "unsupported file type '.xlsx'",
+        "forced/k_forced.csv": "unknown record type 'no_such_type'",
+    }
+    assert sorted(run.report["files_rejected"]) == sorted(problems)
+    assert ".hidden.csv" not in files and "manifest.yaml" not in files
+    q = run.tables["quarantine"]
+    for f, text in problems.items():
+        assert files[f]["loaded"] is False and text in files[f]["problem"], f
+        row = one(q, source_file=f)
+        assert row["source_row"] == 0 and row["reason"] == f"file not loaded: {files[f]['problem']}"
+    assert one(q, source_file="i_unknown_type.csv")["raw"] == "foo,bar,baz"
+
+
+def test_header_only_file_loads_nothing_and_says_so(run: Run) -> None:
+    s = run.report["files"]["d_header_only.csv"]
+    assert s["record_type"] == "penalty" and s["note"] == "no data rows (header only)"
+    assert "note" not in run.report["files"]["penalty/a_labels.csv"]
+
+
+def test_quarantine_rows_carry_file_row_number_reason_and_raw_text(run: Run) -> None:
+    f = "penalty/a_labels.csv"
+    assert quarantine_reason(run, f, 4) == "missing required value: decision_no"
+    assert quarantine_reason(run, f, 5) == "malformed row: the number of columns does not match the header"
+    assert quarantine_reason(run, f, 8) == "empty row: no values"
+    assert quarantine_reason(run, f, 9) == "unparseable date in decision_date: 2021-02-30"
+    assert quarantine_reason(run, "penalty/p_no_date_column.csv", 1) == "missing required column: decision_date"
+    raw = one(run.tables["quarantine"], source_file=f, source_row=5)["raw"]
+    assert raw == _penalty("戊公司", VECTORS[4], "朝市监罚〔2021〕5号") + ",extra,cols"
+    row4 = one(run.tables["quarantine"], source_file=f, source_row=4)
+    assert row4["record_type"] == "penalty" and row4["raw"].startswith("丁公司,")
+    # accepted rows keep their numbers too
+    assert {r["source_row"] for r in rows_of(run.tables["penalty"], source_file=f)} == {1, 2, 3, 6, 7}
+
+
+def test_row_numbers_hold_across_read_blocks(run: Run) -> None:
+    lic = run.tables["license"].filter(pl.col("source_file") == "l_licences.csv")
+    assert lic.height == SPLIT_ROWS - 1
+    assert all(r["subject_name"] == f"许可{r['source_row']}" for r in lic.to_dicts())
+    bad = one(run.tables["quarantine"], source_file="l_licences.csv")
+    assert bad["source_row"] == SPLIT_BAD_ROW and bad["reason"] == "missing required value: license_category"
+    assert bad["raw"].startswith(f"许可{SPLIT_BAD_ROW},")
+
+
+def test_blank_and_whitespace_lines_are_not_rows(run: Run) -> None:
+    got = rows_of(run.tables["license"], source_file=BLANK)
+    assert sorted((r["source_row"], r["subject_name"]) for r in got) == [(1, "许可甲"), (2, "许可乙")]
+    # a blank tail after the last line break does not make the last row truncated
+    assert run.report["files"][BLANK]["quarantined"] == 0
+
+
+def test_ends_with_line_break() -> None:
+    assert ends_with_line_break(b"a,b\n") and ends_with_line_break(b"a,b\r\n") and ends_with_line_break(b"a,b\r")
+    assert ends_with_line_break(b"a,b\n\n  \t") and ends_with_line_break(b"a,b\r\n\x1a")
+    assert not ends_with_line_break(b"a,b") and not ends_with_line_break(b"a,b\nc,")
+
+
+def test_truncated_last_line_is_quarantined(run: Run) -> None:
+    f = "g_truncated.csv"
+    assert one(run.tables["penalty"], source_file=f)["subject_name"] == "癸公司"
+    q = one(run.tables["quarantine"], source_file=f)
+    assert q["source_row"] == 2 and q["reason"] == "truncated last line: the file ends mid-record"
+    assert q["raw"] == _penalty("子公司", VECTORS[8], "朝市监罚〔2021〕32号")[:-1]
+
+
+# ------------------------------------------------------------------------------------------ encodings
+def test_gb18030_file_is_read_as_gb18030(run: Run) -> None:
+    s = run.report["files"]["penalty/b_codes_gb18030.csv"]
+    assert s["encoding"] == "gb18030"
+    row = one(run.tables["penalty"], decision_no="朝市监罚〔2021〕10号")
+    assert row["subject_name"] == LONG_NAME and row["source_file"] == "penalty/b_codes_gb18030.csv"
+    assert row["fine_amount_yuan"] == pytest.approx(3000.0)
+
+
+def test_gb18030_json_lines_are_read_as_gb18030(run: Run) -> None:
+    f = "o_complaints_gb18030.jsonl"
+    assert run.report["files"][f]["encoding"] == "gb18030"
+    got = sorted((r["source_row"], r["respondent_name"], r["registered_at"])
+                 for r in rows_of(run.tables["complaint"], source_file=f))
+    assert got == [(1, LONG_NAME, date(2021, 6, 1)), (2, "某某便利店", date(2021, 6, 1))]
+
+
+def test_a_stray_byte_costs_one_row_not_the_file(run: Run) -> None:
+    f = "f_one_bad_byte.csv"
+    assert run.report["files"][f]["encoding"] == "utf-8"
+    assert sorted(r["subject_name"] for r in rows_of(run.tables["penalty"], source_file=f)) == ["壬1公司", "壬3公司"]
+    q = one(run.tables["quarantine"], source_file=f)
+    assert q["source_row"] == 2 and q["reason"] == "undecodable bytes: the row is not valid UTF-8"
+
+
+def test_detect_encoding() -> None:
+    text = "行政相对人名称,处罚类别\n朝阳市某某商贸有限公司,罚款\n" * 3
+    assert detect_encoding(text.encode("utf-8"), True) == ("utf-8", False, None)
+    assert detect_encoding(b"\xef\xbb\xbf" + text.encode("utf-8"), True) == ("utf-8", True, None)
+    assert detect_encoding(text.encode("gb18030"), True) == ("gb18030", False, None)
+    # a multi-byte character cut by the sniff window is not an error while the file goes on
+    assert detect_encoding(text.encode("utf-8")[:-5], False)[0] == "utf-8"
+    # a GB18030 file with one broken character stays GB18030 (never read as UTF-8 mojibake)
+    broken = text.encode("gb18030").replace("某某".encode("gb18030"), b"\xc4,", 1)
+    assert detect_encoding(broken, True) == ("gb18030", False, None)
+    assert detect_encoding(b"\xef\xbb\xbf" + text.encode("gb18030"), True)[2] == (
+        "has a UTF-8 byte-order mark but is not valid UTF-8"
+    )
+    assert "neither UTF-8 nor GB18030" in str(detect_encoding(text.encode("utf-8") + b"\xff\x80" * 40, True)[2])
+    assert "NUL bytes" in str(detect_encoding(b"a,b\x00\x00", True)[2])
+    assert "control characters" in str(detect_encoding(b"a,b\n" + bytes(range(1, 32)) * 10, True)[2])
+
+
+# ------------------------------------------------------------------------------------------ values
+def test_values_are_typed(run: Run) -> None:
+    p = run.tables["penalty"]
+    bing = one(p, decision_no="朝市监罚〔2021〕3号")
+    assert bing["fine_amount_yuan"] == pytest.approx(12_345_000.0)  # 1,234.5 万元
+    assert bing["decision_date"] == date(2021, 3, 7)
+    ji = one(p, decision_no="朝市监罚〔2021〕6号")
+    assert ji["decision_date"] == date(2020, 12, 31)  # epoch ms, the Beijing date
+    assert ji["penalty_category"] == ["没收违法所得、没收非法财物"]
+    geng = one(p, decision_no="朝市监罚〔2021〕7号")
+    assert geng["fine_amount_yuan"] == pytest.approx(3000.0)  # "3000元" under a 万元 header
+    yi = one(p, decision_no="朝市监罚〔2021〕2号")
+    assert yi["penalty_category"] == ["警告", "罚款"]
+
+    c = run.tables["complaint"]
+    first = one(c, registration_no="TS001")
+    assert first["registered_at"] == date(2021, 1, 1) and first["source_row"] == 1
+    assert first["amount_involved_yuan"] == pytest.approx(1200.0) and first["professional_complainant"] is True
+    third = one(c, registration_no="TS003")
+    assert third["source_row"] == 3 and third["amount_involved_yuan"] == pytest.approx(35.0)
+    assert third["registered_at"] == date(2021, 2, 1) and third["professional_complainant"] is False
+    q = one(run.tables["quarantine"], source_file="n_complaints.jsonl")
+    assert q["source_row"] == 2 and q["reason"] == "malformed row: not a JSON object"
+    assert q["raw"] == '{"REGINO": "TS002", "INVNAME": "broken'
+
+
+def test_mixed_type_money_column_keeps_the_row_and_flags_the_text(run: Run) -> None:
+    p = run.tables["penalty"].filter(pl.col("source_file") == "penalty/a_labels.csv")
+    yi = one(p, decision_no="朝市监罚〔2021〕2号")
+    assert yi["fine_amount_yuan"] is None and yi["issues"] == ["bad_money:fine_amount"]
+    numeric = p.filter(pl.col("decision_no") != "朝市监罚〔2021〕2号")
+    assert numeric["fine_amount_yuan"].null_count() == 0
+    assert all(i == [] for i in numeric["issues"].to_list())
+    assert run.report["files"]["penalty/a_labels.csv"]["rows_with_issues"] == 1
+
+
+def test_unknown_columns_are_kept_in_extra_and_reported(run: Run) -> None:
+    jia = one(run.tables["penalty"], source_file="penalty/a_labels.csv", source_row=1)
+    assert jia["extra"] == {"数据导出时间": "x1"}
+    assert run.report["files"]["penalty/a_labels.csv"]["unknown_columns"] == ["数据导出时间"]
+    assert run.report["record_types"]["penalty"]["unknown_columns"] == ["数据导出时间"]
+    assert one(run.tables["penalty"], decision_no="朝市监罚〔2021〕10号")["extra"] is None
+    ts3 = one(run.tables["complaint"], registration_no="TS003")
+    assert ts3["extra"] == {"地方编码": "211302"}
+    assert one(run.tables["complaint"], registration_no="TS001")["extra"] == {"地方编码": None}
+    assert run.report["files"]["n_complaints.jsonl"]["unknown_columns"] == ["地方编码"]
+    # blank or repeated headers get distinct keys (a repeated key would fail the whole job)
+    lic = {r["subject_name"]: r["extra"] for r in rows_of(run.tables["license"], source_file=BLANK)}
+    assert lic == {"许可甲": {"ID#7": "7", "#8": None, "ID#9": "8"}, "许可乙": {"ID#7": "9", "#8": "x", "ID#9": "10"}}
+    assert run.report["files"][BLANK]["unknown_columns"] == ["ID", "", "ID"]
+
+
+def test_extra_column_keys() -> None:
+    headers = ["a", "ID", "", "ID", " note ", ""]
+    assert extra_column_keys(headers, [1, 2, 3, 4, 5]) == ["ID#2", "#3", "ID#4", "note", "#6"]
+    assert extra_column_keys(headers, [1]) == ["ID"]
+
+
+def test_identifier_quality_is_counted(run: Run) -> None:
+    p = run.tables["penalty"]
+    status = {r["subject_name"]: r["uscc_status"] for r in rows_of(p, source_file="penalty/a_labels.csv")}
+    assert status == {"甲公司": "valid", "乙公司": "invalid_checksum", "丙公司": "missing",
+                      "己公司": "placeholder", "庚公司": "masked"}
+    yi = one(p, subject_name="乙公司")
+    assert yi["party_uscc"] is None and yi["party_uscc_raw"] == _bad_check(VECTORS[2])
+    jia = rows_of(p, subject_name="甲公司")[0]
+    assert jia["party_uscc"] == VECTORS[1] and jia["org_category_code"] == VECTORS[1][1]
+    s = run.report["files"]["penalty/a_labels.csv"]
+    assert (s["uscc_valid"], s["uscc_invalid"], s["uscc_missing"], s["uscc_placeholder"]) == (1, 1, 1, 1)
+    t = run.report["record_types"]["penalty"]
+    assert (t["uscc_invalid"], t["uscc_missing"], t["uscc_placeholder"]) == (1, 1, 1)
+    assert t["invalid_uscc_rate"] == pytest.approx(1 / t["accepted"], abs=1e-4)
+
+
+# ------------------------------------------------------------------------------------------ versions
+def test_resent_record_folds_into_one_current_revoked_version(run: Run) -> None:
+    versions = sorted(rows_of(run.tables["penalty"], decision_no="朝市监罚〔2021〕1号"), key=lambda r: r["source_file"])
+    assert [v["source_file"] for v in versions] == ["penalty/a_labels.csv", "penalty/b_codes_gb18030.csv"]
+    assert [v["versions"] for v in versions] == [2, 2]
+    assert [v["is_current"] for v in versions] == [False, True]
+    assert [v["record_status"] for v in versions] == ["active", "revoked"]
+    assert versions[0]["record_key"] == versions[1]["record_key"] == f"{AUTH}|朝市监罚〔2021〕1号|甲公司"
+    # every other record has one current version
+    others = run.tables["penalty"].filter(pl.col("decision_no") != "朝市监罚〔2021〕1号")
+    assert others["is_current"].all() and (others["versions"] == 1).all()
+    assert run.report["files"]["penalty/a_labels.csv"]["duplicates"] == 1
+    assert run.report["files"]["penalty/b_codes_gb18030.csv"]["revoked_or_invalid"] == 1
+
+
+def test_rerun_gives_identical_tables(job: tuple[RunContext, Run]) -> None:
+    """The same folder again, into the same lake (now with Spark's default read splits): same tables, same
+    row numbers, same report."""
+    ctx, first = job
+    second = run_job(ctx)
+    assert second.report == first.report
+    for name, df in first.tables.items():
+        cols = [c for c in df.columns if df[c].dtype.is_nested() is False]
+        a = df.sort(cols).to_dicts()
+        b = second.tables[name].select(df.columns).sort(cols).to_dicts()
+        assert a == b, name
+
+
+# ------------------------------------------------------------------------------------------ input errors
+def test_missing_or_empty_input_folder_is_a_clear_error(spark: Any, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="input folder not found"):
+        ingest.run(make_context(spark, tmp_path / "lake", tmp_path / "nope"))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / ".DS_Store").write_bytes(b"\x00")
+    with pytest.raises(InputError, match="input folder is empty"):
+        ingest.run(make_context(spark, tmp_path / "lake", tmp_path / "empty"))
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.csv").write_bytes(b"")
+    with pytest.raises(InputError, match=r"no loadable export files \(x.csv: empty file"):
+        ingest.run(make_context(spark, tmp_path / "lake", tmp_path / "bad"))
+    with pytest.raises(InputError, match="no input folder"):
+        ingest.run(make_context(spark, tmp_path / "lake", None))
