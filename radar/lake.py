@@ -66,8 +66,12 @@ class Lake:
         self.root = Path(root).resolve()
 
     # ------------------------------------------------------------------ lifecycle
-    def open(self, create: bool = False) -> Lake:
-        """Check the lake's format (creating the lake when ``create``); recover interrupted swaps."""
+    def open(self, create: bool = False, recover: bool = True) -> Lake:
+        """Check the lake's format (creating the lake when ``create``).
+
+        With ``recover`` (writers), clean up after writers that died (see ``_recover``); readers such as the
+        dashboard pass ``recover=False`` and never touch the lake.
+        """
         meta = self.root / LAKE_META
         if not meta.exists():
             if not create:
@@ -87,7 +91,8 @@ class Lake:
                     f"{info.get('format')}; this radar ({__version__}) reads format {LAKE_FORMAT}. "
                     "Rebuild it with 'radar run' into a new lake directory."
                 )
-        self._recover()
+        if recover:
+            self._recover()
         return self
 
     def _recover(self) -> None:

@@ -24,13 +24,12 @@ from typing import Any
 
 import polars as pl
 
-from radar import LAKE_FORMAT
 from radar.config import profile as load_profile
 from radar.config import resolve_paths
 from radar.dashboard.masking import collect_names, mask_evidence, mask_evidence_text, mask_frame, mask_text
 from radar.dashboard.settings import DashboardSettings, RoleSettings, dashboard_settings
 from radar.errors import LakeError, RadarError
-from radar.lake import LAKE_META, Lake
+from radar.lake import Lake
 from radar.store import Store
 
 SCORES = "score/scores"
@@ -49,24 +48,9 @@ class AccessDenied(RadarError):
 
 
 def open_lake_readonly(root: Path | str) -> Lake:
-    """A lake checked for its format but, unlike ``Lake.open``, with no recovery of interrupted swaps:
-    a reader must never clean up after a run that may still be writing."""
-    lake = Lake(root)
-    meta = lake.root / LAKE_META
-    if not meta.exists():
-        if not lake.root.exists():
-            raise LakeError(f"{lake.root}: no such lake (run 'radar run' first)")
-        raise LakeError(f"{lake.root}: not a radar lake ({LAKE_META} is missing)")
-    try:
-        info = json.loads(meta.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise LakeError(f"{meta}: unreadable lake metadata: {e}") from None
-    if info.get("format") != LAKE_FORMAT:
-        raise LakeError(
-            f"{lake.root}: lake format {info.get('format')} (written by radar {info.get('created_by', '?')}); "
-            f"this radar reads format {LAKE_FORMAT}"
-        )
-    return lake
+    """A lake checked for its format, with no recovery: a reader never cleans up after a run that may still
+    be writing."""
+    return Lake(root).open(recover=False)
 
 
 # large per-record tables: read only the rows asked for, never cached whole

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from radar.reference import industry_sections
 from radar.simulate import ids, names
 from radar.simulate.city import City, outside_entities
 from radar.simulate.events import (
@@ -1247,26 +1248,7 @@ _SECTION_PROBLEMS = {
     "E": ["合同", "质量"],
     "R": ["预付卡", "价格"],
 }
-SECTION_NAMES = {
-    "A": "农、林、牧、渔业",
-    "B": "采矿业",
-    "C": "制造业",
-    "D": "电力、热力、燃气及水生产和供应业",
-    "E": "建筑业",
-    "F": "批发和零售业",
-    "G": "交通运输、仓储和邮政业",
-    "H": "住宿和餐饮业",
-    "I": "信息传输、软件和信息技术服务业",
-    "J": "金融业",
-    "K": "房地产业",
-    "L": "租赁和商务服务业",
-    "M": "科学研究和技术服务业",
-    "N": "水利、环境和公共设施管理业",
-    "O": "居民服务、修理和其他服务业",
-    "P": "教育",
-    "Q": "卫生和社会工作",
-    "R": "文化、体育和娱乐业",
-}
+SECTION_NAMES = industry_sections()
 _VENDORS = ["无名烧烤摊", "流动水果摊", "早餐摊点", "无照理发店", "流动商贩"]
 
 
