@@ -107,6 +107,12 @@ class GraphPolicy(_Strict):
     phoenix_months: int = Field(ge=1)
     propagation_damping: float = Field(gt=0, lt=1)
     networkx_max_entities: int = Field(ge=2)
+    # a name-only person is one person across entities sharing an address, phone, owner or person held by
+    # at most this many entities (see radar/resolve/attributes.py)
+    name_context_max_entities: int = Field(10, ge=2)
+    # phoenix: a shared address or phone counts only when at most this many entities ever held it
+    phoenix_max_sharing: int = Field(3, ge=2)
+    components_algorithm: Literal["large_star", "graphx"] = "large_star"
 
 
 class TrainPolicy(_Strict):
@@ -127,6 +133,7 @@ class TrainPolicy(_Strict):
     rule_weights: dict[str, float] = Field(default_factory=dict)
     max_collect_rows: int = Field(2_000_000, ge=1000)
     promotion_margin: float = Field(0.0, ge=0)
+    promotion_metric: Literal["auc", "auc_pr", "lift_at_10pct", "precision_at_k"] = "auc_pr"
 
 
 Grade = Literal["A", "B", "C", "D"]

@@ -229,6 +229,11 @@ def load_champion(tracking_uri: str | None, name: str) -> tuple[RiskModel, str]:
     return load_version(tracking_uri, name, version), version
 
 
+def version_tag(tracking_uri: str | None, name: str, version: str | int, tag: str) -> str | None:
+    """A tag of a registered version (e.g. ``snapshot_max``), or None."""
+    return _client(tracking_uri).get_model_version(name, str(version)).tags.get(tag)
+
+
 def version_metric(tracking_uri: str | None, name: str, version: str | int, metric: str) -> float | None:
     """A metric logged by the run that produced a registered version (e.g. ``val_model_auc_pr``)."""
     client = _client(tracking_uri)
