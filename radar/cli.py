@@ -26,9 +26,13 @@ app = typer.Typer(help="Credit Radar: risk monitoring and early warning for cred
 export_app = typer.Typer(help="Export lake tables as CSV.", no_args_is_help=True)
 users_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
 plan_app = typer.Typer(help="双随机 inspection plans: draw (default) and verify.")
+bench_app = typer.Typer(help="Real-data benchmarks.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 app.add_typer(users_app, name="users")
 app.add_typer(plan_app, name="plan")
+app.add_typer(bench_app, name="bench")
+model_app = typer.Typer(help="The risk model: history and rollback.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 
 console = Console(stderr=True, soft_wrap=True)
 DEBUG = {"on": False}
@@ -227,6 +231,34 @@ def plan_verify(lake: Path = typer.Option(..., "--lake"), plan: Path = typer.Opt
     _guard(body)
 
 
+# ---------------------------------------------------------------------------------------------- bench
+@bench_app.command("chicago")
+def bench_chicago(
+    out: Path = typer.Option(..., "--out", help="CSV of Inspection_ID, score for the 1,637 test inspections."),
+    data: Path = typer.Option(None, "--data", help="Chicago data folder (default: $RADAR_CHICAGO, else "
+                              "../shared/data/chicago beside the repository, else /work/shared/data/chicago)."),
+    seed: int = typer.Option(42, "--seed", help="Seed of the model's row and column subsampling."),
+) -> None:
+    """Chicago food inspections: fit before 2014-09-02, rank Sept-Oct 2014 once, compare with the city."""
+
+    def body() -> None:
+        from radar.chicago.benchmark import format_fairness, format_table, run_benchmark
+        from radar.chicago.data import resolve_data_dir
+
+        folder = resolve_data_dir(data)
+        console.print(f"radar bench chicago: data {folder}, seed {seed}")
+        result = run_benchmark(folder, seed=seed)
+        path = result.write_scores(out)
+        sys.stdout.write(format_table(result.metrics, f"test 2014-09-02..2014-10-31: {result.info['test_rows']} "
+                                      f"inspections, {result.info['test_positives']} with a critical violation; "
+                                      f"setting {result.setting.name} (chosen on validation before 2014-04-17)")
+                         + "\n\nby inspector (DESIGN §6: the inspector was the city's strongest predictor)\n"
+                         + format_fairness(result.fairness["inspector"], "Inspector") + "\n")
+        console.print(f"{len(result.scores)} scores -> {path}")
+
+    _guard(body)
+
+
 # ---------------------------------------------------------------------------------------------- dashboard
 @app.command()
 def dashboard(lake: Path = typer.Option(..., "--lake"), port: int = typer.Option(8501, "--port"),
@@ -242,13 +274,13 @@ def dashboard(lake: Path = typer.Option(..., "--lake"), port: int = typer.Option
 
 
 # ---------------------------------------------------------------------------------------------- users
-def _store(lake: Path, profile: str | None) -> Any:
+def _store(lake: Path, profile: str | None, create: bool = True) -> Any:
     from radar.config import profile as load_profile
     from radar.config import resolve_paths
     from radar.lake import Lake
     from radar.store import Store
 
-    lk = Lake(lake).open(create=True)
+    lk = Lake(lake).open(create=create, recover=create)
     return Store(resolve_paths(load_profile(profile), lk.root).store_url)
 
 
@@ -291,6 +323,73 @@ def users_demo(lake: Path = typer.Option(..., "--lake"), profile: str = typer.Op
                              encoding="utf-8")
             os.chmod(creds, 0o600)
             console.print(f"  (also written to {creds}, readable by you only)")
+
+    _guard(body)
+
+
+# ---------------------------------------------------------------------------------------------- models
+@app.command()
+def retrain(
+    lake: Path = typer.Option(..., "--lake", help="A lake with features (from 'radar run')."),
+    as_of: str = typer.Option(None, "--as-of", help="Snapshots of this date (default: the latest)."),
+    profile: str = typer.Option(None, "--profile"),
+    rescore: bool = typer.Option(True, "--rescore/--no-rescore", help="Score and raise alerts with the champion after."),
+) -> None:
+    """The retraining job: train a challenger on the latest snapshots, gate it against the champion, rescore."""
+
+    def body() -> None:
+        from radar.jobs import alerts, score, train
+        from radar.jobs.features import SNAPSHOTS
+        from radar.jobs.pipeline import make_context
+        from radar.lake import Lake
+
+        d = as_of or Lake(lake).open(recover=False).latest_as_of(SNAPSHOTS)
+        if d is None:
+            raise RadarError(f"{lake}: no feature snapshots yet (run 'radar run' first)")
+        ctx = make_context(Path(lake), _parse_date(d), profile_name=profile)
+        stages = {"train": train.run} | ({"score": score.run, "alerts": alerts.run} if rescore else {})
+        for name, job in stages.items():
+            with ctx.stage(name) as info:
+                info.update(job(ctx))
+            console.print(f"  [green]✓[/] {name:<9} {ctx.report['stages'][name]['seconds']:>7.1f}s  "
+                          f"{_summary(name, ctx.report['stages'][name])}")
+
+    _guard(body)
+
+
+@model_app.command("rollback")
+def model_rollback(lake: Path = typer.Option(..., "--lake"), to: str = typer.Option(None, "--to", help="Version."),
+                   profile: str = typer.Option(None, "--profile")) -> None:
+    """Restore the previous champion (or version --to); the next scoring run uses it."""
+
+    def body() -> None:
+        from radar.config import policy, resolve_paths
+        from radar.config import profile as load_profile
+        from radar.models.lifecycle import rollback
+
+        store = _store(lake, profile, create=False)
+        prof = resolve_paths(load_profile(profile), Path(lake).resolve())
+        try:
+            frm, to_v = rollback(policy().train, prof.mlflow_tracking_uri, store, to)
+        except LookupError as e:
+            raise RadarError(str(e)) from None
+        finally:
+            store.close()
+        console.print(f"champion: v{frm} -> v{to_v} (rescore with: radar retrain --lake {lake})")
+
+    _guard(body)
+
+
+@model_app.command("history")
+def model_history(lake: Path = typer.Option(..., "--lake"), profile: str = typer.Option(None, "--profile")) -> None:
+    """Every registration, promotion, refusal and rollback, newest first."""
+
+    def body() -> None:
+        store = _store(lake, profile, create=False)
+        for e in store.model_history():
+            console.print(f"{e['at']:%Y-%m-%d %H:%M}  v{e['version']:<4} {e['action']:<10} "
+                          f"champion {e['champion_before']} -> {e['champion_after']}  {e['reason'] or ''}")
+        store.close()
 
     _guard(body)
 

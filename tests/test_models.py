@@ -184,6 +184,13 @@ def test_time_split_never_puts_a_later_date_in_training() -> None:
         time_split(shuffled, "snapshot_date", validation_months=3, gap_days=400)
 
 
+def test_no_gap_still_keeps_validation_days_out_of_training() -> None:
+    df = pd.DataFrame({"snapshot_date": pd.date_range("2023-01-31", periods=12, freq="ME"), "x": range(12)})
+    for train, valid in [time_split(df, validation_months=3, gap_days=0),
+                         *rolling_origin_splits(df, validation_months=2, n_splits=3, gap_days=0)]:
+        assert train["snapshot_date"].max() < valid["snapshot_date"].min()
+
+
 def test_rolling_origin_folds_move_forward_in_time() -> None:
     folds = rolling_origin_splits(make_table(30, 18), validation_months=2, n_splits=3, gap_days=31)
     assert len(folds) == 3

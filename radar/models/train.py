@@ -44,8 +44,10 @@ def _split_at(
     if not in_valid.any():
         return df.iloc[:0], df.iloc[:0]
     # as in production: scoring at the first validation snapshot, only labels `gap_days` old are known
-    train_end = dates[in_valid].min() - pd.Timedelta(days=gap_days)  # inclusive
-    return df.loc[dates <= train_end], df.loc[in_valid]
+    first = dates[in_valid].min()
+    # never the validation snapshots themselves, even with no gap
+    in_train = (dates <= first - pd.Timedelta(days=gap_days)) & (dates < first)
+    return df.loc[in_train], df.loc[in_valid]
 
 
 def time_split(
