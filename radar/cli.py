@@ -33,6 +33,8 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(bench_app, name="bench")
 model_app = typer.Typer(help="The risk model: history and rollback.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+features_app = typer.Typer(help="The feature catalog (conf/features.yaml).", no_args_is_help=True)
+app.add_typer(features_app, name="features")
 
 console = Console(stderr=True, soft_wrap=True)
 DEBUG = {"on": False}
@@ -390,6 +392,26 @@ def model_history(lake: Path = typer.Option(..., "--lake"), profile: str = typer
             console.print(f"{e['at']:%Y-%m-%d %H:%M}  v{e['version']:<4} {e['action']:<10} "
                           f"champion {e['champion_before']} -> {e['champion_after']}  {e['reason'] or ''}")
         store.close()
+
+    _guard(body)
+
+
+# ---------------------------------------------------------------------------------------------- features
+@features_app.command("catalog")
+def features_catalog(out: Path = typer.Option(None, "--out", help="Markdown file (default: standard output).")) -> None:
+    """Write the feature catalog (every feature: dimension, definition, window, sources) as Markdown."""
+
+    def body() -> None:
+        from radar.config import feature_catalog, policy
+        from radar.features.catalog import catalog_markdown
+
+        text = catalog_markdown(feature_catalog(), policy().features)
+        if out is None:
+            sys.stdout.write(text)
+            return
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        console.print(f"{len(feature_catalog().features)} features -> {out}")
 
     _guard(body)
 

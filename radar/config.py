@@ -61,13 +61,76 @@ class RunPolicy(_Strict):
     max_days_after_last_record: int = Field(ge=0)
 
 
+class IngestPolicy(_Strict):
+    late_publication_working_days: int = Field(default=7, ge=0)
+    cache_keep_days: float = Field(default=30, ge=0)
+
+
+class BlockingSettings(_Strict):
+    """Which entities a record is compared with (radar/resolve/match.py)."""
+
+    max_bigram_entities: int = Field(400, ge=1)
+    min_name_score: float = Field(0.2, ge=0, le=1)
+    name_top_k: int = Field(10, ge=1)
+    max_address_entities: int = Field(30, ge=1)
+    max_hint_entities: int = Field(60, ge=1)
+    max_sibling_entities: int = Field(3, ge=1)
+
+
+class MatchSettings(_Strict):
+    """The calibrated match model and its decision thresholds (radar/resolve/link.py)."""
+
+    accept: float = Field(0.9, gt=0, le=1)
+    review: float = Field(0.5, ge=0, le=1)
+    seed: int = 2024
+    train_records: int = Field(20000, ge=1)
+    min_train_records: int = Field(300, ge=1)
+    orphan_rate: float = Field(0.05, ge=0, lt=1)
+    regularization: float = Field(1.0, gt=0)
+    near_code_probability: float = Field(0.98, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _review_below_accept(self) -> MatchSettings:
+        if self.review > self.accept:
+            raise ValueError("review must not exceed accept")
+        return self
+
+
+class HintColumns(_Strict):
+    """Record columns that hint at the entity's district, type or industry (the first one present wins)."""
+
+    district: list[str] = Field(default_factory=list)
+    entity_type: list[str] = Field(default_factory=list)
+    industry: list[str] = Field(default_factory=list)
+
+
 class ResolvePolicy(_Strict):
     city_division: str = Field(pattern=r"^\d{6}$")
     extra_divisions: dict[str, str]
     org_suffixes: list[str]
-    name_match_probability: float = Field(gt=0, le=1)
-    name_address_match_probability: float = Field(gt=0, le=1)
     uscc_name_max_edits: int = Field(ge=0)
+    identifier_max_iterations: int = Field(10, ge=1)
+    hint_columns: HintColumns = HintColumns()
+    blocking: BlockingSettings = BlockingSettings()
+    match: MatchSettings = MatchSettings()
+
+
+EventType = Literal[
+    "penalty", "penalty_minor", "abnormal_list", "serious_violation", "dishonest_debtor", "spot_check_problem",
+    "spot_check_ok", "complaint", "report", "license", "commitment", "commitment_breach", "change_legal_rep",
+    "change_address", "change_name", "change_capital", "change_scope", "change_other", "signal", "deregistered",
+    "revoked", "complaint_mediated", "complaint_mediation_failed", "report_case_filed", "annual_report",
+]
+# tags set by the code (radar.features.events), besides the policy's own: a penalty at or above the class's
+# large amount, a severe penalty, a capital cut or large increase, an annual report filed after its deadline
+EVENT_TAGS = ("large_amount", "severe", "capital_cut", "capital_increase", "late")
+
+
+class OutcomeRule(_Strict):
+    """A complaint or report outcome (处理结果) by keywords; the first matching rule wins; no event: ignored."""
+
+    event: EventType | None
+    keywords: list[str] = Field(min_length=1)
 
 
 class FeaturePolicy(_Strict):
@@ -82,14 +145,31 @@ class FeaturePolicy(_Strict):
     objection_retracts: list[str]
     objection_corrects: list[str]
     repair_approved: list[str]
+    # ---- the indicator system's choices (radar.features; each tag below can filter a feature's events)
+    penalty_category_tags: dict[str, list[str]] = Field(default_factory=dict)
+    severe_penalty_tags: list[str] = Field(default_factory=list)
+    large_penalty_yuan: dict[Literal["enterprise", "individual", "cooperative", "other"], float] = Field(
+        default_factory=dict
+    )
+    publicity_end_stops_counting: list[EventType] = Field(default_factory=list)
+    derived_publicity_days: dict[EventType, int] = Field(default_factory=dict)
+    debtor_amount_from_obligation: bool = True
+    complaint_outcomes: list[OutcomeRule] = Field(default_factory=list)
+    complaint_outcome_lag_days: int = Field(60, ge=0)
+    signal_tags: dict[str, list[str]] = Field(default_factory=dict)
+    spot_check_result_tags: dict[str, list[str]] = Field(default_factory=dict)
+    abnormal_reason_tags: dict[str, list[str]] = Field(default_factory=dict)
+    capital_increase_ratio: float = Field(2.0, gt=1)
+    annual_report_due: str = Field("06-30", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+    shell_screen_min_capital_yuan: float = Field(1e8, ge=0)
+    shell_screen_max_revenue_yuan: float = Field(1e6, ge=0)
 
-
-EventType = Literal[
-    "penalty", "penalty_minor", "abnormal_list", "serious_violation", "dishonest_debtor", "spot_check_problem",
-    "spot_check_ok", "complaint", "report", "license", "commitment", "commitment_breach", "change_legal_rep",
-    "change_address", "change_name", "change_capital", "change_scope", "change_other", "signal", "deregistered",
-    "revoked",
-]
+    def tags(self) -> set[str]:
+        """Every tag an event can carry under this policy (features filter events by them)."""
+        return (
+            set(self.penalty_category_tags) | set(self.signal_tags) | set(self.spot_check_result_tags)
+            | set(self.abnormal_reason_tags) | set(EVENT_TAGS)
+        )
 
 
 class LabelPolicy(_Strict):
@@ -112,7 +192,13 @@ class GraphPolicy(_Strict):
     name_context_max_entities: int = Field(10, ge=2)
     # phoenix: a shared address or phone counts only when at most this many entities ever held it
     phoenix_max_sharing: int = Field(3, ge=2)
+    # phoenix: a name-only person matches by name in a district only when at most this many of its
+    # entities hold that name
+    phoenix_name_max_entities: int = Field(4, ge=2)
     components_algorithm: Literal["large_star", "graphx"] = "large_star"
+    # graph/snapshots: the graph is built on every n-th feature snapshot date (the others take the latest
+    # one before them)
+    snapshot_every: int = Field(1, ge=1)
 
 
 class TrainPolicy(_Strict):
@@ -186,6 +272,7 @@ class PlanPolicy(_Strict):
 
 class Policy(_Strict):
     run: RunPolicy
+    ingest: IngestPolicy = IngestPolicy()
     resolve: ResolvePolicy
     features: FeaturePolicy
     labels: LabelPolicy
@@ -206,28 +293,68 @@ class Policy(_Strict):
 
 
 # ---------------------------------------------------------------- feature catalog (features.yaml)
+FeatureKind = Literal[
+    "count", "ever", "amount", "current", "current_amount", "days_since", "trend", "share", "attribute", "related",
+    "cell_trend", "when_new", "annual_report", "external",
+]
+ReportMeasure = Literal["missing", "late", "pending", "value", "zero", "shell_screen"]
+ReportField = Literal["staff_count", "revenue_yuan", "tax_yuan", "assets_yuan"]
+_EVENT_KINDS = ("count", "ever", "amount", "current", "current_amount", "days_since", "trend", "share", "cell_trend")
+
+
 class FeatureDef(_Strict):
+    """One feature of the catalog (conf/features.yaml explains every kind)."""
+
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     dimension: str
     label: str
-    kind: Literal["count", "ever", "amount", "current", "days_since", "trend", "attribute", "related"]
+    kind: FeatureKind
     events: list[EventType] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    of_events: list[EventType] = Field(default_factory=list)
+    of_tags: list[str] = Field(default_factory=list)
     window_days: int | None = Field(None, ge=1)
     base_days: int | None = Field(None, ge=1)
-    attribute: Literal["age_years", "log_capital", "entity_class", "industry_section", "district", "is_new_entity"] | None = None
+    attribute: Literal[
+        "age_years", "log_capital", "entity_class", "industry_section", "district", "is_new_entity",
+        "address_entity_count", "shared_address",
+    ] | None = None
     share: bool = False
+    cell: list[Literal["industry_section", "district_code", "entity_class"]] = Field(default_factory=list)
+    of: str | None = None
+    measure: ReportMeasure | None = None
+    field: ReportField | None = None
+    years: int = Field(1, ge=1, le=10)
+    log: bool = False
+    table: str | None = None
     sources: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _kind_needs(self) -> FeatureDef:
-        if self.kind in ("count", "amount", "trend") and self.window_days is None:
-            raise ValueError(f"a '{self.kind}' feature needs window_days")
-        if self.kind == "trend" and self.base_days is None:
-            raise ValueError("a 'trend' feature needs base_days")
-        if self.kind == "attribute" and self.attribute is None:
+        k = self.kind
+        if k in ("count", "amount", "trend", "share", "cell_trend") and self.window_days is None:
+            raise ValueError(f"a '{k}' feature needs window_days")
+        if k in ("trend", "cell_trend") and self.base_days is None:
+            raise ValueError(f"a '{k}' feature needs base_days")
+        if k == "attribute" and self.attribute is None:
             raise ValueError("an 'attribute' feature needs attribute")
-        if self.kind in ("count", "ever", "amount", "current", "days_since", "trend") and not self.events:
-            raise ValueError(f"a '{self.kind}' feature needs events")
+        if k in _EVENT_KINDS and not self.events:
+            raise ValueError(f"a '{k}' feature needs events")
+        if k == "share" and not self.of_events:
+            raise ValueError("a 'share' feature needs of_events (the denominator)")
+        if k == "cell_trend" and not self.cell:
+            raise ValueError("a 'cell_trend' feature needs cell (the columns that define a cell)")
+        if k == "when_new" and not self.of:
+            raise ValueError("a 'when_new' feature needs of (the feature it shows for new entities)")
+        if k == "annual_report":
+            if self.measure is None:
+                raise ValueError("an 'annual_report' feature needs measure")
+            if self.measure in ("value", "zero") and self.field is None:
+                raise ValueError(f"an 'annual_report' feature with measure '{self.measure}' needs field")
+        if k == "external" and not self.table:
+            raise ValueError("an 'external' feature needs table (the lake table that provides it)")
+        if self.tags and k not in _EVENT_KINDS and k != "related":
+            raise ValueError(f"a '{k}' feature takes no tags")
         return self
 
 
@@ -244,7 +371,16 @@ class FeatureCatalog(_Strict):
         bad = sorted({f.dimension for f in self.features} - set(self.dimensions))
         if bad:
             raise ValueError(f"unknown dimensions: {', '.join(bad)}")
+        for i, f in enumerate(self.features):
+            if f.kind == "when_new" and f.of not in names[:i]:
+                raise ValueError(f"{f.name}: 'of' must name a feature defined before it (got {f.of!r})")
+            if f.kind == "when_new" and self.features[names.index(f.of)].kind in ("when_new", "external"):
+                raise ValueError(f"{f.name}: 'of' must name a feature built with the snapshots")
         return self
+
+    def built(self) -> list[FeatureDef]:
+        """The features the snapshots carry (external ones are joined by the stage that makes them)."""
+        return [f for f in self.features if f.kind != "external"]
 
 
 # ---------------------------------------------------------------- record types (sources.yaml)
@@ -283,10 +419,12 @@ class RecordTypeSpec(_Strict):
     event_date: str
     detect: list[str]
     fields: dict[str, FieldSpec]
+    # the field an objection or repair names the record by (record_ref): its document number
+    document_no: str | None = None
 
     @model_validator(mode="after")
     def _refs_exist(self) -> RecordTypeSpec:
-        refs = [*self.natural_key, self.event_date, *self.detect]
+        refs = [*self.natural_key, self.event_date, *self.detect, *([self.document_no] if self.document_no else [])]
         refs += [v for v in self.subject.model_dump().values() if v]
         missing = sorted({r for r in refs if r not in self.fields})
         if missing:

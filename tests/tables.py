@@ -152,7 +152,7 @@ def ingest_table(spark: SparkSession, record_type: str, rows: Sequence[Mapping[s
 
 RECORD_TYPES_FOR_EVENTS = [
     "penalty", "license", "dishonest_debtor", "abnormal_list", "serious_violation", "complaint", "spot_check",
-    "commitment", "change", "third_party", "objection", "repair",
+    "commitment", "change", "third_party", "objection", "repair", "annual_report",
 ]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 import pytest
+from pyspark.sql import functions as F
 
 from radar.graph import (
     GRAPH_FEATURES,
@@ -18,9 +19,11 @@ from radar.graph import (
     active_attribute_edges,
     attribute_hubs,
     connected_components,
+    phoenix_flags,
     related_party_graph,
 )
 from radar.graph.risk import propagate_component
+from radar.graph.snapshots import graph_dates, graph_snapshots
 
 AS_OF = date(2024, 6, 30)
 SETTINGS = GraphSettings(
@@ -340,13 +343,13 @@ def test_sparse_propagation_matches_networkx() -> None:
 
 
 def test_settings_come_from_policy() -> None:
-    from radar.config import GraphPolicy, policy
+    from radar.config import policy
 
-    if "phoenix_months" not in GraphPolicy.model_fields:
-        pytest.skip("GraphPolicy does not have the graph fields yet (risk_window_days, phoenix_months, ...)")
     settings = GraphSettings.from_policy(policy())
     assert settings.hub_cap >= 2 and 0 < settings.propagation_damping < 1
     assert settings.shell_address_min_entities == policy().features.shell_address_min_entities
+    assert settings.phoenix_max_sharing == policy().graph.phoenix_max_sharing
+    assert settings.components_algorithm in ("large_star", "graphx")
 
 
 def test_nearest_sources_gives_shortest_paths_from_near_sources() -> None:
@@ -357,3 +360,325 @@ def test_nearest_sources_gives_shortest_paths_from_near_sources() -> None:
     assert reach["b"] == [["a", "b"], ["f", "e", "d", "c", "b"]]
     assert reach["a"] == [["a"], ["f", "e", "d", "c", "b", "a"]]
     assert nearest_sources(g.adj, ["a", "f"], k=1)["e"] == [["f", "e"]]
+
+
+# ---------------------------------------------------------------- graph features at every snapshot date
+SNAPSHOT_DAYS = [date(2023, 12, 31), date(2024, 3, 31), AS_OF]
+
+
+@pytest.fixture(scope="module")
+def snapshots(city: dict[str, Any]) -> pd.DataFrame:
+    out = graph_snapshots(
+        city["entities"], city["attributes"], city["risk_events"], SNAPSHOT_DAYS, AS_OF, SETTINGS
+    ).toPandas()
+    return out.set_index(["snapshot_date", "entity_id"]).sort_index()
+
+
+def test_snapshot_at_as_of_equals_graph_features(
+    graph: dict[str, pd.DataFrame], snapshots: pd.DataFrame
+) -> None:
+    at = snapshots.loc[AS_OF]
+    want = graph["features"].set_index("entity_id").sort_index()
+    assert list(at.columns) == list(GRAPH_FEATURES)
+    assert not snapshots.isna().any().any()
+    pd.testing.assert_frame_equal(at.sort_index(), want, check_dtype=False)
+
+
+def test_snapshots_are_point_in_time(snapshots: pd.DataFrame) -> None:
+    dec = snapshots.loc[date(2023, 12, 31)]
+    # E02 (founded 2024-01-15) and E03 do not exist yet; E10's penalty (2024-01-10) has not happened
+    assert "E02" not in dec.index and "E03" not in dec.index
+    assert dec.loc["E10", "graph_in_ring"] == 0 and snapshots.loc[(AS_OF, "E10"), "graph_in_ring"] == 1
+    assert dec.loc["E11", "graph_component_risky"] == 1  # E12's listing (2023-11-01) only
+    assert snapshots.loc[(date(2024, 3, 31), "E02"), "graph_is_phoenix"] == 1
+    # E40's officer left on 2024-01-01: tied to E41 in December, not after
+    assert dec.loc["E40", "graph_component_size"] == 2
+    assert snapshots.loc[(AS_OF, "E40"), "graph_component_size"] == 1
+
+
+def test_graph_dates_never_look_ahead() -> None:
+    days = [date(2024, m, 28) for m in range(1, 8)]
+    chosen = graph_dates(days, every=3)
+    assert chosen[days[-1]] == days[-1] and chosen[days[0]] == days[0]
+    assert all(g <= d for d, g in chosen.items())
+    assert set(chosen.values()) == {days[0], days[3], days[6]}
+    assert graph_dates(days, every=1) == {d: d for d in days}
+
+
+def test_graph_features_are_the_catalogs_external_features() -> None:
+    from radar.config import feature_catalog
+
+    external = [f for f in feature_catalog().features if f.kind == "external"]
+    assert [f.name for f in external] == list(GRAPH_FEATURES)
+    assert {f.table for f in external} == {"graph/snapshots"} and {f.dimension for f in external} == {
+        "related"
+    }
+
+
+# ---------------------------------------------------------------- phoenix: names, places, sharing
+def _phoenix_city(spark: Any) -> dict[str, Any]:
+    ents = [
+        _entity("P1", est="2015-01-01", dereg="2023-10-01"),  # 赵敏 by name, then S1 in the same district
+        _entity("S1", est="2024-02-01"),
+        _entity("P2", district="211303", est="2015-01-01", dereg="2023-11-01"),  # 钱多: another district
+        _entity("S2", est="2024-02-01"),
+        _entity("P3", est="2015-01-01", dereg="2023-11-01"),  # 孙丽: two successors, not one to one
+        _entity("S3", est="2024-02-01"),
+        _entity("S4", est="2024-03-01"),
+        _entity("P4", est="2015-01-01", dereg="2023-10-01"),  # a village is no place
+        _entity("S5", est="2024-02-01"),
+        _entity("P5", est="2015-01-01", dereg="2023-10-01"),  # a house number is
+        _entity("S6", est="2024-02-01"),
+        _entity("P6", est="2015-01-01", dereg="2023-10-01"),  # a phone four entities held: an agent's
+        _entity("S7", est="2024-02-01"),
+        _entity("X1"),
+        _entity("X2"),
+        _entity("P7", est="2015-01-01", dereg="2023-10-01"),  # two ID numbers are two people
+        _entity("S8", est="2024-02-01"),
+        *[_entity(f"W{i}") for i in range(4)],  # 王伟 is common in the district: with P8 and S9, six hold it
+        _entity("P8", est="2015-01-01", dereg="2023-10-01"),
+        _entity("S9", est="2024-02-01"),
+    ]
+
+    def rep(e: str, name: str, key: str | None = None, since: str = "2015-01-01") -> tuple[Any, ...]:
+        return _tie(e, "legal_rep", key or f"name:{name}@{e}", name, since)
+
+    atts = [
+        rep("P1", "赵敏"),
+        rep("S1", "赵敏", since="2024-02-01"),
+        rep("P2", "钱多"),
+        rep("S2", "钱多", since="2024-02-01"),
+        rep("P3", "孙丽"),
+        rep("S3", "孙丽", since="2024-02-01"),
+        rep("S4", "孙丽", since="2024-03-01"),
+        _tie("P4", "address", "addr:朝阳县某某镇前进村", "朝阳县某某镇前进村", "2015-01-01"),
+        _tie("S5", "address", "addr:朝阳县某某镇前进村", "朝阳县某某镇前进村", "2024-02-01"),
+        _tie("P5", "address", "addr:双塔区新华路8号", "双塔区新华路8号", "2015-01-01"),
+        _tie("S6", "address", "addr:双塔区新华路8号", "双塔区新华路8号", "2024-02-01"),
+        *[_tie(e, "phone", "tel:04212600000", "04212600000", "2015-01-01") for e in ("P6", "S7", "X1", "X2")],
+        rep("P7", "李强", "id:210000197001010011"),
+        rep("S8", "李强", "id:210000198001010022", "2024-02-01"),
+        *[rep(e, "王伟") for e in ("W0", "W1", "W2", "W3", "P8")],
+        rep("S9", "王伟", since="2024-02-01"),
+    ]
+    entities = spark.createDataFrame(ents, ENTITY_SCHEMA)
+    return {
+        "entities": entities,
+        "attributes": spark.createDataFrame(atts, ATTRIBUTE_SCHEMA),
+        "components": entities.select("entity_id", F.col("entity_id").alias("component_id")),
+    }
+
+
+def test_phoenix_by_name_only_in_district_one_to_one_uncommon(spark: Any) -> None:
+    c = _phoenix_city(spark)
+    flags = phoenix_flags(
+        c["attributes"],
+        c["entities"],
+        spark.createDataFrame([], EVENT_SCHEMA),
+        c["components"],
+        spark.createDataFrame([], "node_id string"),
+        AS_OF,
+        new_entity_months=12,
+        phoenix_months=12,
+        max_sharing=3,
+        max_name_entities=4,
+    ).toPandas()
+    evidence = {e: json.loads(v) for e, v in zip(flags["entity_id"], flags["evidence"], strict=True)}
+    assert set(evidence) == {"S1", "S6"}
+    assert evidence["S1"][0]["via"]["basis"] == "name+district" and evidence["S1"][0]["from"] == "UP1"
+    assert evidence["S6"][0]["via"]["type"] == "address" and "basis" not in evidence["S6"][0]["via"]
+
+
+# ---------------------------------------------------------------- attributes: people in context, dated by changes
+@pytest.fixture(scope="module")
+def people(spark: Any) -> pd.DataFrame:
+    """Attributes of three companies built from ingest-shaped tables (registry, sub-tables, changes)."""
+    from tables import ingest_table, uscc
+
+    from radar.config import policy
+    from radar.resolve.attributes import build_attributes
+    from radar.resolve.entities import build_entities
+    from radar.resolve.normalize import name_rules
+
+    a, b, c = uscc("211302", 101), uscc("211302", 102), uscc("211303", 103)
+    registry = [
+        {
+            "uscc": a,
+            "name": "朝阳市甲乙商贸有限公司",
+            "legal_rep_name": "李明",
+            "legal_rep_id_no": "210000198001010011",
+            "address": "辽宁省朝阳市双塔区友谊大街1号",
+            "phone": "13800000001",
+            "established_date": "2015-01-01",
+            "registration_status": "存续",
+            "entity_type": "有限责任公司",
+        },
+        {
+            "uscc": b,
+            "name": "朝阳市丙丁建材有限公司",
+            "legal_rep_name": "孙丽",
+            "legal_rep_id_no": "210000198502020022",
+            "address": "辽宁省朝阳市双塔区燕山街5号",
+            "phone": "13800000001",
+            "established_date": "2016-01-01",
+            "registration_status": "存续",
+            "entity_type": "有限责任公司",
+        },
+        {
+            "uscc": c,
+            "name": "朝阳市戊己科技有限公司",
+            "legal_rep_name": "周强",
+            "legal_rep_id_no": "210000197503030033",
+            "address": "辽宁省朝阳市龙城区黄河路9号",
+            "phone": "13900000003",
+            "established_date": "2017-01-01",
+            "registration_status": "存续",
+            "entity_type": "有限责任公司",
+        },
+    ]
+    holders = [
+        {
+            "uscc": a,
+            "shareholder_name": "张伟",
+            "shareholder_type": "自然人股东",
+            "publish_date": "2015-01-05",
+        },
+        {
+            "uscc": a,
+            "shareholder_name": "李明",
+            "shareholder_type": "自然人股东",
+            "publish_date": "2015-01-05",
+            "subscribed_date": "2045-01-01",
+        },
+        {
+            "uscc": b,
+            "shareholder_name": "张伟",
+            "shareholder_type": "自然人股东",
+            "publish_date": "2016-01-05",
+        },
+        {
+            "uscc": b,
+            "shareholder_name": "朝阳市甲乙商贸有限公司",
+            "shareholder_type": "企业法人",
+            "publish_date": "2016-01-05",
+        },
+        {
+            "uscc": c,
+            "shareholder_name": "张伟",
+            "shareholder_type": "自然人股东",
+            "publish_date": "2017-01-05",
+        },
+    ]
+    officers = [{"uscc": b, "person_name": "李明", "position": "监事", "appointed_date": "2016-01-01"}]
+    changes = [
+        {
+            "uscc": a,
+            "change_item": "法定代表人变更",
+            "before": "王五",
+            "after": "李明",
+            "change_date": "2022-03-01",
+        },
+        {
+            "uscc": a,
+            "change_item": "住所变更",
+            "before": "辽宁省朝阳市双塔区中山大街9号",
+            "after": "辽宁省朝阳市双塔区友谊大街1号",
+            "change_date": "2021-06-01",
+        },
+        {
+            "uscc": a,
+            "change_item": "投资人变更",
+            "before": "赵六（自然人股东）",
+            "after": "张伟（自然人股东）",
+            "change_date": "2019-05-01",
+        },
+    ]
+    entities = build_entities(ingest_table(spark, "registry", registry), policy().resolve, AS_OF)
+    out = build_attributes(
+        entities,
+        ingest_table(spark, "shareholder", holders),
+        ingest_table(spark, "key_personnel", officers),
+        ingest_table(spark, "change", changes),
+        address_sql=name_rules(policy().resolve).address_sql,
+        context_max_entities=10,
+    ).toPandas()
+    code = dict(entities.select("entity_id", "uscc").toPandas().itertuples(index=False))
+    out["company"] = out["entity_id"].map(code).map({a: "A", b: "B", c: "C"})
+    out.attrs["ids"] = {v: k for k, v in code.items()}
+    return out
+
+
+def _ties(people: pd.DataFrame, company: str, attr_type: str) -> pd.DataFrame:
+    return people[(people["company"] == company) & (people["attr_type"] == attr_type)].set_index("attr_key")
+
+
+def test_names_join_ids_within_the_entity_and_within_shared_contexts(people: pd.DataFrame) -> None:
+    # 李明, shareholder of A without an ID number, is A's identified legal representative
+    assert _ties(people, "A", "shareholder").loc["id:210000198001010011", "basis"] == "name+entity"
+    # 李明, B's supervisor, is the same person: A and B share a phone, and only one 李明 is identified there
+    assert _ties(people, "B", "officer").loc["id:210000198001010011", "basis"] == "name+related"
+    # 张伟 of A and 张伟 of B are one person (a shared phone, an ownership); 张伟 of C shares nothing with them
+    zhang = people[people["attr_label"] == "张伟"]
+    keys = dict(zip(zhang["company"], zhang["attr_key"], strict=True))
+    assert keys["A"] == keys["B"] != keys["C"] and keys["C"].startswith("name:张伟@")
+    assert not any(k.startswith("id:") for k in keys.values())
+    # A holds shares in B: B's shareholder and A itself are one org node
+    org = people[people["attr_key"].str.startswith("org:")]
+    assert sorted(org["company"] + "/" + org["attr_type"]) == ["A/entity", "B/shareholder"]
+    assert org["attr_key"].nunique() == 1
+
+
+def test_changes_date_the_ties(people: pd.DataFrame) -> None:
+    reps = _ties(people, "A", "legal_rep")
+    # the registry shows 李明, who replaced 王五 on 2022-03-01: 王五 stops linking then, 李明 starts
+    assert reps.loc["id:210000198001010011", "since"] == D("2022-03-01")
+    old = reps[reps["attr_label"] == "王五"]
+    assert (
+        len(old) == 1 and old["until"].iloc[0] == D("2022-03-01") and old["since"].iloc[0] == D("2015-01-01")
+    )
+    # an investor named only by the change record, until the change
+    gone = _ties(people, "A", "shareholder")
+    zhao = gone[gone["attr_label"] == "赵六"]
+    assert len(zhao) == 1 and zhao["until"].iloc[0] == D("2019-05-01")
+    # 张伟 joined A's investors by that change; a subscription deadline in 2045 does not date 李明's holding
+    assert gone[gone["attr_label"] == "张伟"]["since"].iloc[0] == D("2019-05-01")
+    assert gone.loc["id:210000198001010011", "since"] == D("2015-01-05")
+    # the address A left on 2021-06-01, and the one it moved to
+    addr = _ties(people, "A", "address")
+    assert addr.loc["addr:双塔区中山大街9号", "until"] == D("2021-06-01")
+    assert addr.loc["addr:双塔区友谊大街1号", "since"] == D("2021-06-01")
+    # as of 2021-12-31 A's legal representative is 王五; as of the as-of date 李明
+    edges_2021 = active_attribute_edges(_spark_frame(people), date(2021, 12, 31), hub_cap=25).toPandas()
+    a_rep = edges_2021[(edges_2021["attr_type"] == "legal_rep")]
+    assert set(a_rep[a_rep["entity_id"] == reps["entity_id"].iloc[0]]["attr_label"]) == {"王五"}
+
+
+def _spark_frame(people: pd.DataFrame) -> Any:
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    cols = ["entity_id", "attr_type", "attr_key", "attr_label", "since", "until", "basis"]
+    return spark.createDataFrame(
+        people[cols].astype(object).where(people[cols].notna(), None), ATTRIBUTE_SCHEMA + ", basis string"
+    )
+
+
+# ---------------------------------------------------------------- GraphX through the Java shim
+def test_graphx_components_equal_large_star_and_networkx(spark: Any) -> None:
+    rng = random.Random(11)
+    edges = [(f"g{rng.randrange(40):02d}", f"a:{rng.randrange(30)}") for _ in range(45)]
+    edges += [(f"c{i:02d}", f"person:{i}") for i in range(12)] + [
+        (f"c{i + 1:02d}", f"person:{i}") for i in range(12)
+    ]
+    frame = spark.createDataFrame(edges, "entity_id string, node_id string")
+    isolated = spark.createDataFrame([("z1",)], "entity_id string")
+    got = connected_components(frame, 60, entities=isolated, algorithm="graphx").toPandas()
+    star = connected_components(frame, 60, entities=isolated).toPandas()
+    assert dict(zip(got["entity_id"], got["component_id"], strict=True)) == dict(
+        zip(star["entity_id"], star["component_id"], strict=True)
+    )
+    g = nx.Graph((("e", e), ("a", a)) for e, a in edges)
+    assert got["component_id"].nunique() == nx.number_connected_components(g) + 1  # and z1
+    # a chain of 13 entities is 24 hops long: GraphX needs that many supersteps, and says when it stopped short
+    with pytest.raises(ComponentsDidNotConverge, match="GraphX"):
+        connected_components(frame, 5, algorithm="graphx")

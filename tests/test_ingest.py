@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,21 @@ def build_input(root: Path) -> Path:
     (inp / "h_garbage.csv").write_bytes(bytes(range(256)) * 8)  # binary with a .csv name
     (inp / "i_unknown_type.csv").write_text("foo,bar,baz\n1,2,3\n", encoding="utf-8")
     (inp / "j_report.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    # a real workbook: every sheet is a source with its own header row and record type; typed cells
+    # (a date cell, a number) as well as text; a sheet holding only a title is reported, not fatal
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "处罚"
+    ws.append(PENALTY_LABELS)
+    ws.append(["卯公司", v[10], "朝市监罚〔2021〕61号", "罚款", 0.5, datetime(2021, 7, 1), AUTH, "正常", "x"])
+    ws.append(["辰公司", v[11], "朝市监罚〔2021〕62号", "警告", None, "2021/07/02", AUTH, "正常", "x"])
+    lic = book.create_sheet("许可")
+    lic.append(["subject_name", "uscc", "decision_no", "license_category", "decision_date", "authority_uscc"])
+    lic.append(["许可丙", v[12], "朝许〔2021〕95号", "普通", datetime(2021, 8, 1), AUTH])
+    lic.append(["许可丁", v[13], "朝许〔2021〕96号", "", "2021-08-02", AUTH])  # no category: quarantined
+    book.save(inp / "q_ledger.xlsx")
     (inp / ".hidden.csv").write_text("ignored", encoding="utf-8")
     (inp / "manifest.yaml").write_text('files:\n  "forced/*.csv": no_such_type\n', encoding="utf-8")
     (inp / "forced" / "k_forced.csv").write_text(_csv(header, _penalty("丑公司", v[9], "朝市监罚〔2021〕41号")),
@@ -176,7 +191,8 @@ def run_job(ctx: RunContext) -> Run:
     report = ingest.run(ctx)
     names = ["penalty", "license", "complaint", "registry", "quarantine"]
     tables = {n: ctx.lake.read_polars(f"ingest/{n}", AS_OF) for n in names}
-    assert ctx.lake.read_json("reports/dq", AS_OF) == json.loads(json.dumps(report, default=str))
+    published = {k: v for k, v in report.items() if k != "parse_cache"}  # run-specific: kept out of the lake
+    assert ctx.lake.read_json("reports/dq", AS_OF) == json.loads(json.dumps(published, default=str))
     return Run(report, tables)
 
 
@@ -226,7 +242,7 @@ def test_every_loaded_file_reconciles(run: Run) -> None:
     assert set(loaded) == {
         "penalty/a_labels.csv", "penalty/b_codes_gb18030.csv", "d_header_only.csv", "f_one_bad_byte.csv",
         "g_truncated.csv", "l_licences.csv", BLANK, "n_complaints.jsonl", "o_complaints_gb18030.jsonl",
-        "penalty/p_no_date_column.csv",
+        "penalty/p_no_date_column.csv", "q_ledger.xlsx#处罚", "q_ledger.xlsx#许可",
     }
     for f, s in loaded.items():
         assert s["reconciled"] is True, f
@@ -242,6 +258,8 @@ def test_every_loaded_file_reconciles(run: Run) -> None:
         "n_complaints.jsonl": (3, 2, 1),
         "o_complaints_gb18030.jsonl": (2, 2, 0),
         "penalty/p_no_date_column.csv": (1, 0, 1),
+        "q_ledger.xlsx#处罚": (2, 2, 0),
+        "q_ledger.xlsx#许可": (2, 1, 1),
     }
     assert {f: (s["rows_in"], s["accepted"], s["quarantined"]) for f, s in loaded.items()} == expected
     # the tables hold exactly the accepted and quarantined rows
@@ -258,7 +276,7 @@ def test_files_that_cannot_be_loaded_are_rejected_with_a_reason(run: Run) -> Non
         "e_bad_encoding.csv": "neither UTF-8 nor GB18030",
         "h_garbage.csv": "binary content",
         "i_unknown_type.csv": "record type not recognised from the headers (foo, bar, baz)",
-        "j_report.xlsx": "unsupported file type '.xlsx'",
+        "j_report.xlsx": "not a readable XLSX workbook",
         "forced/k_forced.csv": "unknown record type 'no_such_type'",
     }
     assert sorted(run.report["files_rejected"]) == sorted(problems)
@@ -379,6 +397,13 @@ def test_values_are_typed(run: Run) -> None:
     yi = one(p, decision_no="朝市监罚〔2021〕2号")
     assert yi["penalty_category"] == ["警告", "罚款"]
 
+    mao = one(p, decision_no="朝市监罚〔2021〕61号")  # workbook cells: a number under 万元, a date cell
+    assert mao["fine_amount_yuan"] == pytest.approx(5000.0) and mao["decision_date"] == date(2021, 7, 1)
+    assert mao["source_file"] == "q_ledger.xlsx#处罚" and mao["source_row"] == 1
+    assert one(p, decision_no="朝市监罚〔2021〕62号")["decision_date"] == date(2021, 7, 2)
+    lic = one(run.tables["license"], decision_no="朝许〔2021〕95号")
+    assert lic["decision_date"] == date(2021, 8, 1) and lic["source_file"] == "q_ledger.xlsx#许可"
+
     c = run.tables["complaint"]
     first = one(c, registration_no="TS001")
     assert first["registered_at"] == date(2021, 1, 1) and first["source_row"] == 1
@@ -459,7 +484,9 @@ def test_rerun_gives_identical_tables(job: tuple[RunContext, Run]) -> None:
     row numbers, same report."""
     ctx, first = job
     second = run_job(ctx)
-    assert second.report == first.report
+    cache = second.report.pop("parse_cache")
+    assert cache["sources_parsed"] == 0 and cache["sources_reused"] > 0  # unchanged files are not read again
+    assert second.report == {k: v for k, v in first.report.items() if k != "parse_cache"}
     for name, df in first.tables.items():
         cols = [c for c in df.columns if df[c].dtype.is_nested() is False]
         a = df.sort(cols).to_dicts()

@@ -16,7 +16,7 @@ from tables import D, ingest_table, invalid_checksum, uscc
 
 from radar.config import policy
 from radar.resolve.attributes import build_attributes
-from radar.resolve.entities import build_entities
+from radar.resolve.entities import build_entities, build_master
 from radar.resolve.link import link_records, mentions
 from radar.resolve.normalize import name_rules
 
@@ -137,8 +137,15 @@ def registry(spark: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def entities(registry: Any) -> Any:
-    return build_entities(registry, POLICY, AS_OF).cache()
+def master(registry: Any) -> tuple[Any, Any]:
+    """The entity master and its identifiers (USCC, written code, registration number, organisation code)."""
+    entities, identifiers, _ = build_master(registry, POLICY, AS_OF)
+    return entities.cache(), identifiers.cache()
+
+
+@pytest.fixture(scope="module")
+def entities(master: tuple[Any, Any]) -> Any:
+    return master[0]
 
 
 @pytest.fixture(scope="module")
@@ -252,12 +259,12 @@ COMPLAINTS = [  # no subject category in 12315 exports
 
 
 @pytest.fixture(scope="module")
-def links(spark: Any, entities: Any) -> pd.DataFrame:
+def links(spark: Any, master: tuple[Any, Any]) -> pd.DataFrame:
     """Links of the penalty and complaint mentions, collected, indexed by record key."""
     m = mentions(ingest_table(spark, "penalty", PENALTIES), "penalty").unionByName(
         mentions(ingest_table(spark, "complaint", COMPLAINTS), "complaint")
     )
-    out = link_records(m, entities, POLICY).toPandas()
+    out = link_records(m, master[0], POLICY, identifiers=master[1]).toPandas()
     out["key"] = out["record_key"].str.split("|").str[1].where(out["source_type"] == "penalty", out["record_key"])
     return out
 
@@ -306,17 +313,23 @@ def test_name_link_without_usable_code(links: pd.DataFrame, ent: pd.DataFrame) -
             assert r["method"] == "unlinked" and r["reason"] == "name not found in the registry"
         else:
             assert (r["method"], r["entity_id"]) == ("name", ent.loc[code, "entity_id"]), key
-            assert r["probability"] == POLICY.name_match_probability and not r["wrong_code"]
+            assert r["probability"] >= POLICY.match.accept and not r["wrong_code"]
 
 
 def test_shared_name_settled_by_address_or_ambiguous(links: pd.DataFrame, ent: pd.DataFrame) -> None:
     r = _link(links, "c-name-addr")
     assert (r["method"], r["entity_id"]) == ("name+address", ent.loc[U_HM1, "entity_id"])
-    assert r["probability"] == POLICY.name_address_match_probability
+    assert r["probability"] >= POLICY.match.accept
     for key in ["p-ambiguous", "p-name-addr"]:
         r = _link(links, key)
         assert r["method"] == "unlinked" and r["entity_id"] is None
         assert r["reason"] == "ambiguous name: 2 entities"
+
+
+def test_former_registry_name_links_to_the_renamed_entity(links: pd.DataFrame, ent: pd.DataFrame) -> None:
+    """A record naming an entity by a name of its older registry rows is that entity's, not unlinked."""
+    r = _link(links, "p-renamed-old")
+    assert (r["method"], r["entity_id"]) == ("name", ent.loc[U_RN, "entity_id"])
 
 
 def test_registration_number(links: pd.DataFrame, ent: pd.DataFrame) -> None:
@@ -340,7 +353,6 @@ def test_unlinkable_names_have_reasons(links: pd.DataFrame) -> None:
         "p-region": "name is only a region or an organisation form",
         "p-suffix": "name is only a region or an organisation form",
         "p-elsewhere": "valid USCC not in the registry and name not found",
-        "p-renamed-old": "name not found in the registry",  # only the newest registry name is matched
     }
     for key, reason in reasons.items():
         r = _link(links, key)
@@ -388,16 +400,32 @@ def attrs(spark: Any, entities: Any) -> pd.DataFrame:
     return out
 
 
-def test_persons_only_by_unmasked_id(attrs: pd.DataFrame) -> None:
+def test_people_by_id_else_by_name_within_a_shared_context(attrs: pd.DataFrame, ent: pd.DataFrame) -> None:
     people = attrs[attrs["attr_type"].isin(["legal_rep", "shareholder", "officer"])]
-    keys = set(people["attr_key"])
-    assert keys == {f"id:{PERSON_ID}", "id:21010219900505567X", f"org:{U_HD}", "id:210102197707070777"}
-    # the same person is one key in both entities (the lower-case x is folded)
+    xs, hd = ent.loc[U_XS, "entity_id"], ent.loc[U_HD, "entity_id"]
+    assert set(people["attr_key"]) == {
+        f"id:{PERSON_ID}",
+        "id:21010219900505567X",  # the lower-case x is folded
+        f"org:{hd}",  # a corporate shareholder, found by its USCC
+        "id:210102197707070777",
+        f"name:陈某@{xs}",  # a masked ID is no key: a person of his own entity
+        # 张伟 of 鑫盛 and 张伟 of 宏达: one person, the two share their legal representative and an owner
+        f"name:张伟@{min(xs, hd)}",
+        f"name:赵六@{hd}",  # an invalid ID (month 13) is no key
+        f"name:赵敏@{ent.loc[U_HM2, 'entity_id']}",
+        f"name:李华@{ent.loc[U_LH, 'entity_id']}",
+    }
+    # the same person is one key in both entities
     legal = people[people["attr_type"] == "legal_rep"].set_index("uscc")["attr_key"]
     assert legal[U_XS] == legal[U_HD] == f"id:{PERSON_ID}"
-    assert U_HM1 not in legal.index and U_LH not in legal.index  # masked ID, name only
+    assert U_HM1 not in legal.index  # masked ID and no name
     assert U_ELSEWHERE not in set(attrs["uscc"].dropna())
     assert attrs["entity_id"].notna().all()
+    basis = people.groupby("attr_key")["basis"].agg(lambda b: "/".join(sorted(set(b))))
+    assert basis[f"id:{PERSON_ID}"] == "id" and basis[f"name:张伟@{min(xs, hd)}"] == "name"
+    # the owner is tied to its own node, so the ownership links the two
+    owner = attrs[attrs["attr_type"] == "entity"]
+    assert owner[["entity_id", "attr_key"]].values.tolist() == [[hd, f"org:{hd}"]]
 
 
 def test_until_dates_carried(attrs: pd.DataFrame) -> None:

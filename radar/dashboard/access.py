@@ -36,6 +36,8 @@ SCORES = "score/scores"
 ENTITIES = "resolve/entities"
 LINKS = "resolve/links"
 EVENTS = "features/events"
+SNAPSHOTS = "features/snapshots"
+CATALOG = "features/catalog"
 FLAGS = "graph/flags"
 COMPONENTS = "graph/components"
 PLANS = "plan/plans"
@@ -334,6 +336,53 @@ class LakeAccess:
         if "event_date" in df.columns:
             df = df.sort("event_date", descending=True, nulls_last=True)
         return self._mask_text_column(df, "detail", as_of, json_text=False)
+
+    def feature_catalog(self, as_of: str | None = None) -> pl.DataFrame:
+        """The feature catalog published with the features (``features/catalog``); without one, the catalog
+        of conf/features.yaml (it holds definitions only, no entity data)."""
+        df = self._raw(CATALOG, as_of)
+        if df is not None and not df.is_empty():
+            return df
+        from radar.config import feature_catalog, policy
+        from radar.features.catalog import catalog_rows
+
+        return pl.DataFrame(catalog_rows(feature_catalog(), policy().features))
+
+    def feature_profile(self, as_of: str | None = None) -> pl.DataFrame:
+        """Per feature, at the latest snapshot of ``features/snapshots`` and over the entities in the
+        jurisdiction: ``entities``, ``nonzero`` (entities with a non-zero value), ``mean``; empty without
+        snapshots. Only that snapshot's rows are read (the table holds 24 months of every entity)."""
+        chosen = self.pick_as_of(SNAPSHOTS, as_of)
+        if chosen is None:
+            return self._empty()
+        path = self.lake.partition(SNAPSHOTS, chosen)
+        if not any(path.glob("*.parquet")):
+            return self._empty()
+        lf = pl.scan_parquet(str(path / "*.parquet"))
+        cols = lf.collect_schema()
+        lf = lf.filter(pl.col("snapshot_date") == pl.col("snapshot_date").max())
+        if self.districts:
+            lf = lf.filter(pl.col("district_code").cast(pl.String).is_in(self.districts))
+        skip = {"entity_id", "snapshot_date", "district_code", "industry_section", "entity_class", "label",
+                "label_complete"}
+        names = [c for c, t in cols.items() if c not in skip and t.is_numeric()]
+        if not names:
+            return self._empty()
+        wide = lf.select(
+            pl.len().alias("_n"),
+            *[(pl.col(c).fill_nan(None) != 0).sum().alias(f"{c}__nz") for c in names],
+            *[pl.col(c).fill_nan(None).mean().alias(f"{c}__mean") for c in names],
+        ).collect()
+        n = int(wide["_n"][0])
+        return pl.DataFrame(
+            {
+                "name": names,
+                "entities": [n] * len(names),
+                "nonzero": [int(wide[f"{c}__nz"][0] or 0) for c in names],
+                "mean": [wide[f"{c}__mean"][0] for c in names],
+            },
+            schema_overrides={"mean": pl.Float64},
+        )
 
     def flags(self, entity_id: str | None = None, as_of: str | None = None) -> pl.DataFrame:
         """Related-party graph flags of entities in the jurisdiction (``graph/flags``)."""

@@ -26,6 +26,7 @@ PAGES = {
     "plans": ("plans.py", "抽查计划", ":material/fact_check:"),
     "quality": ("quality.py", "数据质量", ":material/rule:"),
     "models": ("models.py", "模型", ":material/model_training:"),
+    "features": ("features.py", "特征目录", ":material/list_alt:"),
 }
 
 

@@ -29,7 +29,13 @@ from radar.graph.risk import component_stats, propagated_risk, risky_members
 
 @dataclass(frozen=True)
 class GraphSettings:
-    """The policy numbers the graph uses (``graph:`` and ``features.shell_address_min_entities``)."""
+    """The policy numbers the graph uses (``graph:`` and ``features.shell_address_min_entities``).
+
+    ``phoenix_max_sharing``: a shared address or phone ties a phoenix to its predecessor only when at
+    most this many entities ever held it (None: no limit); ``phoenix_name_max_entities``: a name-only
+    person matches by name within a district only when at most this many of its entities hold the name. ``components_algorithm``: ``large_star`` or
+    ``graphx`` (:func:`radar.graph.components.connected_components`).
+    """
 
     hub_cap: int
     max_iterations: int
@@ -40,6 +46,9 @@ class GraphSettings:
     propagation_damping: float
     networkx_max_entities: int
     shell_address_min_entities: int
+    phoenix_max_sharing: int | None = None
+    phoenix_name_max_entities: int = 4
+    components_algorithm: str = "large_star"
 
     @classmethod
     def from_policy(cls, policy: Policy) -> GraphSettings:
@@ -55,6 +64,9 @@ class GraphSettings:
             propagation_damping=g.propagation_damping,
             networkx_max_entities=g.networkx_max_entities,
             shell_address_min_entities=policy.features.shell_address_min_entities,
+            phoenix_max_sharing=g.phoenix_max_sharing,
+            phoenix_name_max_entities=g.phoenix_name_max_entities,
+            components_algorithm=g.components_algorithm,
         )
 
 
@@ -102,7 +114,9 @@ def related_party_graph(
     attributes = attributes.join(known.select("entity_id"), "entity_id", "left_semi")
     edges = active_attribute_edges(attributes, as_of, s.hub_cap, s.link_types).cache()
     hubs = attribute_hubs(edges)
-    components = connected_components(edges, s.max_iterations, entities=known).cache()
+    components = connected_components(
+        edges, s.max_iterations, entities=known, algorithm=s.components_algorithm
+    ).cache()
     stats = component_stats(components, known, risk_events, as_of, s.risk_window_days)
     propagated = propagated_risk(
         edges,
@@ -124,6 +138,8 @@ def related_party_graph(
             s.new_entity_months,
             s.phoenix_months,
             link_types=[t for t in PHOENIX_LINK_TYPES if t in s.link_types],
+            max_sharing=s.phoenix_max_sharing,
+            max_name_entities=s.phoenix_name_max_entities,
         )
         .unionByName(ring_flags(edges, components, known, risk_events, as_of, s.risk_window_days))
         .unionByName(shell_address_flags(edges, known, components, as_of, s.shell_address_min_entities))

@@ -108,11 +108,57 @@ def _node_ids(
     return entity_ids, attribute_ids
 
 
+ALGORITHMS: tuple[str, ...] = ("large_star", "graphx")
+
+
+def star_components(
+    edges: DataFrame, max_iterations: int, cut: Callable[[DataFrame], DataFrame]
+) -> DataFrame:
+    """Large-star / small-star rounds on ``edges`` (src, dst: long ids) until they form a star forest.
+
+    Output: vid, cc (the smallest id of the component), one row per vertex that has an edge. Raises
+    :class:`ComponentsDidNotConverge` after ``max_iterations`` rounds without convergence.
+    """
+    current = edges.select("src", "dst")
+    for round_no in range(1, max_iterations + 1):
+        current = current.transform(_large_star).transform(_small_star).transform(cut)
+        if _is_star_forest(current):
+            log.info("connected components converged after %d rounds", round_no)
+            break
+    else:
+        raise ComponentsDidNotConverge(
+            f"connected components did not converge within {max_iterations} rounds "
+            "(raise graph.max_iterations in conf/policy.yaml)"
+        )
+    # every non-root node has exactly one edge, to its root (the smallest node id); roots have none
+    roots = current.select(F.col("dst").alias("vid")).distinct()
+    return current.select(F.col("src").alias("vid"), F.col("dst").alias("cc")).unionByName(
+        roots.select("vid", F.col("vid").alias("cc"))
+    )
+
+
+def check_labels(edges: DataFrame, labels: DataFrame) -> None:
+    """Raise :class:`ComponentsDidNotConverge` when some edge joins two different labels.
+
+    GraphX stops after its superstep budget whether or not the labels have settled; this is its
+    convergence check (one join per end of every edge).
+    """
+    src = labels.select(F.col("vid").alias("src"), F.col("cc").alias("cc_src"))
+    dst = labels.select(F.col("vid").alias("dst"), F.col("cc").alias("cc_dst"))
+    split = edges.join(src, "src").join(dst, "dst").where(F.col("cc_src") != F.col("cc_dst"))
+    if split.limit(1).count() > 0:
+        raise ComponentsDidNotConverge(
+            "GraphX connected components stopped before convergence "
+            "(raise graph.max_iterations in conf/policy.yaml)"
+        )
+
+
 def connected_components(
     edges: DataFrame,
     max_iterations: int,
     entities: DataFrame | None = None,
     reliable_checkpoint: bool = False,
+    algorithm: str = "large_star",
 ) -> DataFrame:
     """Connected components of entities linked through shared attributes.
 
@@ -127,37 +173,45 @@ def connected_components(
     round) and raises :class:`ComponentsDidNotConverge` after ``max_iterations`` rounds without
     convergence.
 
+    ``algorithm``: ``large_star`` (the default, see the module docstring) or ``graphx``: GraphX's Pregel
+    label propagation through the Java shim of :mod:`radar.graph.graphx`, at most ``max_iterations``
+    supersteps (a superstep moves a label one hop, so the graph's diameter bounds it). bench/graph.py
+    measures both on the same graphs.
+
     Output: entity_id, component_id (one row per entity).
     """
     if "is_hub" in edges.columns:
         edges = edges.where(~F.col("is_hub"))
     links = edges.select("entity_id", "node_id").where(F.col("node_id").isNotNull()).distinct()
+    # an attribute held by one entity joins nothing: only shared ones enter the rounds (most are not shared)
+    shared = links.groupBy("node_id").agg(F.count("*").alias("_n")).where(F.col("_n") > 1)
+    paths = links.join(shared.select("node_id"), "node_id", "left_semi")
+    members = links.select("entity_id")
+    if entities is not None:
+        members = members.unionByName(entities.select("entity_id"))
 
     def cut(df: DataFrame) -> DataFrame:
         return df.checkpoint(eager=True) if reliable_checkpoint else df.localCheckpoint(eager=True)
 
-    entity_ids, attribute_ids = _node_ids(links, entities, cut)
+    entity_ids, attribute_ids = _node_ids(paths, members, cut)
     current = (
-        links.join(entity_ids, "entity_id")
+        paths.join(entity_ids, "entity_id")
         .select(F.col("vid").alias("src"), "node_id")
         .join(attribute_ids, "node_id")
         .select("src", F.col("vid").alias("dst"))
         .transform(cut)
     )
-    for round_no in range(1, max_iterations + 1):
-        current = current.transform(_large_star).transform(_small_star).transform(cut)
-        if _is_star_forest(current):
-            log.info("connected components converged after %d rounds", round_no)
-            break
-    else:
-        raise ComponentsDidNotConverge(
-            f"connected components did not converge within {max_iterations} rounds "
-            "(raise graph.max_iterations in conf/policy.yaml)"
-        )
+    if algorithm == "large_star":
+        labels = star_components(current, max_iterations, cut)
+    elif algorithm == "graphx":
+        from radar.graph.graphx import graphx_components
 
-    # after convergence every non-root node has exactly one edge, to its root (the smallest node id)
-    root = entity_ids.join(current, entity_ids["vid"] == current["src"], "left").select(
-        "entity_id", F.coalesce(current["dst"], entity_ids["vid"]).alias("root")
+        labels = graphx_components(current, max_iterations).transform(cut)
+        check_labels(current, labels)
+    else:
+        raise ValueError(f"unknown connected-components algorithm {algorithm!r} (one of {ALGORITHMS})")
+    root = entity_ids.join(labels, entity_ids["vid"] == labels["vid"], "left").select(
+        "entity_id", F.coalesce(labels["cc"], entity_ids["vid"]).alias("root")
     )
     smallest_member = root.groupBy("root").agg(F.min("entity_id").alias("component_id"))
     return root.join(smallest_member, "root").select("entity_id", "component_id")

@@ -1,9 +1,11 @@
 """The bipartite related-party graph: entity -> attribute edges valid at an as-of date, and hubs.
 
 An attribute node is a person (legal representative, shareholder or officer: one person is one node
-whatever his role, so the legal representative of A who holds shares in B links A and B), an address or
-a phone. Entities are never joined to each other directly: the graph stays bipartite, so an attribute
-shared by n entities costs n edges, not n^2.
+whatever his role, so the legal representative of A who holds shares in B links A and B; keyed by ID
+number or by name within a shared context, see :mod:`radar.resolve.attributes`), a corporate owner (the
+node ``org:<entity>`` ties the owner itself and the entities it holds shares in), an address or a phone.
+Entities are never joined to each other directly: the graph stays bipartite, so an attribute shared by n
+entities costs n edges, not n^2.
 """
 
 from __future__ import annotations
@@ -16,8 +18,17 @@ from pyspark.sql import functions as F
 
 LINK_TYPES: tuple[str, ...] = ("legal_rep", "shareholder", "officer", "address", "phone")
 PERSON_ROLES: tuple[str, ...] = ("legal_rep", "shareholder", "officer")
+# a corporate owner's own tie to its ``org:`` node: linked whenever shareholders are
+OWNER_TYPE = "entity"
 # when an entity is tied to one person in several roles, evidence names the strongest role
-ROLE_PRIORITY: dict[str, int] = {"legal_rep": 0, "shareholder": 1, "officer": 2, "address": 3, "phone": 4}
+ROLE_PRIORITY: dict[str, int] = {
+    "legal_rep": 0,
+    "shareholder": 1,
+    "officer": 2,
+    "entity": 3,
+    "address": 4,
+    "phone": 5,
+}
 
 EDGE_COLUMNS = (
     "entity_id",
@@ -30,28 +41,48 @@ EDGE_COLUMNS = (
     "until",
     "n_entities",
     "is_hub",
+    "basis",
 )
 
 
-def node_type_of(attr_type: Column) -> Column:
-    """The kind of attribute node: ``person`` for the three person roles, else the attribute type."""
-    return F.when(attr_type.isin(*PERSON_ROLES), F.lit("person")).otherwise(attr_type)
+def node_type_of(attr_type: Column, attr_key: Column | None = None) -> Column:
+    """The kind of attribute node: ``org`` for a corporate owner (key ``org:...``), ``person`` for the
+    three person roles, else the attribute type (address, phone)."""
+    person = F.when(attr_type.isin(*PERSON_ROLES), F.lit("person")).otherwise(attr_type)
+    if attr_key is None:
+        return person
+    return F.when(attr_key.startswith("org:") | (attr_type == OWNER_TYPE), F.lit("org")).otherwise(person)
 
 
 def attribute_nodes(attributes: DataFrame, link_types: Sequence[str] = LINK_TYPES) -> DataFrame:
     """Attribute rows of the linking types, with their graph node (``node_type``, ``node_id``).
 
+    ``basis`` (how the key was found, see :mod:`radar.resolve.attributes`) is kept, null when absent.
     Keys are trimmed; rows without a key are dropped. ``node_id`` is ``<node_type>:<attr_key>``, e.g.
-    ``person:id:210102...``, ``address:朝阳市双塔区...``, ``phone:13800000000``. No date filter here.
+    ``person:id:210102...``, ``person:name:张三@E01``, ``org:org:E07``, ``address:addr:双塔区...``,
+    ``phone:tel:13800000000``. A corporate owner's own ``entity`` tie comes with ``shareholder``. No
+    date filter here.
     """
     key = F.trim(F.col("attr_key"))
+    types = [*link_types, OWNER_TYPE] if "shareholder" in link_types else list(link_types)
     return (
-        attributes.where(F.col("attr_type").isin(*link_types))
+        attributes.where(F.col("attr_type").isin(*types))
         .withColumn("attr_key", key)
         .where(F.col("attr_key").isNotNull() & (F.length("attr_key") > 0))
-        .withColumn("node_type", node_type_of(F.col("attr_type")))
+        .withColumn("node_type", node_type_of(F.col("attr_type"), F.col("attr_key")))
         .withColumn("node_id", F.concat_ws(":", "node_type", "attr_key"))
-        .select("entity_id", "attr_type", "node_type", "attr_key", "node_id", "attr_label", "since", "until")
+        .withColumn("basis", F.col("basis") if "basis" in attributes.columns else F.lit(None).cast("string"))
+        .select(
+            "entity_id",
+            "attr_type",
+            "node_type",
+            "attr_key",
+            "node_id",
+            "attr_label",
+            "since",
+            "until",
+            "basis",
+        )
     )
 
 
@@ -87,7 +118,8 @@ def active_attribute_edges(
     for components (an address hosting hundreds of firms is a signal, not a link) but is reported by
     :func:`attribute_hubs`.
 
-    Output: entity_id, attr_type, node_type, attr_key, node_id, attr_label, since, until, n_entities, is_hub.
+    Output: entity_id, attr_type, node_type, attr_key, node_id, attr_label, since, until, n_entities, is_hub,
+    basis.
     """
     day = F.lit(as_of).cast("date")
     edges = (
@@ -100,6 +132,7 @@ def active_attribute_edges(
             F.when(F.count(F.when(F.col("until").isNull(), 1)) > 0, F.lit(None).cast("date"))
             .otherwise(F.max("until"))
             .alias("until"),
+            F.min("basis").alias("basis"),
         )
     )
     counts = edges.groupBy("node_id").agg(F.countDistinct("entity_id").alias("n_entities"))

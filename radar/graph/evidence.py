@@ -8,7 +8,9 @@ entity, e.g.::
       "event": "revoked 2022-05-01"}]
 
 ``via.type`` / ``since`` / ``until`` describe the ``from`` entity's tie to the attribute and
-``to_type`` / ``to_since`` / ``to_until`` the ``to`` entity's; ``event`` names the adverse events of the
+``to_type`` / ``to_since`` / ``to_until`` the ``to`` entity's; ``via.basis`` says how a shared person was
+recognised when not by ID number (``name+entity``, ``name+related``, ``name``, ``name+district``: see
+:mod:`radar.resolve.attributes`); ``event`` names the adverse events of the
 ``from`` entity; missing values are left out. The Spark-built evidence (phoenix, shell address) and the
 pandas-built one below (ring, cross-region, cross-industry) share this shape.
 """
@@ -79,6 +81,7 @@ class Tie:
     label: str | None
     since: str | None
     until: str | None
+    basis: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,13 +102,27 @@ class ComponentBook:
     """
 
     def __init__(self, pdf: pd.DataFrame) -> None:
+        # a group's rows come in whatever order Spark shuffled them; paths (networkx breaks ties between
+        # equally short paths by insertion order) must not depend on it, or a re-run changes the evidence
+        pdf = pdf.sort_values(
+            [c for c in ("entity_id", "node_id", "attr_type", "since", "until") if c in pdf.columns],
+            kind="stable", na_position="last",
+        ).reset_index(drop=True)
         ties: dict[tuple[Any, str], Tie] = {}
-        order = pdf.assign(_p=pdf["attr_type"].map(ROLE_PRIORITY).fillna(99)).sort_values(["_p", "since"])
+        order = pdf.assign(_p=pdf["attr_type"].map(ROLE_PRIORITY).fillna(99)).sort_values(
+            ["_p", "since"], kind="stable"
+        )
         for row in order.itertuples(index=False):
             # the strongest role wins when one person holds several roles in the same entity
             ties.setdefault(
                 (row.entity_id, row.node_id),
-                Tie(row.attr_type, _text(row.attr_label), _text(row.since), _text(row.until)),
+                Tie(
+                    row.attr_type,
+                    _text(row.attr_label),
+                    _text(row.since),
+                    _text(row.until),
+                    _text(getattr(row, "basis", None)),
+                ),
             )
         self.ties = ties
         self.members: dict[Any, Member] = {
@@ -115,7 +132,8 @@ class ComponentBook:
             for row in pdf.drop_duplicates("entity_id").itertuples(index=False)
         }
         self.links = [(("e", e), ("a", n)) for e, n in zip(pdf["entity_id"], pdf["node_id"], strict=True)]
-        person = pdf["node_type"] == "person"
+        # common control: people and corporate owners, not addresses or phones
+        person = pdf["node_type"].isin(["person", "org"])
         self.person_links = [
             (("e", e), ("a", n))
             for e, n in zip(pdf.loc[person, "entity_id"], pdf.loc[person, "node_id"], strict=True)
@@ -144,6 +162,8 @@ class ComponentBook:
                 "to_type": tb.attr_type,
                 "to_since": tb.since,
                 "to_until": tb.until,
+                # how the shared person was identified, when not by ID number on both sides
+                "basis": _weaker(ta.basis, tb.basis),
             }
             step: dict[str, Any] = {
                 "from": self.members[a].display_id,
@@ -157,6 +177,28 @@ class ComponentBook:
                 step[f"to_{fact}"] = getattr(self.members[b], fact)
             out.append({k: v for k, v in step.items() if v is not None})
         return out
+
+
+# how a key was found, strongest first (radar.resolve.attributes; name+district: radar.graph.patterns)
+BASIS_ORDER = (
+    "id",
+    "uscc",
+    "registry",
+    "name+registry",
+    "name+entity",
+    "name+related",
+    "name",
+    "name+district",
+)
+
+
+def _weaker(a: str | None, b: str | None) -> str | None:
+    """The weaker of two key bases (``name`` weakest); None when both are ID numbers or registry facts."""
+    known = [x for x in (a, b) if x in BASIS_ORDER]
+    if not known:
+        return None
+    worst = max(known, key=BASIS_ORDER.index)
+    return None if worst in ("id", "uscc", "registry") else worst
 
 
 def merge_steps(paths: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]:

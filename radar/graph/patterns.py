@@ -16,9 +16,11 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.window import Window
 
 from radar.graph.edges import ROLE_PRIORITY, attribute_nodes, operating_on, path_edges
 from radar.graph.evidence import (
+    BASIS_ORDER,
     MAX_EVIDENCE_STEPS,
     ComponentBook,
     evidence_json,
@@ -33,6 +35,8 @@ FLAG_COLUMNS = ("entity_id", "uscc", "flag", "evidence", "component_id")
 PHOENIX_LINK_TYPES: tuple[str, ...] = ("legal_rep", "shareholder", "address", "phone")
 # how a predecessor ends: deregistration, revocation of its licence, the serious-violation blacklist
 CLOSURE_EVENTS: tuple[str, ...] = ("deregistered", "revoked", "serious_violation")
+# an address precise enough to be one place: a house number, building or room
+SPECIFIC_ADDRESS = "[号室栋]"
 RING_PATHS = 3  # evidence of a ring member: paths from its nearest other risky members
 SHELL_NEIGHBOURS = 10  # evidence of a shell address: this many other entities registered there
 
@@ -62,6 +66,21 @@ def _steps_json(steps: Column) -> Column:
     return F.to_json(F.slice(steps, 1, MAX_EVIDENCE_STEPS))
 
 
+def _weaker_basis(a: Column, b: Column) -> Column:
+    """The weaker of two key bases (see :mod:`radar.graph.evidence`), null when both are firm facts."""
+
+    def rank(c: Column) -> Column:
+        r = F.lit(-1)
+        for i, basis in enumerate(BASIS_ORDER):
+            r = F.when(c == basis, F.lit(i)).otherwise(r)
+        return r
+
+    worst = F.greatest(
+        F.struct(rank(a).alias("r"), a.alias("basis")), F.struct(rank(b).alias("r"), b.alias("basis"))
+    )
+    return F.when(worst["r"] >= BASIS_ORDER.index("name+registry"), worst["basis"])
+
+
 def _role_rank(col: str) -> Column:
     rank = F.lit(99)
     for role, priority in ROLE_PRIORITY.items():
@@ -70,41 +89,9 @@ def _role_rank(col: str) -> Column:
 
 
 # ---------------------------------------------------------------- phoenix
-def phoenix_flags(
-    attributes: DataFrame,
-    entities: DataFrame,
-    risk_events: DataFrame,
-    components: DataFrame,
-    hubs: DataFrame,
-    as_of: date,
-    new_entity_months: int,
-    phoenix_months: int,
-    link_types: Sequence[str] = PHOENIX_LINK_TYPES,
-) -> DataFrame:
-    """Phoenix companies: a new entity tied to one that closed or was blacklisted just before it was born.
-
-    A successor S was established within ``new_entity_months`` before ``as_of``. A predecessor P was
-    deregistered (``entities.deregistered_date`` or a ``deregistered`` event), revoked, or put on the
-    serious-violation list on a day ``d`` with ``S.established - phoenix_months <= d <= S.established``
-    (and ``d <= as_of``). They share a legal representative / shareholder (one person, whatever his role
-    on each side), an address or a phone, excluding hubs:
-
-    * S's tie held at some time between its establishment and ``as_of``;
-    * P's tie held at some time in the ``phoenix_months`` before ``d`` (a legal representative who is
-      swapped out just before the firm is closed still counts).
-
-    The ties are read from the dated ``attributes`` rows, not the as-of edges, because the
-    predecessor's ties have usually ended by ``as_of``.
-
-    Inputs: attributes (entity_id, attr_type, attr_key, attr_label, since, until); entities (entity_id,
-    uscc, established_date, deregistered_date); risk_events; components (entity_id, component_id);
-    hubs (node_id, from :func:`radar.graph.edges.attribute_hubs`).
-    Output: entity_id, uscc, flag = ``phoenix``, evidence (steps from each predecessor to S, newest
-    closure first), component_id.
-    """
-    day = F.lit(as_of).cast("date")
-    people = _display_id(entities).join(entities.select("entity_id", "established_date"), "entity_id")
-    closures = (
+def _closures(entities: DataFrame, risk_events: DataFrame, day: Column) -> DataFrame:
+    """entity_id, event_type, event_date: deregistrations, revocations and blacklistings by ``day``."""
+    return (
         entities.where(F.col("deregistered_date").isNotNull())
         .select(
             "entity_id",
@@ -119,7 +106,70 @@ def phoenix_flags(
         .where(F.col("event_date") <= day)
         .distinct()
     )
-    ties = attribute_nodes(attributes, link_types).join(hubs.select("node_id"), "node_id", "left_anti")
+
+
+def phoenix_pairs(
+    attributes: DataFrame,
+    entities: DataFrame,
+    risk_events: DataFrame,
+    hubs: DataFrame,
+    as_of: date,
+    new_entity_months: int,
+    phoenix_months: int,
+    link_types: Sequence[str] = PHOENIX_LINK_TYPES,
+    max_sharing: int | None = None,
+    max_name_entities: int = 4,
+) -> DataFrame:
+    """Pairs (successor, predecessor): a new entity tied to one that closed or was blacklisted just before.
+
+    A successor S was established within ``new_entity_months`` before ``as_of``. A predecessor P was
+    deregistered (``entities.deregistered_date`` or a ``deregistered`` event), revoked, or put on the
+    serious-violation list on a day ``d`` with ``S.established - phoenix_months <= d <= S.established``
+    (and ``d <= as_of``). They are tied through a legal representative / shareholder (one person or
+    corporate owner, whatever the role on each side), an address or a phone, excluding hubs:
+
+    * S's tie held at some time between its establishment and ``as_of``;
+    * P's tie held at some time in the ``phoenix_months`` before ``d`` (a legal representative who is
+      swapped out just before the firm is closed still counts);
+    * a shared address or phone counts only when at most ``max_sharing`` entities ever held it (a
+      registered-agent address or an accountant's phone says nothing about succession), and an address
+      only when it is specific (a house number, building or room: a village is no place);
+    * a person is the same node on both sides (one ID number, or one name within a shared context, see
+      :mod:`radar.resolve.attributes`), or, for people known by name only, the same name in the same
+      district when that name is uncommon there (held by at most ``max_name_entities`` entities of the
+      district, at any time) and one to one: S is the only successor of P with that name and P the only
+      predecessor of S with it (``via.basis`` = ``name+district``). Two different ID numbers are never
+      the same person; corporate owners are control, not succession, and are not ties here.
+
+    The ties are read from the dated ``attributes`` rows, not the as-of edges, because the
+    predecessor's ties have usually ended by ``as_of``.
+
+    Inputs: attributes (entity_id, attr_type, attr_key, attr_label, since, until[, basis]); entities
+    (entity_id, uscc, established_date, deregistered_date, district_code); risk_events; hubs (node_id,
+    from :func:`radar.graph.edges.attribute_hubs`).
+    Output (one row per successor, predecessor, tie and closure): s_id, s_display, s_established,
+    p_id, p_display, node_id, basis, event_type, event_date, p_type, p_label, p_since, p_until, s_type,
+    s_label, s_since, s_until. :func:`phoenix_flags` turns them into flags with evidence.
+    """
+    day = F.lit(as_of).cast("date")
+    people = _display_id(entities).join(
+        entities.select("entity_id", "established_date", "district_code"), "entity_id"
+    )
+    closures = _closures(entities, risk_events, day)
+    ties = (
+        attribute_nodes(attributes, link_types)
+        .join(hubs.select("node_id"), "node_id", "left_anti")
+        # a corporate owner is control, not succession; a village or a street without a number is no place
+        .where(F.col("node_type") != "org")
+        .where((F.col("node_type") != "address") | F.col("attr_label").rlike(SPECIFIC_ADDRESS))
+    )
+    if max_sharing is not None:
+        ever = ties.groupBy("node_id").agg(F.countDistinct("entity_id").alias("_n_ever"))
+        ties = (
+            ties.join(ever, "node_id")
+            .where(F.col("node_type").isin("person", "org") | (F.col("_n_ever") <= max_sharing))
+            .drop("_n_ever")
+        )
     successors = (
         ties.join(
             people.where(
@@ -136,11 +186,15 @@ def phoenix_flags(
             F.col("entity_id").alias("s_id"),
             F.col("display_id").alias("s_display"),
             F.col("established_date").alias("s_established"),
+            F.col("district_code").alias("s_district"),
             "node_id",
+            "node_type",
+            "attr_key",
             F.col("attr_type").alias("s_type"),
             F.col("attr_label").alias("s_label"),
             F.col("since").alias("s_since"),
             F.col("until").alias("s_until"),
+            F.col("basis").alias("s_basis"),
         )
     )
     predecessors = (
@@ -149,25 +203,115 @@ def phoenix_flags(
             (F.col("since").isNull() | (F.col("since") <= F.col("event_date")))
             & (F.col("until").isNull() | (F.col("until") > F.add_months("event_date", -phoenix_months)))
         )
-        .join(people.select("entity_id", "display_id"), "entity_id")
+        .join(people.select("entity_id", "display_id", "district_code"), "entity_id")
         .select(
             F.col("entity_id").alias("p_id"),
             F.col("display_id").alias("p_display"),
+            F.col("district_code").alias("p_district"),
             "node_id",
+            "node_type",
+            "attr_key",
             F.col("attr_type").alias("p_type"),
             F.col("attr_label").alias("p_label"),
             F.col("since").alias("p_since"),
             F.col("until").alias("p_until"),
+            F.col("basis").alias("p_basis"),
             "event_type",
             "event_date",
         )
     )
-    pairs = (
-        successors.join(predecessors, "node_id")
+    in_window = (
+        (F.col("p_id") != F.col("s_id"))
+        & (F.col("event_date") <= F.col("s_established"))
+        & (F.col("event_date") >= F.add_months("s_established", -phoenix_months))
+    )
+    same_node = (
+        successors.join(predecessors.drop("node_type", "attr_key"), "node_id")
+        .where(in_window)
+        .withColumn("basis", _weaker_basis(F.col("s_basis"), F.col("p_basis")))
+    )
+    # people known by name only: the same uncommon name in the same district, one predecessor to one successor
+    uncommon = (
+        ties.where(F.col("node_type") == "person")
+        .join(entities.select("entity_id", "district_code"), "entity_id")
+        .groupBy(F.col("attr_label").alias("s_label"), F.col("district_code").alias("s_district"))
+        .agg(F.countDistinct("entity_id").alias("_holders"))
+        .where(F.col("_holders") <= max_name_entities)
+        .drop("_holders")
+    )
+    s_people = successors.where(F.col("node_type") == "person").withColumnRenamed("node_id", "s_node")
+    p_people = (
+        predecessors.where(F.col("node_type") == "person")
+        .withColumnRenamed("node_id", "p_node")
+        .withColumnRenamed("attr_key", "p_key")
+    )
+    by_name = (
+        s_people.join(p_people.drop("node_type"), F.col("s_label") == F.col("p_label"))
+        .join(uncommon, ["s_label", "s_district"])
         .where(
-            (F.col("p_id") != F.col("s_id"))
-            & (F.col("event_date") <= F.col("s_established"))
-            & (F.col("event_date") >= F.add_months("s_established", -phoenix_months))
+            in_window
+            & (F.col("s_node") != F.col("p_node"))
+            & ~(F.col("attr_key").startswith("id:") & F.col("p_key").startswith("id:"))
+            & (F.col("s_district") == F.col("p_district"))
+        )
+        .withColumn("n_p", F.size(F.collect_set("p_id").over(Window.partitionBy("s_id", "s_label"))))
+        .withColumn("n_s", F.size(F.collect_set("s_id").over(Window.partitionBy("p_id", "p_label"))))
+        .where((F.col("n_p") == 1) & (F.col("n_s") == 1))
+        .withColumn("node_id", F.concat(F.lit("name:"), "s_label", F.lit("@"), "s_district"))
+        .withColumn("basis", F.lit("name+district"))
+    )
+    cols = [
+        "s_id",
+        "s_display",
+        "s_established",
+        "p_id",
+        "p_display",
+        "node_id",
+        "basis",
+        "event_type",
+        "event_date",
+        "p_type",
+        "p_label",
+        "p_since",
+        "p_until",
+        "s_type",
+        "s_label",
+        "s_since",
+        "s_until",
+    ]
+    return same_node.select(*cols).unionByName(by_name.select(*cols))
+
+
+def phoenix_flags(
+    attributes: DataFrame,
+    entities: DataFrame,
+    risk_events: DataFrame,
+    components: DataFrame,
+    hubs: DataFrame,
+    as_of: date,
+    new_entity_months: int,
+    phoenix_months: int,
+    link_types: Sequence[str] = PHOENIX_LINK_TYPES,
+    max_sharing: int | None = None,
+    max_name_entities: int = 4,
+) -> DataFrame:
+    """Phoenix flags with evidence: the pairs of :func:`phoenix_pairs`, one flag per successor.
+
+    Output: entity_id, uscc, flag = ``phoenix``, evidence (steps from each predecessor to S, newest
+    closure first), component_id.
+    """
+    pairs = (
+        phoenix_pairs(
+            attributes,
+            entities,
+            risk_events,
+            hubs,
+            as_of,
+            new_entity_months,
+            phoenix_months,
+            link_types,
+            max_sharing,
+            max_name_entities,
         )
         .withColumn("p_rank", _role_rank("p_type"))
         .withColumn("s_rank", _role_rank("s_type"))
@@ -176,6 +320,7 @@ def phoenix_flags(
     steps = pairs.groupBy("s_id", "s_display", "p_id", "p_display", "node_id").agg(
         F.min(F.struct("p_rank", "p_type", "p_label", "p_since", "p_until")).alias("p"),
         F.min(F.struct("s_rank", "s_type", "s_label", "s_since", "s_until")).alias("s"),
+        F.max("basis").alias("basis"),
         F.max("event_date").alias("last_event_date"),
         F.array_join(
             F.sort_array(F.collect_set(F.concat_ws(" ", "event_type", _day_text("event_date"))), asc=False),
@@ -192,6 +337,7 @@ def phoenix_flags(
             F.col("s.s_type").alias("to_type"),
             _day_text("s.s_since").alias("to_since"),
             _day_text("s.s_until").alias("to_until"),
+            F.col("basis").alias("basis"),
         ).alias("via"),
         F.col("s_display").alias("to"),
         F.col("event"),
@@ -294,7 +440,7 @@ def ring_component(pdf: pd.DataFrame) -> pd.DataFrame:
     """Rings inside one component (pandas group of its edges, see :class:`ComponentBook`).
 
     A ring is a set of entities under common control: connected through persons (legal
-    representatives, shareholders, officers) alone, addresses and phones aside, with adverse events in
+    representatives, shareholders, officers) and corporate owners alone, addresses and phones aside, with adverse events in
     two or more members. Every member of the ring is flagged; its evidence shows the paths from its
     nearest other risky members (up to RING_PATHS) to it.
 
@@ -365,7 +511,7 @@ def _component_rows(
     """One row per path edge of the components in ``keep``, with what evidence shows of each member."""
     return (
         path_edges(edges)
-        .select("entity_id", "node_id", "node_type", "attr_type", "attr_label", "since", "until")
+        .select("entity_id", "node_id", "node_type", "attr_type", "attr_label", "since", "until", "basis")
         .join(components, "entity_id")
         .join(keep, "component_id", "left_semi")
         .join(
@@ -386,6 +532,7 @@ def _component_rows(
             "attr_label",
             _day_text("since").alias("since"),
             _day_text("until").alias("until"),
+            "basis",
             "district_code",
             "industry_section",
             "events",

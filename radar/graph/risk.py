@@ -194,6 +194,8 @@ def propagate_component(pdf: pd.DataFrame, damping: float, networkx_max_entities
 
     Output: component_id, entity_id, propagated_risk.
     """
+    # Spark hands the group's rows over in shuffle order; the walk's float sums must not depend on it
+    pdf = pdf.sort_values(["entity_id", "node_id"], kind="stable").reset_index(drop=True)
     entity_seed = pdf.groupby("entity_id")["seed"].max()
     seeds = {("e", e): float(s) for e, s in entity_seed.items() if s > 0}
     component_id = pdf["component_id"].iloc[0]
@@ -206,7 +208,7 @@ def propagate_component(pdf: pd.DataFrame, damping: float, networkx_max_entities
     score = walk(links, seeds, damping)
     total = sum(seeds.values())
     risk = [
-        max(score[("e", e)] * total - (1 - damping) * seeds.get(("e", e), 0.0), 0.0)
+        round(max(score[("e", e)] * total - (1 - damping) * seeds.get(("e", e), 0.0), 0.0), 9)
         for e in entity_seed.index
     ]
     return pd.DataFrame(

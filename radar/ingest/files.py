@@ -1,8 +1,13 @@
 """Finding and sniffing the export files of an input folder (no Spark here: only file heads are read).
 
 For each file we decide its format, its text encoding (UTF-8, UTF-8 with BOM, GB18030), its delimiter and
-header row, and its record type (from the headers, or from an optional manifest). A file we cannot read is
-kept with the reason, so that it is reported and never skipped silently.
+header row, and its record type (from the headers, or from an optional manifest). An XLSX workbook is one
+source per sheet (``book.xlsx#Sheet1``), each with its own header row. A file we cannot read is kept with the
+reason, so that it is reported and never skipped silently.
+
+Every file is read once in full to take its content hash (``sha256``: what the parse cache is keyed by) and,
+for text files, to count its data rows independently of Spark's readers (``rows_in``): the job checks that
+rows in = rows accepted + rows quarantined.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import fnmatch
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,23 +26,26 @@ import yaml
 
 from radar.config import Sources
 from radar.errors import InputError
+from radar.ingest import convert
 from radar.ingest.headers import HeaderMapping, detect_record_type, map_headers
 
 SNIFF_BYTES = 1 << 20
 TAIL_BYTES = 1 << 16
 TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
 JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
+XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 MANIFEST_NAMES = ("manifest.yaml", "manifest.yml", "_manifest.yaml")
 DELIMITERS = [",", "\t", ";", "|"]
+SUPPORTED = "CSV, TSV, TXT, JSON lines, JSON arrays, XLSX"
 
 
 @dataclass
 class SourceFile:
-    """One file of the input folder and what we learnt about it."""
+    """One source of the input folder (a file, or one sheet of a workbook) and what we learnt about it."""
 
     path: Path
-    relpath: str
-    format: str  # csv | jsonl | unsupported
+    relpath: str  # the file's path under the input folder; a sheet adds "#<sheet name>"
+    format: str  # csv | jsonl | json_array | xlsx | unsupported
     size: int
     sha256: str = ""
     encoding: str | None = None
@@ -45,7 +54,11 @@ class SourceFile:
     headers: list[str] = field(default_factory=list)
     mapping: HeaderMapping | None = None
     ends_with_newline: bool = True
-    problem: str | None = None  # why the whole file cannot be loaded
+    problem: str | None = None  # why the whole source cannot be loaded
+    sheet: str | None = None  # the worksheet of an XLSX source
+    header_row: int = 1  # XLSX: the 1-based sheet row holding the headers (title rows may precede it)
+    rows_in: int | None = None  # data rows counted without Spark (text files at discovery, others when converted)
+    cache_key: str = ""  # the parse cache entry of this source (see radar.ingest.cache)
 
     @property
     def record_type(self) -> str | None:
@@ -57,13 +70,51 @@ class SourceFile:
         """The charset name Spark's CSV reader takes."""
         return {"utf-8": "UTF-8", "gb18030": "GB18030"}.get(self.encoding or "utf-8", "UTF-8")
 
+    @property
+    def converted(self) -> bool:
+        """Whether Spark reads this source from a JSON-lines conversion (workbook sheets, JSON arrays)."""
+        return self.format in ("xlsx", "json_array")
 
-def _sha256(path: Path) -> str:
+    @property
+    def truncated(self) -> bool:
+        """Whether a CSV file's last line lacks its line break (the last record is cut short)."""
+        return self.format == "csv" and not self.ends_with_newline
+
+
+# a non-blank line: what Spark's readers do not skip. CSV: any character above U+0020 (Spark trims spaces,
+# tabs and control characters); JSON lines: anything but JSON whitespace.
+_NONBLANK = {
+    "csv": re.compile(rb"[^\x00-\x20][^\r\n]*"),
+    "jsonl": re.compile(rb"[^ \t\r\n][^\r\n]*"),
+}
+
+
+def scan(path: Path, fmt: str) -> tuple[str, int | None]:
+    """(sha256, non-blank lines) of a file, read once in 1 MiB chunks (memory stays bounded).
+
+    Lines end at LF, CR LF or CR, as Spark's line readers take them; in UTF-8 and GB18030 neither byte occurs
+    inside a multi-byte character, so lines can be counted on the bytes. Non-text formats get no count.
+    """
     h = hashlib.sha256()
+    pattern = _NONBLANK.get(fmt)
+    n, carry = 0, b""
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
+            if pattern is None:
+                continue
+            buf = carry + chunk
+            cut = max(buf.rfind(b"\n"), buf.rfind(b"\r"))
+            if cut < 0:
+                carry = buf
+                continue
+            n += len(pattern.findall(buf, 0, cut + 1))
+            carry = buf[cut + 1:]
+    if pattern is None:
+        return h.hexdigest(), None
+    if carry:
+        n += len(pattern.findall(carry))
+    return h.hexdigest(), n
 
 
 ENCODINGS = ("utf-8", "gb18030")
@@ -149,7 +200,8 @@ def _sniff_csv(sf: SourceFile, head: bytes) -> None:
     sf.headers = [h.strip() for h in next(csv.reader(io.StringIO(line), delimiter=sf.delimiter))]
 
 
-def _sniff_jsonl(sf: SourceFile, head: bytes) -> None:
+def _sniff_json(sf: SourceFile, head: bytes) -> None:
+    """JSON lines (one object per line) or a JSON array of objects (``[{...}, {...}]``)."""
     enc, bom, problem = detect_encoding(head, complete=sf.size <= SNIFF_BYTES)
     sf.encoding, sf.has_bom = enc, bom
     if problem:
@@ -157,6 +209,15 @@ def _sniff_jsonl(sf: SourceFile, head: bytes) -> None:
         return
     text = head.decode(enc or "utf-8", errors="ignore").lstrip("\ufeff")
     keys: dict[str, None] = {}
+    if text.lstrip().startswith("["):
+        sf.format = "json_array"
+        for obj in convert.json_array_head(text, limit=200):
+            if isinstance(obj, dict):
+                keys.update(dict.fromkeys(obj))
+        if not keys:
+            sf.problem = "no JSON objects found at the start of the JSON array"
+        sf.headers = list(keys)
+        return
     for line in text.splitlines()[:200]:
         line = line.strip()
         if not line:
@@ -168,12 +229,16 @@ def _sniff_jsonl(sf: SourceFile, head: bytes) -> None:
         if isinstance(obj, dict):
             keys.update(dict.fromkeys(obj))
     if not keys:
-        sf.problem = "no JSON objects found in the first lines (expected JSON lines)"
+        sf.problem = "no JSON objects found in the first lines (expected JSON lines or a JSON array)"
     sf.headers = list(keys)
 
 
 def load_manifest(root: Path) -> dict[str, str]:
-    """Optional manifest: ``files: {"<glob>": "<record_type>"}`` overriding header detection."""
+    """Optional manifest: ``files: {"<glob>": "<record_type>"}`` overriding header detection.
+
+    A pattern matches a file's path under the input folder, or one sheet of a workbook
+    (``"台账.xlsx#处罚*"``); a pattern naming the workbook covers all of its sheets.
+    """
     for name in MANIFEST_NAMES:
         p = root / name
         if p.exists():
@@ -185,8 +250,59 @@ def load_manifest(root: Path) -> dict[str, str]:
     return {}
 
 
+def _forced(manifest: dict[str, str], relpath: str) -> str | None:
+    base = relpath.split("#", 1)[0]
+    return next((rt for pat, rt in manifest.items() if fnmatch.fnmatch(relpath, pat) or fnmatch.fnmatch(base, pat)),
+                None)
+
+
+def _type_source(sf: SourceFile, src: Sources, manifest: dict[str, str]) -> None:
+    """Decide the record type of a sniffed source from its headers (or the manifest); set ``problem`` if none."""
+    forced = _forced(manifest, sf.relpath)
+    if forced:
+        if forced not in src.record_types:
+            sf.problem = (
+                f"the manifest names an unknown record type '{forced}' (known: {', '.join(src.record_types)})"
+            )
+            return
+        sf.mapping = map_headers(sf.headers, forced, src)
+    else:
+        sf.mapping = detect_record_type(sf.headers, src)
+    if sf.mapping is None:
+        shown = ", ".join(sf.headers[:8]) + (" ..." if len(sf.headers) > 8 else "")
+        sf.problem = f"record type not recognised from the headers ({shown}); name it in a manifest"
+        return
+    required = [f for f, spec in src.record_types[sf.mapping.record_type].fields.items() if spec.required]
+    if required and not any(f in sf.mapping.fields for f in required):
+        sf.problem = f"none of the required columns of {sf.mapping.record_type} are present"
+
+
+def _workbook_sources(p: Path, rel: str, size: int, sha: str, src: Sources,
+                      manifest: dict[str, str]) -> list[SourceFile]:
+    """One source per worksheet; a workbook that cannot be opened is one source with the reason."""
+    try:
+        sheets = convert.sheet_heads(p)
+    except convert.ConversionError as e:
+        return [SourceFile(path=p, relpath=rel, format="xlsx", size=size, sha256=sha, problem=str(e))]
+    if not sheets:
+        return [SourceFile(path=p, relpath=rel, format="xlsx", size=size, sha256=sha,
+                           problem="the workbook has no worksheets")]
+    out = []
+    for name, rows in sheets:
+        sf = SourceFile(path=p, relpath=f"{rel}#{name}", format="xlsx", size=size, sha256=sha, sheet=name)
+        out.append(sf)
+        forced = _forced(manifest, sf.relpath)
+        found = convert.find_header_row(rows, src, forced)
+        if found is None:
+            sf.problem = "empty sheet (no header row)"
+            continue
+        sf.header_row, sf.headers = found
+        _type_source(sf, src, manifest)
+    return out
+
+
 def discover(root: Path, src: Sources) -> list[SourceFile]:
-    """Every export file under ``root`` (recursively), sniffed and typed; sorted by path."""
+    """Every export source under ``root`` (recursively), sniffed and typed; sorted by path."""
     root = Path(root)
     if not root.exists():
         raise InputError(f"{root}: input folder not found")
@@ -197,49 +313,35 @@ def discover(root: Path, src: Sources) -> list[SourceFile]:
         p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".") and p.name not in MANIFEST_NAMES
     )
     if not paths:
-        raise InputError(f"{root}: input folder is empty (expected export files: CSV or JSON lines)")
+        raise InputError(f"{root}: input folder is empty (expected export files: {SUPPORTED})")
     out: list[SourceFile] = []
     for p in paths:
         rel = p.relative_to(root).as_posix()
         suffix = p.suffix.lower()
-        fmt = "csv" if suffix in TEXT_SUFFIXES else "jsonl" if suffix in JSON_SUFFIXES else "unsupported"
-        sf = SourceFile(path=p, relpath=rel, format=fmt, size=p.stat().st_size)
-        sf.sha256 = _sha256(p)
+        fmt = ("csv" if suffix in TEXT_SUFFIXES else "jsonl" if suffix in JSON_SUFFIXES
+               else "xlsx" if suffix in XLSX_SUFFIXES else "unsupported")
+        size = p.stat().st_size
+        sha, lines = scan(p, fmt)
+        if fmt == "xlsx" and size > 0:
+            out.extend(_workbook_sources(p, rel, size, sha, src, manifest))
+            continue
+        sf = SourceFile(path=p, relpath=rel, format=fmt, size=size, sha256=sha)
         out.append(sf)
         if fmt == "unsupported":
-            sf.problem = f"unsupported file type '{suffix or '(none)'}' (supported: CSV, TSV, TXT, JSON lines)"
+            hint = " (save it as .xlsx)" if suffix in (".xls", ".et") else ""
+            sf.problem = f"unsupported file type '{suffix or '(none)'}'{hint} (supported: {SUPPORTED})"
             continue
-        if sf.size == 0:
+        if size == 0:
             sf.problem = "empty file (0 bytes)"
             continue
         with p.open("rb") as f:
             head = f.read(SNIFF_BYTES)
-            f.seek(max(0, sf.size - TAIL_BYTES))
+            f.seek(max(0, size - TAIL_BYTES))
             sf.ends_with_newline = ends_with_line_break(f.read(TAIL_BYTES))
-        (_sniff_csv if fmt == "csv" else _sniff_jsonl)(sf, head)
+        (_sniff_csv if fmt == "csv" else _sniff_json)(sf, head)
+        if lines is not None and sf.format != "json_array":
+            sf.rows_in = max(0, lines - 1) if fmt == "csv" else lines
         if sf.problem:
             continue
-        forced = next((rt for pat, rt in manifest.items() if fnmatch.fnmatch(rel, pat)), None)
-        if forced:
-            if forced not in src.record_types:
-                sf.problem = (
-                    f"the manifest names an unknown record type '{forced}' "
-                    f"(known: {', '.join(src.record_types)})"
-                )
-                continue
-            sf.mapping = map_headers(sf.headers, forced, src)
-        else:
-            sf.mapping = detect_record_type(sf.headers, src)
-        if sf.mapping is None:
-            shown = ", ".join(sf.headers[:8]) + (" ..." if len(sf.headers) > 8 else "")
-            sf.problem = f"record type not recognised from the headers ({shown}); name it in a manifest"
-        else:
-            missing = [
-                f for f, spec in src.record_types[sf.mapping.record_type].fields.items()
-                if spec.required and f not in sf.mapping.fields
-            ]
-            if missing and len(missing) == len(
-                [f for f in src.record_types[sf.mapping.record_type].fields.values() if f.required]
-            ):
-                sf.problem = f"none of the required columns of {sf.mapping.record_type} are present"
+        _type_source(sf, src, manifest)
     return out

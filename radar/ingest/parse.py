@@ -102,12 +102,15 @@ def decimal_of_clean(t: str) -> str:
     return f"try_cast(regexp_replace({t}, '[,，\\\\s]', '') AS DOUBLE)"
 
 
-def money_of_clean(t: str, unit: str) -> str:
-    """An amount in yuan from cleaned text. ``unit`` is the header's (wan = 万元, yuan = 元); a unit written
-    in the cell wins."""
+def money_of_clean(t: str, unit: str, unit_sql: str | None = None) -> str:
+    """An amount in yuan from cleaned text. ``unit`` is the header's (wan = 万元, yuan = 元), or ``unit_sql`` an
+    expression giving it per row; a unit written in the cell wins."""
     v = f"regexp_replace({t}, '[,，\\\\s]|人民币|RMB|CNY', '')"
     num = f"try_cast(regexp_replace({v}, '万元|万|元', '') AS DOUBLE)"
-    default = "10000.0" if unit == "wan" else "1.0"
+    default = (
+        f"(CASE WHEN {unit_sql} = 'wan' THEN 10000.0 ELSE 1.0 END)" if unit_sql
+        else "10000.0" if unit == "wan" else "1.0"
+    )
     return (
         f"({num} * CASE WHEN endswith({v}, '万元') OR endswith({v}, '万') THEN 10000.0 "
         f"WHEN endswith({v}, '元') THEN 1.0 ELSE {default} END)"

@@ -1,16 +1,27 @@
-"""From sniffed export files to typed record tables and quarantine rows (Spark).
+"""From sniffed sources to typed record tables and quarantine rows (Spark).
 
-``read_source`` reads one file lazily with every column as text, under its canonical name; ``parse_source``
-types the values and decides, per row, whether it is accepted or quarantined (and why);
-``mark_current`` folds re-sent rows of one natural key into one current record, keeping every version.
-Rows keep their source file and data-row number (1-based, the header not counted).
+Two phases, so that the number of Spark jobs does not grow with record types times steps:
+
+* **parse** (once per source, then cached): ``read_source`` reads one source lazily with every column as
+  text under its canonical name; ``slot_source`` lays its columns out in *slots* shared by every record type
+  (a date field goes to a date slot, a money field to a money slot ... see ``SlotLayout``); ``parse_slots``
+  types the slots, decides per row whether it is accepted or quarantined (and why) and derives the record
+  columns. The sources of all record types are unioned before ``parse_slots``, so one Spark job with one
+  parsing expression (analysed and compiled once) parses them all into one staging shape
+  (``staging_schema``) that the parse cache keeps.
+* **assemble** (every run, from the cheap staging Parquet): ``add_uscc_status`` validates the identifiers,
+  ``number_rows`` gives each row its source file and data-row number (1-based, the header not counted) and
+  quarantines a truncated last line, ``mark_current`` folds re-sent rows of one natural key into one current
+  record keeping every version, ``objection_marks``/``mark_objections`` mark records an objection corrected
+  or retracted; ``record_table`` and ``quarantine_table`` cut the published tables out of the result, and
+  ``file_stats`` counts what the data-quality report needs.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from functools import reduce
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -20,10 +31,42 @@ from pyspark.sql import types as T
 
 from radar.config import FieldSpec, RecordTypeSpec, Sources
 from radar.ingest import parse
+from radar.ingest.convert import BEYOND_HEADER
 from radar.ingest.files import SourceFile
 
 CORRUPT = "_corrupt"
 ROW_BITS = 33  # monotonically_increasing_id keeps the row index within a partition in its lower 33 bits
+TRUNCATED = "truncated last line: the file ends mid-record"
+
+# the record columns every record table has after its typed fields (their order is the tables' order)
+RECORD_COLUMNS: list[tuple[str, T.DataType]] = [
+    ("record_key", T.StringType()),
+    ("party_uscc_raw", T.StringType()),
+    ("party_name", T.StringType()),
+    ("party_address", T.StringType()),
+    ("party_legal_rep", T.StringType()),
+    ("party_phone", T.StringType()),
+    ("party_reg_no", T.StringType()),
+    ("event_date", T.DateType()),
+    ("uscc_status", T.StringType()),
+    ("party_uscc", T.StringType()),
+    ("reg_dept_code", T.StringType()),
+    ("org_category_code", T.StringType()),
+    ("division_code", T.StringType()),
+    ("record_status", T.StringType()),
+]
+USCC_DERIVED = ("uscc_status", "party_uscc", "reg_dept_code", "org_category_code", "division_code")
+
+KINDS = ("string", "date", "money", "decimal", "int", "bool", "list")
+_KIND_TYPE: dict[str, T.DataType] = {
+    "string": T.StringType(),
+    "date": T.DateType(),
+    "money": T.DoubleType(),
+    "decimal": T.DoubleType(),
+    "int": T.IntegerType(),
+    "list": T.ArrayType(T.StringType()),
+    "bool": T.BooleanType(),
+}
 
 
 def field_column(name: str, spec: FieldSpec) -> str:
@@ -31,18 +74,78 @@ def field_column(name: str, spec: FieldSpec) -> str:
     return f"{name}_yuan" if spec.type == "money" else name
 
 
-def _field_type(spec: FieldSpec) -> T.DataType:
-    return {
-        "string": T.StringType(),
-        "date": T.DateType(),
-        "money": T.DoubleType(),
-        "decimal": T.DoubleType(),
-        "int": T.IntegerType(),
-        "list": T.ArrayType(T.StringType()),
-        "bool": T.BooleanType(),
-    }[spec.type]
+# ------------------------------------------------------------------------------------------ slots
+@dataclass(frozen=True)
+class SlotLayout:
+    """Where each field of each record type travels while sources are parsed and cached: a *slot* of its
+    value kind.
+
+    Fields of every record type share slots (``date_0`` holds a penalty's decision date and a licence's
+    decision date alike), so the sources of all record types have one narrow layout (40-odd slots instead of
+    240 fields) and are parsed by one projection, analysed and compiled once, not once per file or type.
+    """
+
+    width: dict[str, int]  # slots per kind
+    slots: dict[str, dict[str, tuple[str, int]]]  # record type -> field -> (kind, index)
+
+    def names(self) -> list[tuple[str, int]]:
+        """Every slot (kind, index), kind by kind."""
+        return [(k, i) for k in KINDS for i in range(self.width.get(k, 0))]
+
+    def of(self, record_type: str, field: str, prefix: str = "t") -> str:
+        """The slot column holding a field of a record type (``t_date_0``; other prefixes for the stages)."""
+        k, i = self.slots[record_type][field]
+        return f"{prefix}_{k}_{i}"
 
 
+_LAYOUTS: dict[int, tuple[Sources, SlotLayout]] = {}
+
+
+def _build_layout(src: Sources) -> SlotLayout:
+    width: dict[str, int] = {}
+    slots: dict[str, dict[str, tuple[str, int]]] = {}
+    for name, rt in src.record_types.items():
+        used: dict[str, int] = {}
+        slots[name] = {}
+        for f, spec in rt.fields.items():
+            i = used.get(spec.type, 0)
+            slots[name][f] = (spec.type, i)
+            used[spec.type] = i + 1
+        for k, n in used.items():
+            width[k] = max(width.get(k, 0), n)
+    return SlotLayout(width, slots)
+
+
+def slot_layout(src: Sources) -> SlotLayout:
+    """The slots of conf/sources.yaml: each record type's fields of a kind fill that kind's slots in order."""
+    hit = _LAYOUTS.get(id(src))
+    if hit is None or hit[0] is not src:
+        hit = _LAYOUTS[id(src)] = (src, _build_layout(src))  # keeps src alive, so its id is not reused
+    return hit[1]
+
+
+def staging_schema(src: Sources) -> T.StructType:
+    """The shape of a parsed row of any record type (what the parse cache holds).
+
+    ``_blk``/``_idx`` (read block and row index within it) give the data-row number once the rows per block
+    are known; ``t_<kind>_<i>`` the typed slots; ``raw`` is kept for quarantined rows (and every row of a
+    truncated file, whose last row is quarantined later); the identifier checks are added when assembling.
+    """
+    layout = slot_layout(src)
+    fields = [
+        T.StructField("record_type", T.StringType()),
+        T.StructField("_blk", T.LongType()),
+        T.StructField("_idx", T.LongType()),
+        *[T.StructField(f"t_{k}_{i}", _KIND_TYPE[k]) for k, i in layout.names()],
+        T.StructField("issues", T.ArrayType(T.StringType())),
+        T.StructField("extra", T.MapType(T.StringType(), T.StringType())),
+        T.StructField("quarantine_reason", T.StringType()),
+        T.StructField("raw", T.StringType()),
+    ]
+    return T.StructType(fields + [T.StructField(n, t) for n, t in RECORD_COLUMNS if n not in USCC_DERIVED])
+
+
+# ------------------------------------------------------------------------------------------ reading
 def _raw_names(sf: SourceFile) -> list[str]:
     """Column names for the file's columns in order: the canonical field, or _u<i> for unknown/duplicate."""
     by_header = {c.source: c.field for c in sf.mapping.columns} if sf.mapping else {}
@@ -60,7 +163,7 @@ def _raw_names(sf: SourceFile) -> list[str]:
 _GLOB_CHARS = re.compile(r"([\\\[\]{}*?])")
 
 
-def spark_path(path: Path) -> str:
+def spark_path(path: Path | str) -> str:
     """A local file's absolute path for Spark's readers, glob characters escaped (``行政处罚[1].csv`` is a
     file name, not a pattern)."""
     return _GLOB_CHARS.sub(r"\\\1", os.path.abspath(path))
@@ -73,9 +176,13 @@ def local_path_of(uri: str) -> str:
     return os.path.realpath(unquote(path))
 
 
-def read_source(spark: SparkSession, sf: SourceFile) -> DataFrame:
-    """Read one export lazily: canonical text columns, unknown columns as ``_u<i>``, the corrupt-record text,
-    and the file block and row index needed to number rows."""
+def read_source(spark: SparkSession, sf: SourceFile, converted: Path | None = None) -> DataFrame:
+    """Read one source lazily: canonical text columns, unknown columns as ``_u<i>``, the corrupt-record text,
+    and the read block and row index needed to number rows.
+
+    CSV and JSON lines are read where they lie; workbook sheets and JSON arrays from their JSON-lines
+    conversion (``converted``; a sheet's cells are keyed ``c0``, ``c1`` ... by column position).
+    """
     names = _raw_names(sf)
     schema = T.StructType([T.StructField(n, T.StringType()) for n in names])
     if sf.format == "csv":
@@ -93,88 +200,31 @@ def read_source(spark: SparkSession, sf: SourceFile) -> DataFrame:
             escape='"',
         )
     else:  # JSON lines: read keys as they are, then rename
-        jschema = T.StructType([T.StructField(h, T.StringType()) for h in sf.headers]).add(
+        if sf.converted:
+            assert converted is not None, f"{sf.relpath}: no conversion to read"
+        keys = [f"c{i}" for i in range(len(sf.headers))] if sf.format == "xlsx" else sf.headers
+        jschema = T.StructType([T.StructField(k, T.StringType()) for k in keys]).add(
             T.StructField(CORRUPT, T.StringType())
         )
+        encoding = "UTF-8" if sf.converted else sf.spark_encoding
         # Spark's JSON reader needs an explicit line separator for any charset but UTF-8 (a CR before it is
         # JSON whitespace)
-        sep = {} if sf.spark_encoding == "UTF-8" else {"lineSep": "\n"}
+        sep = {} if encoding == "UTF-8" else {"lineSep": "\n"}
         df = spark.read.json(
-            spark_path(sf.path), schema=jschema, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT,
-            encoding=sf.spark_encoding, **sep,
+            spark_path(converted if sf.converted else sf.path), schema=jschema, mode="PERMISSIVE",
+            columnNameOfCorruptRecord=CORRUPT, encoding=encoding, **sep,
         )
         df = df.toDF(*names, CORRUPT)
     # numbering must be taken right after the scan, before any filter
     mid = F.monotonically_increasing_id()
     return df.select(
         "*",
-        F.lit(sf.relpath).alias("_file"),
         F.col("_metadata.file_block_start").alias("_blk"),
         (mid.bitwiseAND(F.lit((1 << ROW_BITS) - 1))).alias("_idx"),
     )
 
 
-def nonblank_line_counts(spark: SparkSession, files: list[SourceFile]) -> dict[str, int]:
-    """Data rows per file counted independently of the CSV parser: non-blank lines minus the header.
-
-    Blank means what the readers skip: for CSV a line of characters up to U+0020 only (Spark trims those,
-    tabs and control characters included), for JSON lines a line of JSON whitespace only.
-    """
-    if not files:
-        return {}
-    by_path = {os.path.realpath(f.path): f for f in files}
-    df = spark.read.text([spark_path(f.path) for f in files]).select(
-        F.col("_metadata.file_path").alias("p"), F.col("value")
-    )
-    rows = df.groupBy("p").agg(
-        F.sum(F.col("value").rlike("[^\\x00-\\x20]").cast("int")).alias("csv"),
-        F.sum(F.col("value").rlike("[^ \\t\\r\\n]").cast("int")).alias("json"),
-    ).collect()
-    out = {f.relpath: 0 for f in files}
-    for r in rows:
-        sf = by_path.get(local_path_of(r["p"]))
-        if sf is not None:
-            n = int(r["csv"] or 0) - 1 if sf.format == "csv" else int(r["json"] or 0)
-            out[sf.relpath] = max(0, n)
-    return out
-
-
-def block_offsets(raw: DataFrame) -> DataFrame:
-    """(_file, _blk, _offset): rows of the file before each block, so row = offset + index + 1."""
-    w = Window.partitionBy("_file").orderBy("_blk").rowsBetween(Window.unboundedPreceding, -1)
-    counts = raw.groupBy("_file", "_blk").agg(F.count(F.lit(1)).alias("_n"))
-    return counts.select("_file", "_blk", F.coalesce(F.sum("_n").over(w), F.lit(0)).alias("_offset"))
-
-
-def number_rows(raw: DataFrame, offsets: DataFrame) -> DataFrame:
-    """Add ``source_row`` (1-based data row of the file)."""
-    return raw.join(F.broadcast(offsets), ["_file", "_blk"], "left").withColumn(
-        "source_row", (F.col("_offset") + F.col("_idx") + 1).cast("long")
-    ).drop("_offset", "_blk", "_idx")
-
-
-def _typed(t: str, d: str | None, spec: FieldSpec, unit: str | None, src: Sources) -> str:
-    """The SQL typing a field from its cleaned text ``t`` (and, for dates, its parsed date ``d``)."""
-    if spec.type == "date":
-        assert d is not None
-        return f"(CASE WHEN {parse.open_ended_of(t, d, src.sentinel_dates)} THEN CAST(NULL AS DATE) ELSE {d} END)"
-    if spec.type == "money":
-        return parse.money_of_clean(t, unit or spec.unit or "yuan")
-    if spec.type == "decimal":
-        return parse.decimal_of_clean(t)
-    if spec.type == "int":
-        return parse.int_of_clean(t)
-    if spec.type == "bool":
-        return parse.bool_of_clean(t)
-    if spec.type == "list":
-        return parse.list_of_clean(t, src.list_separators, src.list_keep_whole)
-    return t
-
-
-_SQL_TYPE = {"string": "STRING", "date": "DATE", "money": "DOUBLE", "decimal": "DOUBLE", "int": "INT",
-             "list": "ARRAY<STRING>", "bool": "BOOLEAN"}
-
-
+# ------------------------------------------------------------------------------------------ parsing
 def extra_column_keys(headers: list[str], positions: list[int]) -> list[str]:
     """Keys of the ``extra`` map for the columns at ``positions`` (0-based): the header text, or, for a blank
     or repeated header (Excel's trailing empty columns, two ``ID`` columns), the header with its 1-based
@@ -186,145 +236,200 @@ def extra_column_keys(headers: list[str], positions: list[int]) -> list[str]:
     return [n if n and counts[n] == 1 else f"{n}#{i + 1}" for n, i in zip(names, positions, strict=True)]
 
 
-def parse_source(raw: DataFrame, sf: SourceFile, rt: RecordTypeSpec, src: Sources) -> DataFrame:
-    """Typed columns, data-quality issues and the quarantine reason of every row of one file.
+def _malformed_reason(sf: SourceFile) -> str:
+    if sf.format == "csv":
+        return "malformed row: the number of columns does not match the header"
+    if sf.format == "xlsx":
+        return f"malformed row: {BEYOND_HEADER}"
+    return "malformed row: not a JSON object"
 
-    Built in stages (raw text -> cleaned text -> parsed dates -> typed values -> reasons) so each value is
-    cleaned once; Spark keeps the stages apart because their expressions are used more than once.
+
+def _array_lit(values: list[str]) -> str:
+    """A SQL array of string literals (an empty one typed)."""
+    return "array(" + ", ".join(map(parse.lit, values)) + ")" if values else "CAST(array() AS ARRAY<STRING>)"
+
+
+def slot_source(raw: DataFrame, sf: SourceFile, src: Sources) -> DataFrame:
+    """One source's rows in the slot layout shared by every source (``SlotLayout``), ready for ``parse_slots``.
+
+    What differs between files travels as per-row literals: the record type, the fields present, the money
+    unit of each money slot, the message for a malformed row, the encoding, whether the raw text must be kept;
+    unknown columns are folded into ``_extra`` and the row's text into ``_raw``. One ``selectExpr``.
     """
     assert sf.mapping is not None
-    present = sf.mapping.fields
-    units = {c.field: c.unit for c in sf.mapping.columns}
-    in_file = [c for c in raw.columns if c in rt.fields or c.startswith("_u")]
-    known = [c for c in in_file if c in rt.fields]
-    unknown = [c for c in in_file if c.startswith("_u")]
+    rt_name = sf.mapping.record_type
+    rt = src.record_types[rt_name]
+    layout = slot_layout(src)
+    by_slot = {v: f for f, v in layout.slots[rt_name].items()}
     I = parse.ident  # noqa: E741
-
-    def r(name: str) -> str:  # raw text
-        return I("r__" + name)
-
-    def c(name: str) -> str:  # cleaned text
-        return I("c__" + name)
-
-    def d(name: str) -> str:  # parsed date (before sentinel handling)
-        return I("d__" + name)
-
-    base = raw.select(*[F.col(k).alias("r__" + k) for k in known], *unknown, CORRUPT, "_file", "source_row")
-    raw_text = "coalesce({c}, concat_ws({d}, {cols}))".format(
-        c=CORRUPT,
-        d=parse.lit(sf.delimiter),
-        cols=", ".join(f"coalesce({r(k) if k in known else I(k)}, '')" for k in in_file) or "''",
-    )
-    cleaned = base.select("*", *[F.expr(parse.clean_text(r(k))).alias("c__" + k) for k in known],
-                          F.expr(raw_text).alias("raw"))
-    dates = [k for k in known if rt.fields[k].type == "date"]
-    dated = cleaned.select("*", *[F.expr(parse.date_of_clean(c(k), src.timezone)).alias("d__" + k) for k in dates])
-
-    typed: dict[str, str] = {}
-    issues: list[str] = []
-    for name, spec in rt.fields.items():
-        out = field_column(name, spec)
-        if name not in present:
-            typed[out] = f"CAST(NULL AS {_SQL_TYPE[spec.type]})"
-            continue
-        typed[out] = _typed(c(name), d(name) if spec.type == "date" else None, spec, units.get(name), src)
-        if spec.type in ("date", "money", "decimal", "int"):
-            bad = f"{c(name)} IS NOT NULL AND {I(out)} IS NULL"
-            if spec.type == "date":
-                bad += f" AND NOT {parse.open_ended_of(c(name), d(name), src.sentinel_dates)}"
-            issues.append(f"CASE WHEN {bad} THEN {parse.lit(f'bad_{spec.type}:{name}')} END")
-    step = dated.select("*", *[F.expr(v).alias(k) for k, v in typed.items()])
-
-    # quarantine reasons, the first that applies
-    all_empty = " AND ".join(f"{c(k)} IS NULL" for k in known) or "true"
-    reasons: list[tuple[str, str]] = [
-        (f"{CORRUPT} IS NOT NULL", parse.lit(
-            "malformed row: the number of columns does not match the header" if sf.format == "csv"
-            else "malformed row: not a JSON object"
-        )),
-        (f"({all_empty})", parse.lit("empty row: no values")),
-        ("contains(raw, '\\ufffd')", parse.lit(f"undecodable bytes: the row is not valid {sf.spark_encoding}")),
-    ]
-    for name, spec in rt.fields.items():
-        if not spec.required:
-            continue
-        if name not in present:
-            reasons.append(("true", parse.lit(f"missing required column: {name}")))
-            continue
-        reasons.append((f"{c(name)} IS NULL", parse.lit(f"missing required value: {name}")))
-        if spec.type == "date":
-            cond = f"{I(name)} IS NULL AND NOT {parse.open_ended_of(c(name), d(name), src.sentinel_dates)}"
-            reasons.append((cond, f"concat({parse.lit(f'unparseable date in {name}: ')}, {r(name)})"))
-    reason = "CASE " + " ".join(f"WHEN {cond} THEN {text}" for cond, text in reasons) + " END"
+    in_file = [c for c in raw.columns if c in rt.fields or c.startswith("_u")]
+    unknown = [c for c in in_file if c.startswith("_u")]
+    exprs = []
+    for k, i in layout.names():
+        f = by_slot.get((k, i))
+        exprs.append(f"{I(f) if f and f in raw.columns else 'CAST(NULL AS STRING)'} AS s_{k}_{i}")
     extra_keys = extra_column_keys(sf.headers, [int(u[2:]) for u in unknown])
     extra = (
         "map(" + ", ".join(f"{parse.lit(k)}, {I(u)}" for k, u in zip(extra_keys, unknown, strict=True)) + ")"
-        if unknown
-        else "CAST(NULL AS MAP<STRING, STRING>)"
+        if unknown else "CAST(NULL AS MAP<STRING, STRING>)"
     )
-    issue_expr = (
-        f"filter(array({', '.join(issues)}), x -> x IS NOT NULL)" if issues else "CAST(array() AS ARRAY<STRING>)"
+    text = "coalesce({c}, concat_ws({d}, {cols}))".format(
+        c=CORRUPT, d=parse.lit(sf.delimiter), cols=", ".join(f"coalesce({I(c)}, '')" for c in in_file) or "''"
     )
-    return step.select(
-        F.lit(sf.mapping.record_type).alias("record_type"),
-        F.col("_file").alias("source_file"),
-        "source_row",
-        F.lit(sf.sha256).alias("source_sha256"),
-        *typed,
-        F.expr(issue_expr).alias("issues"),
-        F.expr(extra).alias("extra"),
-        F.expr(reason).alias("quarantine_reason"),
-        "raw",
+    units = {c.field: c.unit for c in sf.mapping.columns}
+    money = [by_slot.get(("money", i)) for i in range(layout.width.get("money", 0))]
+    return raw.selectExpr(
+        *exprs,
+        f"{parse.lit(rt_name)} AS record_type",
+        f"{extra} AS _extra",
+        f"{text} AS _raw",
+        f"{CORRUPT} AS _corrupt",
+        "_blk",
+        "_idx",
+        f"{parse.lit(sf.cache_key)} AS _key",
+        f"{_array_lit([f for f in rt.fields if f in sf.mapping.fields])} AS _present",
+        f"{_array_lit([(units.get(f) or rt.fields[f].unit or 'yuan') if f else 'yuan' for f in money])} AS _units",
+        f"{parse.lit(_malformed_reason(sf))} AS _malformed",
+        f"{parse.lit(f'undecodable bytes: the row is not valid {sf.spark_encoding}')} AS _undecodable",
+        f"{'true' if sf.truncated else 'false'} AS _keep_raw",
     )
 
 
-def add_truncation(df: DataFrame, files: list[SourceFile], last_rows: dict[str, int]) -> DataFrame:
-    """Quarantine the last row of CSV files that end without a line break (a truncated final line).
+def _per_type_sql(make: dict[str, str], default: str = "NULL") -> str:
+    """A CASE on ``record_type`` choosing each record type's expression."""
+    branches = " ".join(f"WHEN record_type = {parse.lit(rt)} THEN {e}" for rt, e in make.items())
+    return f"(CASE {branches} ELSE {default} END)" if make else default
 
-    A JSON line cut short is no JSON object and already quarantined as malformed; a complete one is kept.
+
+def parse_slots(df: DataFrame, src: Sources) -> DataFrame:
+    """Typed slots, data-quality issues, the quarantine reason and the record columns of ``slot_source`` rows
+    of any record types, in the staging shape (``staging_schema``) plus ``_key``.
+
+    Built in stages (raw text -> cleaned text -> parsed dates -> typed values -> reasons) so each value is
+    cleaned once; Spark keeps the stages apart because their expressions are used more than once. Issues
+    follow the order of the fields in conf/sources.yaml; the quarantine reason is the first that applies.
     """
-    cut = [
-        (f.relpath, last_rows[f.relpath])
-        for f in files
-        if f.format == "csv" and not f.ends_with_newline and last_rows.get(f.relpath)
-    ]
-    if not cut:
-        return df
-    cond = reduce(lambda a, b: a | b, [(F.col("source_file") == p) & (F.col("source_row") == r) for p, r in cut])
-    return df.withColumn(
+    layout = slot_layout(src)
+    slots = layout.names()
+    dates = [i for k, i in slots if k == "date"]
+    cleaned = df.selectExpr("*", *[f"{parse.clean_text(f's_{k}_{i}')} AS c_{k}_{i}" for k, i in slots])
+    dated = cleaned.selectExpr("*", *[f"{parse.date_of_clean(f'c_date_{i}', src.timezone)} AS d_date_{i}"
+                                      for i in dates])
+    opened = dated.selectExpr(
+        "*", *[f"{parse.open_ended_of(f'c_date_{i}', f'd_date_{i}', src.sentinel_dates)} AS o_date_{i}" for i in dates]
+    )
+    typed = []
+    for k, i in slots:
+        c = f"c_{k}_{i}"
+        e = {
+            "date": f"CASE WHEN o_date_{i} THEN CAST(NULL AS DATE) ELSE d_date_{i} END",
+            "money": parse.money_of_clean(c, "yuan", f"try_element_at(_units, {i + 1})"),
+            "decimal": parse.decimal_of_clean(c),
+            "int": parse.int_of_clean(c),
+            "bool": parse.bool_of_clean(c),
+            "list": parse.list_of_clean(c, src.list_separators, src.list_keep_whole),
+        }.get(k, c)
+        typed.append(f"{e} AS t_{k}_{i}")
+    step = opened.selectExpr("*", *typed)
+
+    issues: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    for rt_name, rt in src.record_types.items():
+        found, why = [], []
+        for f, spec in rt.fields.items():
+            k, i = layout.slots[rt_name][f]
+            if k in ("date", "money", "decimal", "int"):
+                bad = f"c_{k}_{i} IS NOT NULL AND t_{k}_{i} IS NULL" + (f" AND NOT o_date_{i}" if k == "date" else "")
+                found.append(f"CASE WHEN {bad} THEN {parse.lit(f'bad_{k}:{f}')} END")
+            if spec.required:
+                why.append(f"WHEN NOT array_contains(_present, {parse.lit(f)}) "
+                           f"THEN {parse.lit(f'missing required column: {f}')}")
+                why.append(f"WHEN c_{k}_{i} IS NULL THEN {parse.lit(f'missing required value: {f}')}")
+                if k == "date":
+                    why.append(f"WHEN t_date_{i} IS NULL AND NOT o_date_{i} "
+                               f"THEN concat({parse.lit(f'unparseable date in {f}: ')}, s_date_{i})")
+        issues[rt_name] = f"array_compact(array({', '.join(found)}))" if found else "CAST(array() AS ARRAY<STRING>)"
+        if why:
+            reasons[rt_name] = "CASE " + " ".join(why) + " END"
+    all_empty = " AND ".join(f"c_{k}_{i} IS NULL" for k, i in slots) or "true"
+    reason = (
+        "CASE WHEN _corrupt IS NOT NULL THEN _malformed "
+        f"WHEN ({all_empty}) THEN 'empty row: no values' "
+        "WHEN contains(_raw, '\\ufffd') THEN _undecodable "
+        f"ELSE {_per_type_sql(reasons)} END"
+    )
+    checked = step.selectExpr("*", f"{_per_type_sql(issues)} AS issues", f"{reason} AS quarantine_reason")
+
+    keys, status, event = {}, {}, {}
+    subject: dict[str, dict[str, str]] = {a: {} for a in ("uscc", "name", "address", "legal_rep", "phone", "reg_no")}
+    for rt_name, rt in src.record_types.items():
+        parts = []
+        for f in rt.natural_key:
+            col = layout.of(rt_name, f)
+            parts.append(f"coalesce(date_format({col}, 'yyyy-MM-dd'), '')" if rt.fields[f].type == "date"
+                         else f"coalesce(CAST({col} AS STRING), '')")
+        keys[rt_name] = f"concat_ws('|', {', '.join(parts)})"
+        for a in subject:
+            f = getattr(rt.subject, a)
+            if f:
+                col = layout.of(rt_name, f)
+                subject[a][rt_name] = parse.clean_uscc(col) if a in ("uscc", "reg_no") else col
+        event[rt_name] = layout.of(rt_name, rt.event_date)
+        norm = _status_norm(rt_name, layout.of(rt_name, "status") if "status" in rt.fields else None)
+        if norm:
+            status[rt_name] = norm
+    return checked.selectExpr(
+        "record_type",
+        "_blk",
+        "_idx",
+        *[f"t_{k}_{i}" for k, i in slots],
+        "issues",
+        "_extra AS extra",
         "quarantine_reason",
-        F.when(F.col("quarantine_reason").isNull() & cond, F.lit("truncated last line: the file ends mid-record"))
-        .otherwise(F.col("quarantine_reason")),
+        "CASE WHEN quarantine_reason IS NOT NULL OR _keep_raw THEN _raw END AS raw",
+        f"{_per_type_sql(keys)} AS record_key",
+        f"{_per_type_sql(subject['uscc'])} AS party_uscc_raw",
+        f"{_per_type_sql(subject['name'])} AS party_name",
+        f"{_per_type_sql(subject['address'])} AS party_address",
+        f"{_per_type_sql(subject['legal_rep'])} AS party_legal_rep",
+        f"{_per_type_sql(subject['phone'])} AS party_phone",
+        f"{_per_type_sql(subject['reg_no'])} AS party_reg_no",
+        f"{_per_type_sql(event)} AS event_date",
+        f"{_per_type_sql(status, parse.lit('active'))} AS record_status",
+        "_key",
     )
 
 
-def add_record_columns(df: DataFrame, record_type: str, rt: RecordTypeSpec, src: Sources) -> DataFrame:
-    """Record key, the party's identifiers (USCC status and derived codes), event date and status."""
-    key_parts = []
-    for k in rt.natural_key:
-        spec = rt.fields[k]
-        c = parse.ident(field_column(k, spec))
-        key_parts.append(f"coalesce({f'date_format({c}, {chr(39)}yyyy-MM-dd{chr(39)})' if spec.type == 'date' else f'CAST({c} AS STRING)'}, '')")
-    subj = rt.subject
+def _status_norm(record_type: str, status: str | None) -> str | None:
+    """SQL for active / revoked / invalid / abnormal from 当前状态 (``status``: its column), or None when the
+    record type has no status (always active).
 
-    def col_or_null(name: str | None) -> Column:
-        return F.col(name) if name else F.lit(None).cast("string")
+    Text values are read as written. Numeric codes differ by generation (FIELDS.md §2 #25): the penalty
+    status CF_ZT exists only in the 2016 layout (0 正常, 1 撤销, 2 异常); the licence status of the 2019
+    layout is 1 有效, 2 无效.
+    """
+    if status is None:
+        return None
+    s = status
+    if record_type == "penalty":
+        return (f"CASE WHEN contains({s}, '撤销') OR {s} = '1' THEN 'revoked' "
+                f"WHEN contains({s}, '异常') OR {s} = '2' THEN 'abnormal' ELSE 'active' END")
+    if record_type == "license":
+        return (f"CASE WHEN contains({s}, '撤销') THEN 'revoked' "
+                f"WHEN contains({s}, '无效') OR {s} = '2' THEN 'invalid' ELSE 'active' END")
+    return None
 
-    out = df.select(
-        "*",
-        F.expr(f"concat_ws('|', {', '.join(key_parts)})").alias("record_key"),
-        (F.expr(parse.clean_uscc(parse.ident(subj.uscc))) if subj.uscc else F.lit(None).cast("string")).alias(
-            "party_uscc_raw"
-        ),
-        col_or_null(subj.name).alias("party_name"),
-        col_or_null(subj.address).alias("party_address"),
-        col_or_null(subj.legal_rep).alias("party_legal_rep"),
-        col_or_null(subj.phone).alias("party_phone"),
-        (F.expr(parse.clean_uscc(parse.ident(subj.reg_no))) if subj.reg_no else F.lit(None).cast("string")).alias(
-            "party_reg_no"
-        ),
-        F.col(rt.event_date).alias("event_date"),
-    ).withColumn("uscc_status", parse.uscc_status(F.col("party_uscc_raw"), src.placeholder_uscc))
+
+# ------------------------------------------------------------------------------------------ assembling
+def add_uscc_status(df: DataFrame, placeholder: str) -> DataFrame:
+    """The identifier's status (python-stdnum decides USCC validity, once per distinct identifier) and, for a
+    valid USCC, the USCC and the codes it carries: registration department (1st character), organisation
+    category (2nd), division (3rd to 8th)."""
+    ids = df.select("party_uscc_raw").where(F.col("party_uscc_raw").isNotNull()).distinct()
+    statuses = ids.withColumn("_status", parse.uscc_status(F.col("party_uscc_raw"), placeholder))
+    out = df.join(statuses, "party_uscc_raw", "left").withColumn(
+        "uscc_status", F.coalesce(F.col("_status"), F.lit("missing"))
+    ).drop("_status")
     valid = F.col("uscc_status") == "valid"
     return out.select(
         "*",
@@ -332,45 +437,195 @@ def add_record_columns(df: DataFrame, record_type: str, rt: RecordTypeSpec, src:
         F.when(valid, F.substring("party_uscc_raw", 1, 1)).alias("reg_dept_code"),
         F.when(valid, F.substring("party_uscc_raw", 2, 1)).alias("org_category_code"),
         F.when(valid, F.substring("party_uscc_raw", 3, 6)).alias("division_code"),
-        _status_norm(record_type).alias("record_status"),
     )
 
 
-def _status_norm(record_type: str) -> Column:
-    """active / revoked / invalid / abnormal from 当前状态.
+def per_type(src: Sources, field: str | dict[str, str]) -> Column:
+    """The typed slot holding ``field`` for each row's record type (every type that has it; or the field
+    named per type: ``{record_type: field}``); null for the other types."""
+    layout = slot_layout(src)
+    names = field if isinstance(field, dict) else {rt: field for rt in src.record_types}
+    branches = [(rt, layout.of(rt, f)) for rt, f in names.items() if f in src.record_types[rt].fields]
+    if not branches:
+        return F.lit(None)
+    out = F.when(F.col("record_type") == branches[0][0], F.col(branches[0][1]))
+    for rt, c in branches[1:]:
+        out = out.when(F.col("record_type") == rt, F.col(c))
+    return out
 
-    Text values are read as written. Numeric codes differ by generation (FIELDS.md §2 #25): the penalty
-    status CF_ZT exists only in the 2016 layout (0 正常, 1 撤销, 2 异常); the licence status of the 2019
-    layout is 1 有效, 2 无效.
+
+def number_rows(staged: DataFrame, sources: DataFrame, blocks: DataFrame) -> DataFrame:
+    """Give each parsed row its source file, content hash and data-row number, and quarantine the last row
+    of a file that ends mid-record.
+
+    ``staged`` carries ``_key`` (the cache entry it was read from); ``sources`` maps a key to the
+    ``source_file`` names holding that content, its ``source_sha256`` and ``_last_row`` (the data-row number
+    of a truncated last line, else null); ``blocks`` gives the ``_offset`` (rows before the block) of each
+    ``(_key, _blk)``. A key held by two files (a copy) gives both files their rows.
     """
-    s = F.col("status")
-    if record_type == "penalty":
-        return (
-            F.when(s.contains("撤销") | (s == "1"), F.lit("revoked"))
-            .when(s.contains("异常") | (s == "2"), F.lit("abnormal"))
-            .otherwise(F.lit("active"))
-        )
-    if record_type == "license":
-        return (
-            F.when(s.contains("撤销"), F.lit("revoked"))
-            .when(s.contains("无效") | (s == "2"), F.lit("invalid"))
-            .otherwise(F.lit("active"))
-        )
-    return F.lit("active")
+    df = staged.join(F.broadcast(blocks), ["_key", "_blk"]).join(F.broadcast(sources), "_key")
+    row = (F.col("_offset") + F.col("_idx") + 1).cast("long")
+    reason = F.col("quarantine_reason")
+    cut = reason.isNull() & F.col("_last_row").isNotNull() & (row == F.col("_last_row"))
+    return df.withColumn("source_row", row).withColumn(
+        "quarantine_reason", F.when(cut, F.lit(TRUNCATED)).otherwise(reason)
+    ).drop("_offset", "_blk", "_idx", "_last_row")
 
 
-def mark_current(df: DataFrame) -> DataFrame:
-    """Fold re-sent rows: the newest accepted version of each record key is current (by update time, then
-    file and row). Every version is kept (nothing is deleted); ``versions`` counts them. Quarantined rows
-    are never current.
+def mark_current(df: DataFrame, updated: Column | None = None) -> DataFrame:
+    """Fold re-sent rows: the newest accepted version of each record is current (by ``updated`` time, then
+    file and row). Every version is kept (nothing is deleted); ``versions`` counts them. Quarantined rows are
+    never current.
     """
-    order = [F.col("updated_at").desc_nulls_last()] if "updated_at" in df.columns else []
+    order = [updated.desc_nulls_last()] if updated is not None else []
     order += [F.col("source_file").desc(), F.col("source_row").desc()]
     quarantined = F.col("quarantine_reason").isNotNull()
-    part = [F.col("record_key"), quarantined]
+    part = [F.col("record_type"), F.col("record_key"), quarantined]
     w = Window.partitionBy(*part).orderBy(*order)
     return df.withColumn("is_current", (F.row_number().over(w) == 1) & ~quarantined).withColumn(
         "versions", F.count(F.lit(1)).over(Window.partitionBy(*part)).cast("int")
+    )
+
+
+def _contains_any(c: Column, words: list[str]) -> Column:
+    return F.lit(False) if not words else F.coalesce(c.rlike("|".join(map(re.escape, words))), F.lit(False))
+
+
+def objection_marks(df: DataFrame, src: Sources, retracts: list[str], corrects: list[str]) -> DataFrame:
+    """(record_type, record_key, objection_status, objection_id) of every record an objection names.
+
+    An objection names a record by its document number (``record_ref`` = the record type's ``document_no``
+    in conf/sources.yaml: a penalty's 决定书文号, a listing's 文书号); it must not contradict the record's
+    type (异议信息类型 names it, e.g. 行政处罚信息) or party (two valid USCCs that differ). The outcome decides:
+    撤销 retracts (but 不予撤销 does not), 更正 corrects, anything else upholds; of several objections the
+    strongest outcome counts, then the latest decision.
+    """
+    docs = {rt: spec.document_no for rt, spec in src.record_types.items() if spec.document_no}
+    schema = "record_type string, record_key string, objection_status string, objection_id string"
+    if not docs or "objection" not in src.record_types:
+        return df.sparkSession.createDataFrame([], schema)
+    layout = slot_layout(src)
+    accepted = F.col("quarantine_reason").isNull()
+    label = F.lit(None).cast("string")
+    for rt in docs:
+        label = F.when(F.col("record_type") == rt, F.lit(src.record_types[rt].label)).otherwise(label)
+    targets = df.where(accepted & F.col("record_type").isin(list(docs))).select(
+        "record_type", "record_key", per_type(src, docs).alias("_ref"), F.col("party_uscc").alias("_t_uscc"),
+        label.alias("_label"),
+    ).where(F.col("_ref").isNotNull())
+
+    def o(field: str) -> Column:
+        return F.col(layout.of("objection", field))
+
+    outcome = o("outcome")
+    status = (
+        F.when(outcome.contains("不予"), F.lit("upheld"))
+        .when(_contains_any(outcome, retracts), F.lit("retracted"))
+        .when(_contains_any(outcome, corrects), F.lit("corrected"))
+        .otherwise(F.lit("upheld"))
+    )
+    objections = df.where(accepted & F.col("is_current") & (F.col("record_type") == "objection")).select(
+        o("record_ref").alias("_ref"),
+        F.col("party_uscc").alias("_o_uscc"),
+        o("objected_record_type").alias("_o_type"),
+        o("objection_id").alias("objection_id"),
+        o("decided_date").alias("_decided"),
+        status.alias("objection_status"),
+    ).where(F.col("_ref").isNotNull())
+    rank = F.when(F.col("objection_status") == "retracted", 3).when(F.col("objection_status") == "corrected", 2)
+    agree = (
+        (F.col("_o_uscc").isNull() | F.col("_t_uscc").isNull() | (F.col("_o_uscc") == F.col("_t_uscc")))
+        & (F.col("_o_type").isNull() | (F.instr(F.col("_o_type"), F.col("_label")) > 0))
+    )
+    best = F.max_by(
+        F.struct("objection_status", "objection_id"),
+        F.struct(rank.otherwise(1), F.col("_decided"), F.col("objection_id")),
+    )
+    return (
+        targets.join(objections, "_ref")
+        .where(agree)
+        .groupBy("record_type", "record_key")
+        .agg(best.alias("_best"))
+        .select("record_type", "record_key", "_best.objection_status", "_best.objection_id")
+    )
+
+
+def mark_objections(df: DataFrame, marks: DataFrame) -> DataFrame:
+    """Add ``objection_status`` (retracted / corrected / upheld; null: no objection) and ``objection_id`` to
+    every version of the records the marks name."""
+    return df.join(F.broadcast(marks), ["record_type", "record_key"], "left")
+
+
+def objection_columns(rt: RecordTypeSpec) -> list[str]:
+    """The objection columns a record table has (those of record types an objection can name)."""
+    return ["objection_status", "objection_id"] if rt.document_no else []
+
+
+def record_table(df: DataFrame, record_type: str, src: Sources) -> DataFrame:
+    """The published table of one record type: its accepted rows, typed fields first (in conf/sources.yaml
+    order), then the record columns (``is_current``, ``versions`` and, where objections apply, their
+    outcome)."""
+    rt = src.record_types[record_type]
+    layout = slot_layout(src)
+    return df.where((F.col("record_type") == record_type) & F.col("quarantine_reason").isNull()).select(
+        "record_type",
+        "source_file",
+        "source_row",
+        "source_sha256",
+        *[F.col(layout.of(record_type, f)).alias(field_column(f, spec)) for f, spec in rt.fields.items()],
+        "issues",
+        "extra",
+        *[n for n, _ in RECORD_COLUMNS],
+        "is_current",
+        "versions",
+        *objection_columns(rt),
+    )
+
+
+def quarantine_table(df: DataFrame) -> DataFrame:
+    """The rejected rows with file, row, record type, reason and raw text."""
+    return df.where(F.col("quarantine_reason").isNotNull()).select(
+        "source_file", "source_row", "record_type", F.col("quarantine_reason").alias("reason"), "raw"
+    )
+
+
+STAT_COUNTS = ("duplicates", "uscc_valid", "uscc_invalid", "uscc_missing", "uscc_placeholder",
+               "revoked_or_invalid", "rows_with_issues", "late_publication", "objection_corrected",
+               "objection_retracted")
+
+
+def file_stats(df: DataFrame, src: Sources, late_days: int) -> DataFrame:
+    """Per source file, record type and quarantine reason (its text before ':', null when accepted): rows;
+    among accepted rows the re-sent duplicates, identifier quality, revoked or invalid records, rows with
+    issues, records published more than ``late_days`` working days after their decision, records an
+    objection corrected or retracted; and the first and last event date."""
+    pairs = {rt for rt, spec in src.record_types.items() if {"decision_date", "publish_date"} <= set(spec.fields)}
+    wd = working_days_between(per_type(src, dict.fromkeys(pairs, "decision_date")),
+                              per_type(src, dict.fromkeys(pairs, "publish_date")))
+    late = F.coalesce(wd > late_days, F.lit(False))
+    acc = F.col("quarantine_reason").isNull()
+    objection = F.col("objection_status") if "objection_status" in df.columns else F.lit(None).cast("string")
+
+    def n(cond: Column) -> Column:
+        return F.sum(F.when(acc & cond, 1).otherwise(0))
+
+    status = F.col("uscc_status")
+    return df.groupBy(
+        "source_file", "record_type", F.substring_index(F.col("quarantine_reason"), ":", 1).alias("reason")
+    ).agg(
+        F.count(F.lit(1)).alias("rows"),
+        n(~F.col("is_current")).alias("duplicates"),
+        n(status == "valid").alias("uscc_valid"),
+        n(status.isin("invalid_checksum", "invalid_format")).alias("uscc_invalid"),
+        n(status == "missing").alias("uscc_missing"),
+        n(status == "placeholder").alias("uscc_placeholder"),
+        n(F.col("record_status") != "active").alias("revoked_or_invalid"),
+        n(F.size("issues") > 0).alias("rows_with_issues"),
+        n(late).alias("late_publication"),
+        n(objection == "corrected").alias("objection_corrected"),
+        n(objection == "retracted").alias("objection_retracted"),
+        F.min(F.when(acc, F.col("event_date"))).alias("first"),
+        F.max(F.when(acc, F.col("event_date"))).alias("last"),
     )
 
 

@@ -1,25 +1,40 @@
 """Ingest job: raw exports -> typed record tables (``ingest/<record_type>``), quarantine, data-quality report.
 
-Per file, rows in = rows accepted + rows quarantined; the job checks it against an independent count of
-the file's lines and fails loudly when they disagree. A file that cannot be loaded at all is reported
-(and kept in quarantine as one row with its reason); it never stops the other files.
+1. Discover: every file is hashed, its data rows counted without Spark, its format, encoding, headers and
+   record type sniffed (a workbook is one source per sheet).
+2. Parse what is new: the sources whose parse cache entry (``LAKE/ingest/_files/<key>``, keyed by content
+   hash) is missing are parsed in **one** Spark job, whatever their record types, into the shared staging
+   shape; a second small job counts rows per read block. Unchanged files are not read again.
+3. Assemble from the cache: number rows, fold re-sent rows, apply objections, count the data-quality
+   figures (one job) and write each table (one job per table, run side by side).
+
+Per source, rows in (the independent count) = rows accepted + rows quarantined = rows Spark read; the job
+fails loudly when they disagree. A source that cannot be loaded at all is reported (and kept in quarantine as
+one row with its reason); it never stops the other sources.
 """
 
 from __future__ import annotations
 
+import shutil
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from functools import reduce
+from pathlib import Path
 from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from radar.errors import InputError, RadarError
 from radar.ingest import records as R
+from radar.ingest.cache import ParseCache, cache_key, fingerprint
+from radar.ingest.convert import ConversionError, convert_source
 from radar.ingest.files import SourceFile, discover
-from radar.ingest.headers import map_headers
 from radar.jobs.context import RunContext
+from radar.lake import _claim
 
 QUARANTINE_TABLE = "ingest/quarantine"
 DQ_TABLE = "reports/dq"
@@ -32,6 +47,8 @@ QUARANTINE_SCHEMA = T.StructType(
         T.StructField("raw", T.StringType()),
     ]
 )
+WRITERS = 4  # tables written side by side: small jobs overlap their scheduling and commit overheads
+ROWS_PER_FILE = 1_000_000  # rows per Parquet file of a published table (at least one file per table)
 
 
 def records_table(record_type: str) -> str:
@@ -39,151 +56,280 @@ def records_table(record_type: str) -> str:
     return f"ingest/{record_type}"
 
 
-def _empty_raw(ctx: RunContext, record_type: str) -> tuple[DataFrame, SourceFile]:
-    """A zero-row raw frame with every field, so a record type without files still gets its table."""
-    from pathlib import Path
-
-    fields = list(ctx.sources.record_types[record_type].fields)
-    sf = SourceFile(path=Path("/dev/null"), relpath="", format="csv", size=0, headers=fields)
-    sf.mapping = map_headers(fields, record_type, ctx.sources)
-    schema = T.StructType(
-        [T.StructField(f, T.StringType()) for f in fields]
-        + [T.StructField(R.CORRUPT, T.StringType()), T.StructField("_file", T.StringType()),
-           T.StructField("source_row", T.LongType())]
-    )
-    return ctx.spark.createDataFrame([], schema), sf
-
-
 def run(ctx: RunContext) -> dict[str, Any]:
-    """Load every file of ``ctx.input_dir`` into the lake; returns the data-quality report."""
+    """Load every source of ``ctx.input_dir`` into the lake; returns the data-quality report (with the parse
+    cache's figures under ``parse_cache``, which the published report leaves out: a re-run must publish the
+    same report)."""
     spark, src = ctx.spark, ctx.sources
     if ctx.input_dir is None:
         raise InputError("no input folder given")
     files = discover(ctx.input_dir, src)
-    loadable = [f for f in files if f.problem is None]
-    if not loadable:
+    if not any(f.problem is None for f in files):
         shown = "; ".join(f"{f.relpath}: {f.problem}" for f in files[:10])
         raise InputError(f"{ctx.input_dir}: no loadable export files ({shown})")
 
-    lines = R.nonblank_line_counts(spark, loadable)
-    raws = {f.relpath: R.read_source(spark, f) for f in loadable}
-    blocks = reduce(DataFrame.unionAll, [r.select("_file", "_blk", "_idx") for r in raws.values()])
-    offsets_rows = R.block_offsets(blocks).collect()
-    offsets = spark.createDataFrame(offsets_rows, "_file string, _blk long, _offset long")
-    rows_read = {f.relpath: 0 for f in loadable}
-    for r in blocks.groupBy("_file").count().collect():
-        rows_read[r["_file"]] = r["count"]
+    cache = ParseCache(ctx.lake.root)
+    fp = fingerprint(src)
+    for f in files:
+        if f.problem is None:
+            f.cache_key = cache_key(f, fp)
+    by_key: dict[str, list[SourceFile]] = defaultdict(list)
+    for f in files:
+        if f.problem is None:
+            by_key[f.cache_key].append(f)
+    new = [group for k, group in by_key.items() if cache.meta(k) is None]
+    if new:
+        _parse_new(ctx, cache, new)
+    loadable = [f for f in files if f.problem is None]
+    metas = {f.cache_key: cache.meta(f.cache_key) or {} for f in loadable}
+    for f in loadable:
+        if f.rows_in is None:  # converted sources: the converter's count
+            f.rows_in = metas[f.cache_key].get("rows_in")
+    cache.touch(list(metas))
 
-    per_file: dict[str, dict[str, Any]] = {}
-    date_range: dict[str, tuple[Any, Any]] = {}
-    with ctx.lake.staging(QUARANTINE_TABLE, ctx.as_of) as q_dir:
-        rejected = [
-            (f.relpath, 0, f.record_type, f"file not loaded: {f.problem}", ",".join(f.headers)[:500])
-            for f in files
-            if f.problem
-        ]
-        spark.createDataFrame(rejected, QUARANTINE_SCHEMA).coalesce(1).write.mode("append").parquet(str(q_dir))
-        for rt_name, rt in src.record_types.items():
-            rt_files = [f for f in loadable if f.record_type == rt_name]
-            if not rt_files:
-                # the table's schema comes from the plan alone; writing rows-free data needs no pipeline run
-                empty, sf = _empty_raw(ctx, rt_name)
-                shape = R.mark_current(R.add_record_columns(R.parse_source(empty, sf, rt, src), rt_name, rt, src))
-                schema = shape.drop("quarantine_reason", "raw").schema
-                ctx.lake.publish_spark(spark.createDataFrame([], schema), records_table(rt_name), ctx.as_of,
-                                       partitions=1)
-                continue
-            parts = [R.parse_source(R.number_rows(raws[f.relpath], offsets), f, rt, src) for f in rt_files]
-            parsed = reduce(DataFrame.unionByName, parts)
-            parsed = R.add_truncation(parsed, rt_files, rows_read)
-            parsed = R.mark_current(R.add_record_columns(parsed, rt_name, rt, src))
-            parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
-            accepted = parsed.where(F.col("quarantine_reason").isNull()).drop("quarantine_reason", "raw")
-            ctx.lake.publish_spark(accepted, records_table(rt_name), ctx.as_of, partitions=_partitions(ctx, rt_files))
-            parsed.where(F.col("quarantine_reason").isNotNull()).select(
-                "source_file", "source_row", "record_type", F.col("quarantine_reason").alias("reason"), "raw"
-            ).coalesce(1).write.mode("append").parquet(str(q_dir))
-            stats, rng = _file_stats(parsed, rt_name, rt_files)
-            per_file.update(stats)
-            if rng:
-                date_range[rt_name] = rng
-            parsed.unpersist()
+    final, current = _assemble(spark, ctx, loadable, metas, cache)
+    try:
+        stats = R.file_stats(final, src, ctx.policy.ingest.late_publication_working_days).collect()
+        per_file, date_range = _collect_stats(stats, loadable)
+        _publish(ctx, files, loadable, final, per_file)
+    finally:
+        current.unpersist()
 
-    report = _report(ctx, files, per_file, lines, rows_read, date_range)
+    report = _report(ctx, files, per_file, metas, date_range)
     ctx.lake.publish_json(DQ_TABLE, ctx.as_of, report)
+    pruned = cache.prune(set(metas), ctx.policy.ingest.cache_keep_days)
     bad = [f for f, s in report["files"].items() if s.get("reconciled") is False]
     if bad:
         raise RadarError(
             "row counts do not reconcile (rows in != accepted + quarantined) for: "
             + ", ".join(f"{f} ({report['files'][f]})" for f in bad[:5])
         )
-    return report
-
-
-def _partitions(ctx: RunContext, files: list[SourceFile]) -> int:
-    size = sum(f.size for f in files)
-    return max(1, min(ctx.profile.spark.shuffle_partitions, size // (64 << 20) + 1))
-
-
-def _file_stats(
-    parsed: DataFrame, rt_name: str, rt_files: list[SourceFile]
-) -> tuple[dict[str, dict[str, Any]], tuple[Any, Any] | None]:
-    """Per-file counts (accepted, quarantined by reason, duplicates, identifier quality, late publication) and
-    the record type's event-date range, in one aggregation."""
-    cols = set(parsed.columns)
-    late = (
-        R.working_days_between(F.col("decision_date"), F.col("publish_date")) > 7
-        if {"decision_date", "publish_date"} <= cols
-        else F.lit(False)
-    )
-    acc = F.col("quarantine_reason").isNull()
-
-    def n(cond: Any) -> Any:
-        return F.sum(F.when(acc & cond, 1).otherwise(0))
-
-    rows = parsed.groupBy(
-        "source_file", F.substring_index(F.col("quarantine_reason"), ":", 1).alias("reason")
-    ).agg(
-        F.count(F.lit(1)).alias("rows"),
-        n(~F.col("is_current")).alias("duplicates"),
-        n(F.col("uscc_status") == "valid").alias("uscc_valid"),
-        n(F.col("uscc_status").isin("invalid_checksum", "invalid_format")).alias("uscc_invalid"),
-        n(F.col("uscc_status") == "missing").alias("uscc_missing"),
-        n(F.col("uscc_status") == "placeholder").alias("uscc_placeholder"),
-        n(F.col("record_status") != "active").alias("revoked_or_invalid"),
-        n(F.size("issues") > 0).alias("rows_with_issues"),
-        n(F.coalesce(late, F.lit(False))).alias("late_publication"),
-        F.min(F.when(acc, F.col("event_date"))).alias("first"),
-        F.max(F.when(acc, F.col("event_date"))).alias("last"),
-    ).collect()
-    out: dict[str, dict[str, Any]] = {
-        f.relpath: {"record_type": rt_name, "accepted": 0, "quarantined": 0, "quarantine_reasons": {}} for f in rt_files
+    parsed = {f.cache_key for group in new for f in group if f.problem is None}
+    return {
+        **report,
+        "parse_cache": {
+            "sources_parsed": sum(1 for f in loadable if f.cache_key in parsed),
+            "sources_reused": sum(1 for f in loadable if f.cache_key not in parsed),
+            "entries_pruned": len(pruned),
+        },
     }
-    firsts, lasts = [], []
+
+
+# ------------------------------------------------------------------------------------------ parse
+def _parse_new(ctx: RunContext, cache: ParseCache, groups: list[list[SourceFile]]) -> None:
+    """Parse the sources without a cache entry (one per content key) and add their entries.
+
+    Every source goes into one Spark job; if that job fails, each source is parsed on its own so that the
+    one that cannot be read is reported (``problem``) and the others still load.
+    """
+    spark, src = ctx.spark, ctx.sources
+    work = ctx.lake.root / "_staging" / f"ingest-{uuid.uuid4().hex[:12]}"
+    _claim(work)  # a run that dies leaves it to the lake's recovery
+    try:
+        todo: list[SourceFile] = []
+        converted: dict[str, Path] = {}
+        rows_in: dict[str, int] = {}
+        for group in groups:
+            sf = group[0]
+            if sf.converted:
+                out = work / "converted" / f"{sf.cache_key}.jsonl"
+                try:
+                    rows_in[sf.cache_key] = convert_source(
+                        sf.path, sf.format, out, sheet=sf.sheet, header_row=sf.header_row,
+                        width=len(sf.headers), encoding=sf.encoding or "utf-8",
+                    )
+                except ConversionError as e:
+                    for f in group:
+                        f.problem = str(e)
+                    continue
+                converted[sf.cache_key] = out
+            todo.append(sf)
+        outputs: list[Path] = []
+        try:
+            out = work / "parsed"
+            _write_parsed(spark, src, todo, converted, out)
+            outputs.append(out)
+        except Exception as e:  # a Spark failure: find the source that causes it
+            if len(todo) == 1:
+                _fail(groups, todo[0], e)
+                todo = []
+            for i, sf in enumerate(todo if len(todo) > 1 else []):
+                out = work / f"parsed-{i}"
+                try:
+                    _write_parsed(spark, src, [sf], converted, out)
+                    outputs.append(out)
+                except Exception as e1:
+                    _fail(groups, sf, e1)
+        ok = [sf for sf in todo if sf.problem is None]
+        blocks = _rows_per_block(spark, outputs)
+        for sf in ok:
+            k = sf.cache_key
+            written = next((o / f"_key={k}" for o in outputs if (o / f"_key={k}").exists()), None)
+            if written is None:  # no rows at all (a header-only file): an empty entry
+                written = work / "empty" / k
+                written.mkdir(parents=True)
+            counts = blocks.get(k, {})
+            meta = {
+                "key": k,
+                "sha256": sf.sha256,
+                "source": sf.relpath,
+                "record_type": sf.record_type,
+                "format": sf.format,
+                "blocks": {str(b): n for b, n in sorted(counts.items())},
+                "rows_read": sum(counts.values()),
+                "rows_in": rows_in.get(k, sf.rows_in),
+            }
+            cache.add(k, written, meta)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _fail(groups: list[list[SourceFile]], sf: SourceFile, e: Exception) -> None:
+    """Mark every source with ``sf``'s content as not loadable, with the first line of the error."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    for group in groups:
+        if group[0] is sf:
+            for f in group:
+                f.problem = f"could not be read: {text[:300]}"
+
+
+# Spark would push the parsing projection below the union of the sources, into every source's branch: the
+# same large expression compiled once per file. Kept above the union, it is compiled once.
+_KEEP_PROJECTIONS_ABOVE_UNIONS = "org.apache.spark.sql.catalyst.optimizer.PushProjectionThroughUnion"
+
+
+def _write_parsed(spark: SparkSession, src: Any, sources: list[SourceFile], converted: dict[str, Path],
+                  out: Path) -> None:
+    """One Spark job: parse ``sources`` (any record types) and write them partitioned by cache key."""
+    if not sources:
+        return
+    parts = [R.slot_source(R.read_source(spark, sf, converted.get(sf.cache_key)), sf, src) for sf in sources]
+    staged = R.parse_slots(reduce(DataFrame.unionByName, parts), src)
+    key = "spark.sql.optimizer.excludedRules"
+    before = spark.conf.get(key, "")
+    spark.conf.set(key, ",".join(x for x in (before, _KEEP_PROJECTIONS_ABOVE_UNIONS) if x))
+    try:
+        staged.write.partitionBy("_key").parquet(str(out))
+    finally:
+        if before:
+            spark.conf.set(key, before)
+        else:
+            spark.conf.unset(key)
+
+
+def _rows_per_block(spark: SparkSession, outputs: list[Path]) -> dict[str, dict[int, int]]:
+    """Rows of each read block of each freshly parsed source (read from the written Parquet)."""
+    dirs = [o for o in outputs if any(o.glob("_key=*"))]
+    if not dirs:
+        return {}
+    schema = T.StructType([T.StructField("_blk", T.LongType()), T.StructField("_key", T.StringType())])
+    df = spark.read.schema(schema).parquet(*[R.spark_path(d) for d in dirs])
+    out: dict[str, dict[int, int]] = defaultdict(dict)
+    for r in df.groupBy("_key", "_blk").count().collect():
+        out[r["_key"]][int(r["_blk"])] = int(r["count"])
+    return out
+
+
+# ------------------------------------------------------------------------------------------ assemble
+def _assemble(spark: SparkSession, ctx: RunContext, loadable: list[SourceFile], metas: dict[str, dict[str, Any]],
+              cache: ParseCache) -> tuple[DataFrame, DataFrame]:
+    """(every row numbered, folded and marked by objections; its persisted base) from the cache entries."""
+    src = ctx.sources
+    schema = R.staging_schema(src)
+    paths = [cache.entry(k) for k, m in metas.items() if m.get("rows_read")]
+    if paths:
+        staged = spark.read.schema(schema).parquet(*[R.spark_path(p) for p in paths]).withColumn(
+            "_key", F.regexp_extract(F.col("_metadata.file_path"), r"/([0-9a-f]{64})/[^/]+$", 1)
+        )
+    else:
+        staged = spark.createDataFrame([], schema).withColumn("_key", F.lit(None).cast("string"))
+    sources = spark.createDataFrame(
+        [
+            (f.cache_key, f.relpath, f.sha256,
+             int(metas[f.cache_key]["rows_read"]) if f.truncated and metas[f.cache_key].get("rows_read") else None)
+            for f in loadable
+        ],
+        "_key string, source_file string, source_sha256 string, _last_row long",
+    )
+    offsets = []
+    for k, m in metas.items():
+        before = 0
+        for blk, n in sorted(((int(b), int(n)) for b, n in m.get("blocks", {}).items())):
+            offsets.append((k, blk, before))
+            before += n
+    blocks = spark.createDataFrame(offsets, "_key string, _blk long, _offset long")
+    numbered = R.number_rows(R.add_uscc_status(staged, src.placeholder_uscc), sources, blocks)
+    current = R.mark_current(numbered, R.per_type(src, "updated_at")).persist(StorageLevel.MEMORY_AND_DISK)
+    fp = ctx.policy.features
+    marks = R.objection_marks(current, src, fp.objection_retracts, fp.objection_corrects)
+    return R.mark_objections(current, marks), current
+
+
+def _publish(ctx: RunContext, files: list[SourceFile], loadable: list[SourceFile], final: DataFrame,
+             per_file: dict[str, dict[str, Any]]) -> None:
+    """Write every record table and the quarantine, side by side."""
+    spark, src = ctx.spark, ctx.sources
+    rows: dict[str, int] = defaultdict(int)
+    quarantined = 0
+    for st in per_file.values():
+        rows[st["record_type"]] += st["accepted"]
+        quarantined += st["quarantined"]
+    rejected = spark.createDataFrame(
+        [(f.relpath, 0, f.record_type, f"file not loaded: {f.problem}", ",".join(f.headers)[:500])
+         for f in files if f.problem],
+        QUARANTINE_SCHEMA,
+    )
+    jobs = [
+        (records_table(rt), R.record_table(final, rt, src), rows[rt])
+        for rt in src.record_types
+    ]
+    jobs.append((QUARANTINE_TABLE, rejected.unionByName(R.quarantine_table(final)), quarantined))
+
+    def write(job: tuple[str, DataFrame, int]) -> None:
+        table, df, n = job
+        ctx.lake.publish_spark(df, table, ctx.as_of, partitions=n // ROWS_PER_FILE + 1)
+
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        list(pool.map(write, jobs))
+
+
+# ------------------------------------------------------------------------------------------ report
+def _collect_stats(
+    rows: list[Any], loadable: list[SourceFile]
+) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[Any, Any]]]:
+    """Per-file counts and each record type's event-date range from ``file_stats`` rows."""
+    out: dict[str, dict[str, Any]] = {
+        f.relpath: {"record_type": f.record_type, "accepted": 0, "quarantined": 0, "quarantine_reasons": {}}
+        for f in loadable
+    }
+    ranges: dict[str, tuple[Any, Any]] = {}
     for r in rows:
         st = out[r["source_file"]]
         if r["reason"] is None:
             st["accepted"] += r["rows"]
-            for k in ("duplicates", "uscc_valid", "uscc_invalid", "uscc_missing", "uscc_placeholder",
-                      "revoked_or_invalid", "rows_with_issues", "late_publication"):
+            for k in R.STAT_COUNTS:
                 st[k] = st.get(k, 0) + int(r[k] or 0)
             if r["first"] is not None:
-                firsts.append(r["first"])
-                lasts.append(r["last"])
+                a, b = ranges.get(r["record_type"], (r["first"], r["last"]))
+                ranges[r["record_type"]] = (min(a, r["first"]), max(b, r["last"]))
         else:
             st["quarantined"] += r["rows"]
             st["quarantine_reasons"][r["reason"]] = st["quarantine_reasons"].get(r["reason"], 0) + r["rows"]
-    return out, ((min(firsts), max(lasts)) if firsts else None)
+    return out, ranges
+
+
+RATE_COUNTS = ("rows_in", "accepted", "quarantined", "duplicates", "uscc_invalid", "uscc_missing",
+               "uscc_placeholder", "late_publication", "objection_corrected", "objection_retracted")
 
 
 def _report(
     ctx: RunContext,
     files: list[SourceFile],
     per_file: dict[str, dict[str, Any]],
-    lines: dict[str, int],
-    rows_read: dict[str, int],
+    metas: dict[str, dict[str, Any]],
     date_range: dict[str, tuple[Any, Any]],
 ) -> dict[str, Any]:
+    """The data-quality report: per source, per record type, the rejected sources and the date ranges."""
     out_files: dict[str, Any] = {}
     by_type: dict[str, dict[str, Any]] = {}
     for f in files:
@@ -194,6 +340,9 @@ def _report(
             "bytes": f.size,
             "sha256": f.sha256,
         }
+        if f.sheet is not None:
+            s["sheet"] = f.sheet
+            s["header_row"] = f.header_row
         if f.problem:
             s.update({"loaded": False, "problem": f.problem, "rows_in": None})
         else:
@@ -203,11 +352,11 @@ def _report(
             s.update(
                 {
                     "loaded": True,
-                    "rows_in": lines.get(f.relpath, 0),
-                    "rows_read": rows_read.get(f.relpath, 0),
+                    "rows_in": f.rows_in,
+                    "rows_read": int(metas.get(f.cache_key, {}).get("rows_read", 0)),
                     "accepted": accepted,
                     "quarantined": quarantined,
-                    "quarantine_reasons": st.get("quarantine_reasons", {}),
+                    "quarantine_reasons": dict(sorted(st.get("quarantine_reasons", {}).items())),
                     "unknown_columns": f.mapping.unknown if f.mapping else [],
                     **{k: v for k, v in st.items() if k not in ("accepted", "quarantined", "record_type",
                                                                  "quarantine_reasons")},
@@ -215,15 +364,13 @@ def _report(
             )
             s["reconciled"] = s["rows_in"] == accepted + quarantined == s["rows_read"]
             if s["rows_in"] == 0 and s["rows_read"] == 0:
-                s["note"] = "no data rows (header only)" if f.format == "csv" else "no data rows"
+                s["note"] = "no data rows (header only)" if f.format in ("csv", "xlsx") else "no data rows"
             t = by_type.setdefault(
                 f.record_type or "?",
-                {"files": 0, "rows_in": 0, "accepted": 0, "quarantined": 0, "duplicates": 0, "uscc_invalid": 0,
-                 "uscc_missing": 0, "uscc_placeholder": 0, "late_publication": 0, "unknown_columns": []},
+                {"files": 0, **dict.fromkeys(RATE_COUNTS, 0), "unknown_columns": []},
             )
             t["files"] += 1
-            for k in ("rows_in", "accepted", "quarantined", "duplicates", "uscc_invalid", "uscc_missing",
-                      "uscc_placeholder", "late_publication"):
+            for k in RATE_COUNTS:
                 t[k] += int(s.get(k) or 0)
             t["unknown_columns"] = sorted(set(t["unknown_columns"]) | set(s["unknown_columns"]))
         out_files[f.relpath] = s
@@ -234,6 +381,7 @@ def _report(
         t["duplicate_rate"] = round(t["duplicates"] / n, 4)
         # the seed's 重错码率: duplicate or wrong codes among accepted rows
         t["dup_or_wrong_code_rate"] = round((t["duplicates"] + t["uscc_invalid"]) / n, 4)
+        t["late_publication_rate"] = round(t["late_publication"] / n, 4)
     return {
         "as_of": ctx.as_of_s,
         "input": str(ctx.input_dir),

@@ -6,11 +6,14 @@ reads its inputs from the lake and publishes its outputs atomically, so a stage 
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+
+from pyspark.sql import SparkSession
 
 from radar import __version__
 from radar.config import Profile, policy, profile, resolve_paths, sources
@@ -63,6 +66,17 @@ def make_context(lake_dir: Path, as_of: date, input_dir: Path | None = None, pro
     return RunContext(spark, lake, as_of, policy(), sources(), prof, input_dir=input_dir)
 
 
+def release_memory(spark: SparkSession) -> None:
+    """Free what a finished stage kept: cached tables, and (through a Python and a JVM garbage collection,
+    which let Spark's context cleaner see them as unreachable) the blocks of its local checkpoints. A stage
+    leaves nothing the next one needs in memory: stages talk through the lake."""
+    spark.catalog.clearCache()
+    gc.collect()
+    jvm = getattr(spark.sparkContext, "_jvm", None)
+    if jvm is not None:
+        jvm.System.gc()
+
+
 def run_all(
     input_dir: Path,
     as_of: date,
@@ -88,6 +102,7 @@ def run_all(
             if name == "ingest":
                 check_as_of(info, as_of, ctx.policy.run.min_history_days, ctx.policy.run.max_days_after_last_record)
                 info.pop("files", None)  # per-file figures live in the data-quality report
+        release_memory(ctx.spark)
         if progress:
             progress(name, ctx.report["stages"][name])
     ctx.lake.publish_json(RUN_REPORT, as_of, ctx.report)

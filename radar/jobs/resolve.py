@@ -1,7 +1,9 @@
 """Resolve job: the entity master, a link from every record to its entity, and the linking attributes.
 
-Outputs: ``resolve/entities``, ``resolve/links`` (one row per current record of every record type but the
-registry itself), ``resolve/attributes`` (entity -> person / address / phone edges for the graph).
+Outputs: ``resolve/entities``, ``resolve/identifiers`` (every identifier of every entity: what keeps
+``entity_id`` stable across runs), ``resolve/links`` (one row per current record of every record type but
+the registry itself), ``resolve/attributes`` (entity -> person / address / phone edges for the graph). The
+uncertain matches go to the store's review queue; reviewers' decisions come back from it.
 """
 
 from __future__ import annotations
@@ -15,38 +17,96 @@ from pyspark.sql import functions as F
 from radar.jobs.context import RunContext
 from radar.jobs.ingest import records_table
 from radar.resolve.attributes import build_attributes
-from radar.resolve.entities import build_entities
-from radar.resolve.link import link_records, mentions
+from radar.resolve.entities import build_master
+from radar.resolve.link import mentions, resolve_links
+from radar.resolve.match import former_names
+from radar.resolve.normalize import name_rules
 
 ENTITIES = "resolve/entities"
+IDENTIFIERS = "resolve/identifiers"
 LINKS = "resolve/links"
 ATTRIBUTES = "resolve/attributes"
 # registry sub-tables carry the owner's USCC and are about the registry entity itself
 LINKED_TYPES_EXCLUDED = {"registry"}
 
 
+def previous_identifiers(ctx: RunContext) -> DataFrame | None:
+    """The identifiers table of the newest earlier run (None for the first run)."""
+    earlier = [d for d in ctx.lake.as_of_dates(IDENTIFIERS) if d < ctx.as_of_s]
+    return ctx.lake.read_spark(ctx.spark, IDENTIFIERS, earlier[-1]) if earlier else None
+
+
+def review_decisions(ctx: RunContext) -> DataFrame | None:
+    """Reviewers' decisions from the store (None when there are none)."""
+    from radar.store import Store
+
+    with Store(ctx.profile.store_url) as store:
+        rows = store.match_decisions()
+    if not rows:
+        return None
+    return ctx.spark.createDataFrame(
+        [(r["source_type"], r["record_key"], r["entity_id"], r["decision"]) for r in rows],
+        "source_type string, record_key string, entity_id string, decision string",
+    )
+
+
+def store_reviews(ctx: RunContext, review: DataFrame, entities: DataFrame) -> dict[str, int]:
+    """Put this run's uncertain matches into the store's review queue (idempotent)."""
+    from radar.store import Store
+
+    rows = (
+        review.join(
+            entities.select(
+                "entity_id", F.col("name").alias("entity_name"), F.col("address").alias("entity_address"),
+                F.col("uscc").alias("entity_uscc"), "district_code",
+            ),
+            "entity_id",
+            "left",
+        )
+        .toPandas()
+        .astype(object)
+        .where(lambda d: d.notna(), None)
+        .to_dict("records")
+    )
+    with Store(ctx.profile.store_url) as store:
+        return store.upsert_match_reviews(rows, ctx.as_of)
+
+
 def run(ctx: RunContext) -> dict[str, Any]:
-    """Build and publish entities, links and attributes; returns link figures per record type."""
+    """Build and publish entities, identifiers, links and attributes; returns link figures per record type."""
     spark, lake = ctx.spark, ctx.lake
     pol = ctx.policy.resolve
 
     def table(rt: str) -> DataFrame:
         return lake.read_spark(spark, records_table(rt), ctx.as_of)
 
-    entities = build_entities(table("registry"), pol, ctx.as_of)
+    entities, identifiers, master_figures = build_master(
+        table("registry"), pol, ctx.as_of, previous_identifiers(ctx), pol.identifier_max_iterations
+    )
     lake.publish_spark(entities, ENTITIES, ctx.as_of, partitions=1)
+    lake.publish_spark(identifiers, IDENTIFIERS, ctx.as_of, partitions=1)
     entities = lake.read_spark(spark, ENTITIES, ctx.as_of)
+    identifiers = lake.read_spark(spark, IDENTIFIERS, ctx.as_of)
 
     all_mentions = reduce(
         DataFrame.unionByName,
-        [mentions(table(rt), rt) for rt in ctx.sources.record_types if rt not in LINKED_TYPES_EXCLUDED],
+        [mentions(table(rt), rt, pol) for rt in ctx.sources.record_types if rt not in LINKED_TYPES_EXCLUDED],
     )
-    links = link_records(all_mentions, entities, pol).join(
-        entities.select("entity_id", "uscc"), "entity_id", "left"
+    former = former_names(table("change"), identifiers) if "change" in ctx.sources.record_types else None
+    result = resolve_links(
+        all_mentions, entities, pol, identifiers=identifiers, former=former, decisions=review_decisions(ctx),
+        partitions=ctx.profile.spark.shuffle_partitions,
     )
+    links = result.links.join(entities.select("entity_id", "uscc"), "entity_id", "left")
     lake.publish_spark(links, LINKS, ctx.as_of, partitions=max(1, ctx.profile.spark.shuffle_partitions // 4))
+    review_counts = store_reviews(ctx, result.review, entities)
 
-    attributes = build_attributes(entities, table("shareholder"), table("key_personnel"))
+    attributes = build_attributes(
+        entities, table("shareholder"), table("key_personnel"),
+        table("change") if "change" in ctx.sources.record_types else None, lake.read_spark(spark, LINKS, ctx.as_of),
+        address_sql=name_rules(pol).address_sql, context_max_entities=ctx.policy.graph.name_context_max_entities,
+        max_iterations=ctx.policy.graph.max_iterations,
+    )
     lake.publish_spark(attributes, ATTRIBUTES, ctx.as_of, partitions=1)
 
     published = lake.read_spark(spark, LINKS, ctx.as_of)
@@ -61,5 +121,25 @@ def run(ctx: RunContext) -> dict[str, Any]:
     for s in stats.values():
         s["linked_rate"] = round(1 - s["by_method"].get("unlinked", 0) / max(1, s["records"]), 4)
         s["wrong_code_rate"] = round(s["wrong_code"] / max(1, s["records"]), 4)
-    n_entities = entities.count()
-    return {"entities": n_entities, "links": stats}
+    ent_stats = entities.groupBy("uscc_status").agg(
+        F.count(F.lit(1)).alias("n"), F.sum(F.when(F.col("registry_rows") > 1, 1).otherwise(0)).alias("merged")
+    ).collect()
+    n_entities = sum(r["n"] for r in ent_stats)
+    by_status = {r["uscc_status"]: r["n"] for r in ent_stats}
+    records = sum(s["records"] for s in stats.values())
+    totals = {
+        "records": records,
+        "linked_rate": round(1 - sum(s["by_method"].get("unlinked", 0) for s in stats.values()) / max(1, records), 4),
+        # records carrying a valid code of another entity (flagged, not trusted)
+        "wrong_code_rate": round(sum(s["wrong_code"] for s in stats.values()) / max(1, records), 4),
+        # registry entities whose code is shared with another entity's row, or is another entity's
+        "duplicate_code_rate": round(
+            (by_status.get("duplicate", 0) + by_status.get("inconsistent", 0)) / max(1, n_entities), 4
+        ),
+        "entities_merged_from_several_rows": sum(r["merged"] for r in ent_stats),
+        "entity_code_status": by_status,
+        "review_queue": review_counts,
+        "match_model": {k: v for k, v in result.model.to_dict().items() if k != "coef"} if result.model else None,
+        **master_figures,
+    }
+    return {"entities": n_entities, "links": stats, "totals": totals}

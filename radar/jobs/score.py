@@ -19,6 +19,7 @@ from radar.features.snapshots import value_labels
 from radar.jobs.context import RunContext
 from radar.jobs.features import SNAPSHOTS
 from radar.jobs.resolve import ENTITIES
+from radar.jobs.train import with_external_features
 from radar.models import apply_floors, assign_grades, explain
 from radar.models import registry as reg
 from radar.reference import city_districts
@@ -68,6 +69,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
 
     entities = lake.read_spark(spark, ENTITIES, ctx.as_of)
     snap = lake.read_spark(spark, SNAPSHOTS, ctx.as_of).where(F.col("snapshot_date") == F.lit(ctx.as_of))
+    snap = with_external_features(ctx, snap)
     active = snap.join(entities.where("is_active").select("entity_id"), "entity_id")
     scored = active.select("entity_id", *features).mapInPandas(score, SCORE_SCHEMA)
     scored = scored.join(active.select("entity_id", *FLOOR_FEATURES.values()), "entity_id").localCheckpoint()

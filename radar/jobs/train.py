@@ -8,6 +8,7 @@ recorded in the store's model history.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -21,11 +22,28 @@ from radar.jobs.features import SNAPSHOTS
 from radar.models.lifecycle import retrain
 
 WEIGHT = "sample_weight"
+log = logging.getLogger(__name__)
 
 
 def feature_columns() -> list[str]:
     """The model's feature columns, in catalog order."""
     return [f.name for f in feature_catalog().features]
+
+
+def with_external_features(ctx: RunContext, snapshots: DataFrame) -> DataFrame:
+    """The snapshots with the catalog's external features (``kind: external``, e.g. graph/snapshots) joined
+    on entity and snapshot date; an entity or date their table does not cover, or a table not built yet,
+    gives 0."""
+    ext = [f for f in feature_catalog().features if f.kind == "external"]
+    for table in dict.fromkeys(f.table for f in ext):
+        names = [f.name for f in ext if f.table == table]
+        if ctx.lake.exists(table, ctx.as_of):
+            cols = ctx.lake.read_spark(ctx.spark, table, ctx.as_of).select("entity_id", "snapshot_date", *names)
+            snapshots = snapshots.drop(*names).join(cols, ["entity_id", "snapshot_date"], "left")
+        else:
+            log.warning("external features %s: table %s not built yet, using 0", ", ".join(names), table)
+            snapshots = snapshots.drop(*names).select("*", *[F.lit(0).alias(n) for n in names])
+    return snapshots.fillna(0, subset=[f.name for f in ext]) if ext else snapshots
 
 
 def training_frame(snapshots: DataFrame, features: list[str], max_rows: int, ratio: float, seed: int) -> Any:
@@ -57,7 +75,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         os.makedirs(os.path.dirname(uri.removeprefix("sqlite:///")), exist_ok=True)
     os.makedirs(artifacts, exist_ok=True)
     features = feature_columns()
-    snaps = ctx.lake.read_spark(ctx.spark, SNAPSHOTS, ctx.as_of)
+    snaps = with_external_features(ctx, ctx.lake.read_spark(ctx.spark, SNAPSHOTS, ctx.as_of))
     pdf = training_frame(snaps, features, tp.max_collect_rows, tp.negative_sample_ratio, tp.seed)
     store = _store(ctx)
     try:

@@ -1,142 +1,549 @@
-"""Linking every record to a registry entity: by USCC, by registration number, by name (and address).
+"""Linking every record to a registry entity, or saying why it cannot be linked.
 
-The first rule that gives one entity wins:
+Exact rules first, by identifier; the first that names one entity wins:
 
-1. ``uscc``: a valid USCC of a registry entity whose name agrees with the record's (a valid code of another
-   entity is flagged ``wrong_code`` and not trusted);
-2. ``reg_no``: a legacy 15-digit registration number of a registry entity (from the registration-number
-   column, or found in the code column);
-3. ``name``: the normalised name matches exactly one entity;
-4. ``name+address``: the name matches several entities and the normalised address settles it;
-5. otherwise ``unlinked`` with the reason.
+1. ``uscc``: a valid USCC an entity trusts (see :mod:`radar.resolve.entities`), when the record's name
+   agrees with one of the entity's names (a valid code of another entity is flagged ``wrong_code`` and not
+   trusted);
+2. ``uscc`` by organisation code: an enterprise's USCC whose positions 9-17 are an entity's organisation
+   code (the registry wrote a wrong or invalid code for it), or an organisation code in the code column;
+3. ``reg_no``: a legacy 15-digit registration number (from its column, or found in the code column);
+4. ``uscc`` by the code as written: an invalid code the registry wrote the same way, or a code one
+   character off an entity's (a typo), with an agreeing name (probability ``match.near_code_probability``).
+
+What they leave goes to the calibrated match of :mod:`radar.resolve.match`: blocking, comparison of name,
+address, legal representative, phone and hints, a probability. At or above ``match.accept`` the record is
+linked (method ``name``, or ``name+address`` when the address agrees); between ``match.review`` and
+``match.accept`` it waits in the review queue (unlinked until a reviewer decides); below, it stays unlinked
+with the reason. A reviewer's decision on a (record, entity) pair is reused by every later run: accepted is
+linked with method ``review``; rejected is never proposed again.
 
 A natural person (subject category 自然人, or a masked ID with a short name) is never linked by name.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from radar.config import ResolvePolicy
 from radar.ingest.parse import ident
-from radar.resolve.normalize import name_rules
+from radar.reference import city_districts, industry_sections
+from radar.resolve.compare import FEATURE_LABELS, FEATURES
+from radar.resolve.entities import USCC_ALPHABET
+from radar.resolve.match import (
+    add_competition,
+    candidate_pairs,
+    compare,
+    entity_names,
+    entity_side,
+    probability,
+)
+from radar.resolve.model import MatchModel, calibration_table, fit_match_model
+from radar.resolve.normalize import clean_sql, name_rules, person_sql, phone_sql
 
 MENTION_COLUMNS = [
     "source_type", "record_key", "source_file", "source_row", "party_uscc", "party_uscc_raw", "uscc_status",
-    "party_name", "party_address", "party_reg_no", "subject_category",
+    "party_name", "party_address", "party_reg_no", "subject_category", "party_legal_rep", "party_phone",
+    "party_org_code", "hint_district_text", "hint_entity_type", "hint_industry",
 ]
 PERSON_CATEGORIES = ["自然人"]
+LINK_COLUMNS = [
+    "source_type", "record_key", "source_file", "source_row", "entity_id", "method", "rule", "probability",
+    "reason", "wrong_code", "uscc_status", "record_uscc", "record_name", "candidate_entity_id", "evidence",
+]
+REVIEW_COLUMNS = [
+    "source_type", "record_key", "entity_id", "probability", "record_name", "record_address", "record_uscc",
+    "evidence",
+]
 
 
-def mentions(table: DataFrame, record_type: str) -> DataFrame:
-    """The party of each current record of one record type, in the columns linking needs."""
+def _first_present(cols: set[str], names: list[str]) -> list[str]:
+    return [c for c in names if c in cols]
+
+
+def mentions(table: DataFrame, record_type: str, policy: ResolvePolicy | None = None) -> DataFrame:
+    """The party of each current record of one record type, in the columns linking needs.
+
+    Hint columns (``resolve.hint_columns``) the table has are carried: the units' names that tell the
+    entity's district, the entity type, the industry.
+    """
     cols = set(table.columns)
+    hints = policy.hint_columns if policy is not None else None
+
+    def text(names: list[str]) -> Column:
+        present = _first_present(cols, names)
+        if not present:
+            return F.lit(None).cast("string")
+        return F.concat_ws(" ", *[F.col(c).cast("string") for c in present])
+
+    def one(name: str) -> Column:
+        return F.col(name) if name in cols else F.lit(None).cast("string")
+
     return table.where(F.col("is_current") & (F.col("record_status") == "active")).select(
         F.lit(record_type).alias("source_type"),
         "record_key", "source_file", "source_row", "party_uscc", "party_uscc_raw", "uscc_status", "party_name",
         "party_address", "party_reg_no",
         (F.col("subject_category") if "subject_category" in cols else
          F.col("debtor_type") if "debtor_type" in cols else F.lit(None).cast("string")).alias("subject_category"),
+        one("party_legal_rep").alias("party_legal_rep"),
+        one("party_phone").alias("party_phone"),
+        one("org_code").alias("party_org_code"),
+        text(hints.district if hints else []).alias("hint_district_text"),
+        text(hints.entity_type if hints else []).alias("hint_entity_type"),
+        text(hints.industry if hints else []).alias("hint_industry"),
     )
 
 
-def link_records(mention: DataFrame, entities: DataFrame, policy: ResolvePolicy) -> DataFrame:
-    """One link per mention: entity_id, uscc, method, probability, reason, wrong_code."""
+def prepare(mention: DataFrame, policy: ResolvePolicy) -> DataFrame:
+    """The mentions with the record-side comparison columns (``rid``, ``r_*``) and their identifier keys."""
     rules = name_rules(policy)
-    m = mention.select(
-        *MENTION_COLUMNS,
-        F.expr(rules.name_sql(ident("party_name"))).alias("name_core"),
-        F.expr(rules.address_sql(ident("party_address"))).alias("address_core"),
-        # a 15-digit registration number also arrives in the code column (e.g. 被诉方注册号, spot-check 注册号)
-        F.coalesce(
-            F.col("party_reg_no"), F.when(F.col("uscc_status") == "reg_no", F.col("party_uscc_raw"))
-        ).alias("reg_key"),
-    )
-    ents = entities.select("entity_id", "uscc", "name_core", "address_core", "business_reg_no")
-    by_uscc = ents.select(
-        F.col("uscc").alias("_u"), F.col("entity_id").alias("_u_eid"), F.col("name_core").alias("_u_name")
-    )
-    by_reg = (
-        ents.where(F.col("business_reg_no").isNotNull())
-        .groupBy(F.col("business_reg_no").alias("_r"))
-        .agg(F.count(F.lit(1)).alias("_r_n"), F.min("entity_id").alias("_r_eid"))
-        .where("_r_n = 1")
-    )
-    by_name = (
-        ents.where(F.col("name_core").isNotNull())
-        .groupBy(F.col("name_core").alias("_n"))
-        .agg(F.count(F.lit(1)).alias("_n_count"), F.min("entity_id").alias("_n_eid"))
-    )
-    by_name_addr = (
-        ents.where(F.col("name_core").isNotNull() & F.col("address_core").isNotNull())
-        .groupBy(F.col("name_core").alias("_na"), F.col("address_core").alias("_aa"))
-        .agg(F.count(F.lit(1)).alias("_na_n"), F.min("entity_id").alias("_na_eid"))
-        .where("_na_n = 1")
-    )
-    j = (
-        m.join(by_uscc, m["party_uscc"] == by_uscc["_u"], "left")
-        .join(by_reg, m["reg_key"] == by_reg["_r"], "left")
-        .join(by_name, m["name_core"] == by_name["_n"], "left")
-        .join(by_name_addr, (m["name_core"] == by_name_addr["_na"]) & (m["address_core"] == by_name_addr["_aa"]), "left")
-    )
-    names_agree = (
-        F.col("name_core").isNull()
-        | F.col("_u_name").isNull()
-        | F.col("_u_name").contains(F.col("name_core"))
-        | F.col("name_core").contains(F.col("_u_name"))
-        | (F.levenshtein(F.col("name_core"), F.col("_u_name")) <= policy.uscc_name_max_edits)
-    )
-    uscc_hit = F.col("_u_eid").isNotNull() & names_agree
-    wrong_code = F.col("_u_eid").isNotNull() & ~names_agree
-    name_unique = F.col("_n_count") == 1
-    name_addr = (F.col("_n_count") > 1) & F.col("_na_eid").isNotNull()
-    # null-safe: most record types have no subject category, and a null here must not block name links
-    person = F.coalesce(
+    parts = rules.parts_sql(ident("party_name"))
+    addr = rules.address_sql(ident("party_address"))
+    dists = list(city_districts(policy.city_division, policy.extra_divisions))
+    sections = {name: letter for letter, name in industry_sections().items()}
+    section_case = "CASE " + " ".join(
+        f"WHEN contains(coalesce(hint_industry, ''), '{n}') THEN '{c}'" for n, c in sorted(sections.items())
+    ) + " END"
+    raw = F.col("party_uscc_raw")
+    code18 = F.when((F.length(raw) == 18) & raw.rlike(f"^[{USCC_ALPHABET}]+$"), raw)
+    code_div = F.substring(code18, 3, 6)
+    org_in_code = F.when(
+        (F.col("uscc_status") == "valid") & raw.rlike("^9[13]"), F.substring(raw, 9, 9)
+    ).when(F.col("uscc_status") == "org_code", raw)
+    org_col = F.upper(F.regexp_replace(F.coalesce("party_org_code", F.lit("")), "[^0-9A-Za-z]", ""))
+    person_cat = F.coalesce(
         F.col("subject_category").isin(PERSON_CATEGORIES)
         | ((F.col("uscc_status") == "masked") & (F.length("party_name") <= 4)),
         F.lit(False),
     )
-    no_name = F.coalesce(F.trim(F.col("party_name")), F.lit("")) == ""
+    return mention.select(
+        *MENTION_COLUMNS,
+        F.concat_ws("\u0001", "source_type", "record_key").alias("rid"),
+        F.expr(parts["full"]).alias("r_full"),
+        F.expr(parts["core"]).alias("r_core"),
+        F.expr(parts["region"]).alias("r_region"),
+        F.expr(parts["form"]).alias("r_form"),
+        F.expr(parts["branch"]).alias("r_branch"),
+        F.expr(person_sql(ident("party_name"))).alias("r_person"),
+        F.expr(addr).alias("r_addr"),
+        F.expr(rules.address_key_sql(addr)).alias("r_addr_key"),
+        F.expr(rules.road_sql(addr)).alias("r_road"),
+        F.expr(rules.district_of_text_sql(ident("party_address"))).alias("r_addr_district"),
+        F.when(code_div.isin(*dists), code_div).alias("r_code_district"),
+        F.expr(rules.district_of_text_sql(ident("hint_district_text"))).alias("r_hint_district"),
+        F.col("hint_entity_type").alias("r_hint_type"),
+        F.expr(section_case).alias("r_hint_section"),
+        F.expr(f"nullif({clean_sql(ident('party_legal_rep'))}, '')").alias("r_rep"),
+        F.expr(phone_sql(ident("party_phone"))).alias("r_phone"),
+        # a 15-digit registration number also arrives in the code column (e.g. 被诉方注册号, spot-check 注册号)
+        F.coalesce(
+            F.col("party_reg_no"), F.when(F.col("uscc_status") == "reg_no", F.col("party_uscc_raw"))
+        ).alias("reg_key"),
+        F.coalesce(org_in_code, F.when(org_col.rlike(f"^[{USCC_ALPHABET}]{{9}}$"), org_col)).alias("org_key"),
+        code18.alias("code18"),
+        person_cat.alias("natural_person"),
+    )
+
+
+def _unique(identifiers: DataFrame, id_type: str, trusted_only: bool = True) -> DataFrame:
+    """Identifier values of one kind that name exactly one entity: (value, eid)."""
+    ids = identifiers.where(F.col("id_type") == id_type)
+    if trusted_only:
+        ids = ids.where("trusted")
+    return ids.groupBy(F.col("id_value").alias("value")).agg(
+        F.countDistinct("entity_id").alias("_n"), F.min("entity_id").alias("eid")
+    ).where("_n = 1").drop("_n")
+
+
+def names_agree(pairs: DataFrame, names: DataFrame, ents: DataFrame, policy: ResolvePolicy) -> DataFrame:
+    """(rid, eid, agree): whether a record's name agrees with one of an entity's names.
+
+    Agreeing: no name to disagree with; one core contains the other; few edits apart (at most
+    ``uscc_name_max_edits``, and at most half the shorter core); or an operator-named individual business
+    whose operator's surname or given name the record's shop sign carries, or whom the record names.
+    """
+    p = pairs.join(names.select("eid", "v_core"), "eid", "left").join(
+        ents.select("eid", "e_rep", "e_person_named"), "eid", "left"
+    )
+    rc, vc, rep = F.col("r_core"), F.col("v_core"), F.col("e_rep")
+    edits = F.least(F.lit(policy.uscc_name_max_edits), F.greatest(F.lit(1), F.floor(F.least(F.length(rc), F.length(vc)) / 2)))
+    sign = F.coalesce(F.col("e_person_named"), F.lit(False)) & rep.isNotNull() & (
+        rc.startswith(F.concat(F.lit("老"), F.substring(rep, 1, 1)))
+        | rc.startswith(F.concat(F.lit("小"), F.substring(rep, 1, 1)))
+        | rc.startswith(F.concat(F.substring(rep, 1, 1), F.lit("记")))
+        | rc.startswith(F.concat(F.substring(rep, 1, 1), F.lit("氏")))
+        | ((F.length(rep) == 3) & rc.contains(F.substring(rep, 2, 2)))
+    )
+    # an operator-named business is known by a shop sign the registry does not hold: a sign cannot contradict it
+    any_sign = F.coalesce(F.col("e_person_named"), F.lit(False)) & ~F.coalesce(F.col("r_person"), F.lit(False)) & ~(
+        F.coalesce(F.col("r_form"), F.lit("")).rlike("公司|企业|合作社")
+    )
+    agree = (
+        rc.isNull() | vc.isNull() | vc.contains(rc) | rc.contains(vc) | (F.levenshtein(rc, vc) <= edits)
+        | sign | any_sign | (F.col("r_full") == rep)
+    )
+    return p.groupBy("rid", "eid").agg(F.max(F.coalesce(agree, F.lit(True))).alias("agree"))
+
+
+def identifier_links(
+    rec: DataFrame, identifiers: DataFrame, names: DataFrame, ents: DataFrame, policy: ResolvePolicy
+) -> DataFrame:
+    """(rid, eid, rule, agree) for every identifier hit of a record, before choosing among them."""
+    hits = []
+    for rule, key, id_type, trusted in (
+        ("uscc", "party_uscc", "uscc", True),
+        ("org_code", "org_key", "org_code", True),
+        ("reg_no", "reg_key", "reg_no", True),
+        ("written_code", "code18", "written_code", False),
+    ):
+        u = _unique(identifiers, id_type, trusted)
+        hits.append(
+            rec.where(F.col(key).isNotNull()).join(u, F.col(key) == u["value"]).select(
+                "rid", "eid", F.lit(rule).alias("rule")
+            )
+        )
+    # a code one character off an entity's code (trusted or as written): a typo, never the code itself
+    codes = identifiers.where(F.col("id_type").isin("uscc", "written_code") & (F.length("id_value") == 18))
+    codes = codes.select(F.col("id_value").alias("_code"), F.col("entity_id").alias("eid")).distinct()
+    pos = F.sequence(F.lit(1), F.lit(18))
+
+    def masked(c: str) -> Column:
+        return F.explode(F.transform(pos, lambda i: F.concat(F.substring(c, 1, i - 1), F.lit("_"), F.substring(c, i + 1, 18))))
+
+    ekeys = codes.select("_code", "eid", masked("_code").alias("_m"))
+    rkeys = rec.where(F.col("code18").isNotNull()).select("rid", "code18", masked("code18").alias("_m"))
+    near = (
+        rkeys.join(ekeys, "_m")
+        .where(F.col("code18") != F.col("_code"))
+        .select("rid", "eid", F.lit("near_code").alias("rule"))
+        .distinct()
+    )
+    hits.append(near)
+    all_hits = hits[0]
+    for h in hits[1:]:
+        all_hits = all_hits.unionByName(h)
+    all_hits = all_hits.distinct()
+    with_names = all_hits.join(rec.select("rid", "r_core", "r_full", "r_form", "r_person"), "rid")
+    agree = names_agree(with_names, names, ents, policy)
+    # a near code is a guess at a typo: only a name that is there and agrees confirms it (no name, no link)
+    named = rec.select("rid", F.col("r_core").isNotNull().alias("_named"))
+    return (
+        all_hits.join(agree, ["rid", "eid"]).join(named, "rid")
+        .withColumn("agree", F.when(F.col("rule") == "near_code", F.col("agree") & F.col("_named"))
+                    .otherwise(F.col("agree")))
+        .drop("_named")
+    )
+
+
+@dataclass
+class LinkResult:
+    """What linking produced: the links, the review queue, the match model and the run's figures."""
+
+    links: DataFrame
+    review: DataFrame
+    model: MatchModel | None
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def shipped_model() -> MatchModel:
+    """The match model shipped with radar (fitted on a simulated city), used when a run has too few
+    code-linked records to fit its own."""
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).with_name("match_model.json")).read_text(encoding="utf-8"))
+    coef = dict(zip(data["features"], data["coef"], strict=True))
+    return MatchModel(tuple(FEATURES), tuple(float(coef.get(f, 0.0)) for f in FEATURES), float(data["intercept"]),
+                      {"source": "shipped", **data.get("meta", {})})
+
+
+def _evidence(model: MatchModel) -> Column:
+    """The top four feature contributions of a pair, as JSON (Chinese labels), for reviewers and analysts."""
+    items = [
+        F.struct(F.lit(FEATURE_LABELS.get(f, f)).alias("label"), F.round(F.col(f) * F.lit(c), 3).alias("contribution"))
+        for f, c in zip(model.features, model.coef, strict=True)
+        if c != 0
+    ]
+    arr = F.filter(F.array(*items), lambda x: x["contribution"] != 0)
+    ordered = F.array_sort(
+        arr,
+        lambda a, b: F.when(F.abs(a["contribution"]) > F.abs(b["contribution"]), -1)
+        .when(F.abs(a["contribution"]) < F.abs(b["contribution"]), 1)
+        .otherwise(0),
+    )
+    return F.to_json(F.slice(ordered, 1, 4))
+
+
+def resolve_links(
+    mention: DataFrame,
+    entities: DataFrame,
+    policy: ResolvePolicy,
+    *,
+    identifiers: DataFrame | None = None,
+    former: DataFrame | None = None,
+    decisions: DataFrame | None = None,
+    partitions: int = 4,
+    fit: bool = True,
+    keep_pairs: bool = False,
+) -> LinkResult:
+    """Link every mention (see the module docstring).
+
+    ``identifiers`` is the entity master's identifiers table (built from ``entities`` when None); ``former``
+    has (entity_id, name) of former names; ``decisions`` has (source_type, record_key, entity_id, decision)
+    with decision ``accepted`` or ``rejected``. ``fit`` False uses the shipped model. With ``keep_pairs``
+    the scored candidate pairs are in ``figures['pairs']`` (a DataFrame, for benchmarks).
+    """
+    m = policy.match
+    rec = prepare(mention, policy).localCheckpoint()
+    if identifiers is None:
+        identifiers = entities.select(
+            "entity_id", F.lit("uscc").alias("id_type"), F.col("uscc").alias("id_value"),
+            F.col("uscc_status").isin("valid", "repaired").alias("trusted"),
+        ).where(F.col("id_value").isNotNull())
+    ents = entity_side(entities, policy).localCheckpoint()
+    names = entity_names(entities, former, policy).localCheckpoint()
+
+    # ---------------------------------------------------------------- exact rules, by identifier
+    eligible = rec.where(~F.col("natural_person"))
+    hits = identifier_links(eligible, identifiers, names, ents, policy)
+    rank = (
+        F.when((F.col("rule") == "uscc") & F.col("agree"), 1)
+        .when((F.col("rule") == "org_code") & F.col("agree"), 2)
+        .when(F.col("rule") == "reg_no", 3)
+        .when((F.col("rule") == "written_code") & F.col("agree"), 4)
+        .when((F.col("rule") == "near_code") & F.col("agree"), 5)
+    )
+    per_rec = Window.partitionBy("rid").orderBy("_rank", "eid")
+    chosen = (
+        hits.withColumn("_rank", rank).where(F.col("_rank").isNotNull())
+        .withColumn("_n", F.count(F.lit(1)).over(Window.partitionBy("rid", "_rank")))
+        .withColumn("_rn", F.row_number().over(per_rec))
+        .where("_rn = 1 and _n = 1")
+        .select("rid", "eid", "rule")
+    )
+    owner = hits.where(F.col("rule").isin("uscc", "org_code") & ~F.col("agree")).groupBy("rid").agg(
+        F.min("eid").alias("code_owner")
+    )
+    exact = chosen.localCheckpoint()
+
+    # ---------------------------------------------------------------- the probabilistic stage
+    linked_recs = rec.join(exact, "rid")
+    siblings = linked_recs.where(F.col("r_core").isNotNull()).select("rid", "r_core", "eid").localCheckpoint()
+    rest = (
+        rec.join(exact.select("rid"), "rid", "left_anti")
+        .where(~F.col("natural_person") & F.col("r_core").isNotNull())
+        .join(owner, "rid", "left")
+        .withColumn("_train", F.lit(False))
+        .withColumn("t_eid", F.lit(None).cast("string"))
+    )
+    n_linked = siblings.count()
+    use_fit = fit and n_linked >= m.min_train_records
+    hashed = F.abs(F.xxhash64("rid", F.lit(m.seed))) % 1_000_000
+    if use_fit:
+        # training records are drawn per record type in the proportions of the records left to match, so the
+        # model learns from complaints as much as complaints need it
+        candidates = linked_recs.where(F.col("r_core").isNotNull() & (F.col("rule") != "near_code"))
+        have = {r[0]: r[1] for r in candidates.groupBy("source_type").count().collect()}
+        need = {r[0]: r[1] for r in rest.groupBy("source_type").count().collect()}
+        total_need = max(1, sum(need.values()))
+        quota = {
+            st: min(1.0, max(m.train_records * need.get(st, 0) / total_need, min(n, 50)) / n)
+            for st, n in have.items() if n
+        }
+        fraction = F.create_map(*[x for st, q in sorted(quota.items()) for x in (F.lit(st), F.lit(int(q * 1_000_000)))])
+        train = (
+            candidates
+            .where(hashed < F.coalesce(fraction[F.col("source_type")], F.lit(0)))
+            .withColumn("code_owner", F.lit(None).cast("string"))
+            .withColumn("_train", F.lit(True))
+            .withColumn("t_eid", F.col("eid"))
+            # its code is set aside: the division it carries too
+            .withColumn("r_code_district", F.lit(None).cast("string"))
+            .drop("eid", "rule")
+        )
+        to_match = rest.unionByName(train)
+    else:
+        to_match = rest
+    to_match = to_match.localCheckpoint()
+    pairs = candidate_pairs(to_match, names, entities, siblings, policy).unionByName(
+        to_match.where(F.col("code_owner").isNotNull()).select(
+            "rid", F.col("code_owner").alias("eid"), F.lit("code_owner").alias("block")
+        )
+    )
+    orphan = F.col("_train") & (
+        (F.abs(F.xxhash64("rid", F.lit(m.seed + 1))) % 1_000_000) < F.lit(int(m.orphan_rate * 1_000_000))
+    )
+    pairs = (
+        pairs.join(to_match.select("rid", "_train", "t_eid"), "rid")
+        .where(~(orphan & (F.col("eid") == F.col("t_eid"))))
+        .select("rid", "eid")
+        .distinct()
+    )
+    if decisions is not None:
+        rejected = decisions.where(F.col("decision") == "rejected").select(
+            F.concat_ws("\u0001", "source_type", "record_key").alias("rid"), F.col("entity_id").alias("eid")
+        )
+        pairs = pairs.join(rejected, ["rid", "eid"], "left_anti")
+    feats = add_competition(compare(pairs, to_match, ents, names, siblings, partitions)).localCheckpoint()
+
+    figures: dict[str, Any] = {"exact_linked": n_linked}
+    if use_fit:
+        labelled = feats.join(to_match.where("_train").select("rid", "t_eid"), "rid").withColumn(
+            "label", (F.col("eid") == F.col("t_eid")).cast("int")
+        )
+        # a fifth of the training records (by hash) is held out to show the calibration
+        held = (F.abs(F.xxhash64("rid", F.lit(m.seed + 2))) % 5 == 0).alias("_held")
+        train_pd = labelled.select("rid", *FEATURES, "label", held).toPandas()
+        fit_rows = train_pd[~train_pd["_held"]]
+        held_rows = train_pd[train_pd["_held"]]
+        # each record type weighs as much as its share of the records left to match
+        st = fit_rows["rid"].str.split("\u0001", n=1).str[0]
+        per_type = fit_rows.groupby(st)["rid"].transform("nunique").to_numpy(dtype=float)
+        n_types = st.map(lambda t: need.get(t, 0) / total_need).to_numpy(dtype=float)
+        n_recs = fit_rows["rid"].nunique()
+        weights = np.where(per_type > 0, n_types * n_recs / np.maximum(per_type, 1), 0.0)
+        try:
+            model = fit_match_model(fit_rows, fit_rows["label"].to_numpy(), m.regularization, m.seed,
+                                    weights=np.maximum(weights, 1e-3))
+            model.meta.update(source="fitted", train_records=int(fit_rows["rid"].nunique()),
+                              held_out_records=int(held_rows["rid"].nunique()))
+            if len(held_rows):
+                model.meta["calibration"] = calibration_table(
+                    model.predict_proba(held_rows), held_rows["label"].to_numpy()
+                )
+        except ValueError:
+            model = shipped_model()
+    else:
+        model = shipped_model()
+    figures["model"] = model.to_dict()
+
+    scored = (
+        feats.join(to_match.where(~F.col("_train")).select("rid", "code_owner", "code18", "uscc_status"), "rid")
+        .join(ents.select("eid", "e_trusted_code"), "eid", "left")
+        .withColumn("p", probability(model))
+    )
+    # a record with a valid code nobody in the registry has is another entity than one with a trusted code
+    conflict = (F.col("uscc_status") == "valid") & F.col("code_owner").isNull() & F.col("e_trusted_code")
+    scored = scored.withColumn("p", F.when(conflict, F.lit(0.0)).otherwise(F.col("p"))).withColumn(
+        "evidence", _evidence(model)
+    )
+    if keep_pairs:
+        figures["pairs"] = scored
+    w = Window.partitionBy("rid").orderBy(F.col("p").desc(), F.col("eid"))
+    per_rid = Window.partitionBy("rid")
+    top = (
+        scored.withColumn("_r", F.row_number().over(w))
+        .withColumn("_p2", F.max(F.when(F.col("_r") == 2, F.col("p"))).over(per_rid))
+        .withColumn("_pmax", F.max("p").over(per_rid))
+        # candidates the model cannot tell apart from the best: an ambiguous name, said so to the reviewer
+        .withColumn("ties", F.sum((F.col("p") >= F.col("_pmax") - 0.01).cast("int")).over(per_rid))
+        .where("_r = 1")
+    )
+    # a runner-up likely enough to review makes the best one a question for a reviewer too
+    p_best = F.when(
+        F.coalesce("_p2", F.lit(0.0)) >= m.review, F.least(F.col("p"), F.lit(m.accept - 1e-4))
+    ).otherwise(F.col("p"))
+    owner_ok = (F.col("eid") == F.col("code_owner")) & (F.col("p") >= m.review)
+    best = top.select(
+        "rid", "eid", "evidence", "addr_exact", "addr_key", "ties",
+        F.when(owner_ok, F.greatest(p_best, F.lit(m.accept))).otherwise(p_best).alias("p"),
+        owner_ok.alias("owner_ok"),
+    ).localCheckpoint()
+
+    accepted = None
+    if decisions is not None:
+        accepted = decisions.where(F.col("decision") == "accepted").select(
+            F.concat_ws("\u0001", "source_type", "record_key").alias("rid"), F.col("entity_id").alias("_rev_eid")
+        ).dropDuplicates(["rid"])
+
+    out = rec.join(exact.withColumnRenamed("eid", "_x_eid").withColumnRenamed("rule", "_x_rule"), "rid", "left")
+    out = out.join(best.withColumnRenamed("eid", "_m_eid"), "rid", "left").join(owner, "rid", "left")
+    if accepted is not None:
+        out = out.join(accepted, "rid", "left")
+    else:
+        out = out.withColumn("_rev_eid", F.lit(None).cast("string"))
+    out = out.join(ents.select(F.col("eid").alias("_rev_eid"), F.lit(True).alias("_rev_ok")), "_rev_eid", "left")
+
+    x = F.col("_x_eid").isNotNull()
+    rev = ~x & F.col("_rev_ok").isNotNull()
+    auto = ~x & ~rev & F.col("_m_eid").isNotNull() & (F.col("p") >= m.accept)
+    pending = ~x & ~rev & ~auto & F.col("_m_eid").isNotNull() & (F.col("p") >= m.review)
+    addr = (F.col("addr_exact") + F.col("addr_key")) > 0
+    entity = F.when(x, F.col("_x_eid")).when(rev, F.col("_rev_eid")).when(auto, F.col("_m_eid"))
     method = (
-        F.when(uscc_hit, F.lit("uscc"))
-        .when(F.col("_r_eid").isNotNull(), F.lit("reg_no"))
-        .when(name_unique & ~person, F.lit("name"))
-        .when(name_addr & ~person, F.lit("name+address"))
+        F.when(x & (F.col("_x_rule") == "reg_no"), F.lit("reg_no"))
+        .when(x, F.lit("uscc"))
+        .when(rev, F.lit("review"))
+        .when(auto & addr, F.lit("name+address"))
+        .when(auto, F.lit("name"))
         .otherwise(F.lit("unlinked"))
     )
-    entity = (
-        F.when(uscc_hit, F.col("_u_eid"))
-        .when(F.col("_r_eid").isNotNull(), F.col("_r_eid"))
-        .when(name_unique & ~person, F.col("_n_eid"))
-        .when(name_addr & ~person, F.col("_na_eid"))
+    rule = (
+        F.when(x, F.col("_x_rule"))
+        .when(rev, F.lit("review"))
+        .when(auto & F.col("owner_ok"), F.lit("code_and_name"))
+        .when(auto, F.lit("match"))
+        .when(pending, F.lit("pending_review"))
     )
     prob = (
-        F.when(uscc_hit, F.lit(1.0))
-        .when(F.col("_r_eid").isNotNull(), F.lit(0.99))
-        .when(name_unique & ~person, F.lit(policy.name_match_probability))
-        .when(name_addr & ~person, F.lit(policy.name_address_match_probability))
+        F.when(x & F.col("_x_rule").isin("uscc", "org_code"), F.lit(1.0))
+        .when(x & (F.col("_x_rule") == "reg_no"), F.lit(0.99))
+        .when(x, F.lit(m.near_code_probability))
+        .when(rev, F.lit(1.0))
+        .when(F.col("_m_eid").isNotNull(), F.round("p", 4))
         .otherwise(F.lit(0.0))
     )
+    wrong = F.col("code_owner").isNotNull() & ~(entity.isNotNull() & (entity == F.col("code_owner")))
+    no_name = F.coalesce(F.trim(F.col("party_name")), F.lit("")) == ""
+    p_txt = F.format_number(F.coalesce("p", F.lit(0.0)), 2)
     reason = (
         F.when(entity.isNotNull(), F.lit(None).cast("string"))
-        .when(person, F.lit("natural person: not a market entity"))
+        .when(F.col("natural_person"), F.lit("natural person: not a market entity"))
         .when(no_name & F.col("party_uscc_raw").isNull() & F.col("reg_key").isNull(), F.lit("no identifier and no name"))
         .when(no_name, F.lit("no name and the identifier matches no entity"))
-        .when(F.col("name_core").isNull(), F.lit("name is only a region or an organisation form"))
-        .when(wrong_code, F.lit("USCC belongs to another entity and the name matches none"))
-        .when(F.col("_n_count") > 1, F.concat(F.lit("ambiguous name: "), F.col("_n_count"), F.lit(" entities")))
+        .when(F.col("r_core").isNull(), F.lit("name is only a region or an organisation form"))
+        .when(pending, F.concat(F.lit("awaiting review: best candidate p="), p_txt))
+        .when(F.col("code_owner").isNotNull() & F.col("_m_eid").isNotNull() & (F.col("p") > 0),
+              F.concat(F.lit("USCC belongs to another entity; best name candidate below the review threshold: p="),
+                       p_txt))
+        .when(F.col("code_owner").isNotNull(), F.lit("USCC belongs to another entity and the name matches none"))
+        .when(F.col("_m_eid").isNotNull() & (F.col("p") > 0) & (F.col("ties") > 1),
+              F.concat(F.lit("ambiguous name: "), F.col("ties").cast("string"), F.lit(" entities")))
+        .when(F.col("_m_eid").isNotNull() & (F.col("p") > 0),
+              F.concat(F.lit("best candidate below the review threshold: p="), p_txt))
+        .when(F.col("_m_eid").isNotNull() & (F.col("uscc_status") == "valid"),
+              F.lit("valid USCC not in the registry; the similar names belong to entities with other codes"))
         .when(F.col("party_uscc").isNotNull(), F.lit("valid USCC not in the registry and name not found"))
+        .when(F.col("r_person"), F.lit("name looks like a natural person's and matches no registered business"))
         .otherwise(F.lit("name not found in the registry"))
     )
-    return j.select(
+    links = out.select(
         "source_type", "record_key", "source_file", "source_row",
         entity.alias("entity_id"),
         method.alias("method"),
+        rule.alias("rule"),
         prob.alias("probability"),
         reason.alias("reason"),
-        wrong_code.alias("wrong_code"),
+        wrong.alias("wrong_code"),
         "uscc_status",
         F.col("party_uscc_raw").alias("record_uscc"),
         F.col("party_name").alias("record_name"),
+        F.when(entity.isNull(), F.col("_m_eid")).alias("candidate_entity_id"),
+        F.when(~x & ~rev, F.col("evidence")).alias("evidence"),
     )
+    review = out.where(pending).select(
+        "source_type", "record_key", F.col("_m_eid").alias("entity_id"), F.round("p", 4).alias("probability"),
+        F.col("party_name").alias("record_name"), F.col("party_address").alias("record_address"),
+        F.col("party_uscc_raw").alias("record_uscc"), "evidence",
+    )
+    return LinkResult(links, review, model, figures)
+
+
+def link_records(mention: DataFrame, entities: DataFrame, policy: ResolvePolicy, **kw: Any) -> DataFrame:
+    """One link per mention (see :func:`resolve_links`): entity_id, method, rule, probability, reason, wrong_code."""
+    return resolve_links(mention, entities, policy, **kw).links

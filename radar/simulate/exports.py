@@ -40,6 +40,7 @@ ALWAYS = {
     "registry": ["registration_status", "deregistered_date", "district_code", "industry_code"],
     "repair": ["original_record_ref", "decision"],
     "objection": ["record_ref", "uscc"],
+    "annual_report": ["staff_count", "total_revenue", "total_tax"],
 }
 EXPORT_TIME = "2024-07-01 08:30:00"
 

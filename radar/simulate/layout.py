@@ -256,6 +256,10 @@ def plan_files(ex: Exporter, rec: dict[str, pd.DataFrame], city: City, seed: int
     ex.plan("third_party", "第三方数据_税务社保.csv", _sorted(tp[~utility], "signal_date"))
 
     _mix_styles(ex, rng)
+    # ---- annual reports (GSXT, the registry's system: its USCC as the registry writes it); planned last, so
+    # the files above are written exactly as before
+    ar = mirror(_known(rec["annual_report"], as_of))
+    ex.plan("annual_report", "企业年度报告.csv", _sorted(ar, "filed_date"))
 
 
 def _mix_styles(ex: Exporter, rng: np.random.Generator) -> None:

@@ -33,6 +33,7 @@ from radar.simulate.events import (
     rng_for,
 )
 from radar.simulate.places import make_addresses
+from radar.simulate.reports import annual_reports
 from radar.simulate.timeline import LONG_TERM, NEVER, day, years_later, ymd
 
 NAME_PARTS = ["region", "core", "mid", "industry", "form", "branch", "shop", "full"]
@@ -470,6 +471,7 @@ def build_records(
     rec["objection"], revoked = _objections(city, hist, auth, penalties, seed)
     rec["commitment"] = _commitments(city, story, hist, auth, rec["license"], repair_commit, seed)
     rec["third_party"] = _third_party_records(city, story, hist)
+    rec["annual_report"] = annual_reports(city, story, hist, seed)
     penalties["objection_revoked_day"] = penalties["penalty_id"].map(revoked).fillna(NEVER).astype(np.int64)
     rec["penalty"]["_revoked_day"] = penalties["objection_revoked_day"].to_numpy()
     return rec, hist, penalties

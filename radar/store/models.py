@@ -29,6 +29,7 @@ SEVERITIES = ("high", "medium", "low")
 ALERT_ACTIONS = ("created", "reraised", "assigned", "status", "outcome", "note")
 MODEL_ACTIONS = ("registered", "promoted", "refused", "rollback")
 ROLES = ("admin", "supervisor", "planner", "analyst")
+REVIEW_STATUSES = ("pending", "accepted", "rejected", "obsolete")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -136,3 +137,42 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (CheckConstraint(_in("role", ROLES), name="ck_users_role"),)
+
+
+class MatchReview(Base):
+    """An uncertain record-to-entity match waiting for (or carrying) a reviewer's decision.
+
+    One row per (record, candidate entity); resolve runs add and refresh pending rows, a reviewer accepts
+    or rejects, and every later run reuses the decision. A pending row no later run proposes becomes
+    ``obsolete`` (new data settled the record).
+    """
+
+    __tablename__ = "match_reviews"
+
+    review_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source_type: Mapped[str] = mapped_column(String(40))
+    record_key: Mapped[str] = mapped_column(Text)
+    entity_id: Mapped[str] = mapped_column(String(64))
+    probability: Mapped[float] = mapped_column(Float)
+    record_name: Mapped[str | None] = mapped_column(Text)
+    record_address: Mapped[str | None] = mapped_column(Text)
+    record_uscc: Mapped[str | None] = mapped_column(String(64))
+    entity_name: Mapped[str | None] = mapped_column(Text)
+    entity_address: Mapped[str | None] = mapped_column(Text)
+    entity_uscc: Mapped[str | None] = mapped_column(String(32))
+    district_code: Mapped[str | None] = mapped_column(String(12))
+    evidence: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    first_as_of: Mapped[str] = mapped_column(String(10))
+    last_as_of: Mapped[str] = mapped_column(String(10))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(_in("status", REVIEW_STATUSES), name="ck_match_reviews_status"),
+        Index("ix_match_reviews_status_district", "status", "district_code"),
+        Index("ix_match_reviews_record", "source_type", "record_key"),
+    )

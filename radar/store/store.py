@@ -29,6 +29,7 @@ from radar.store.models import (
     STATUSES,
     Alert,
     AlertEvent,
+    MatchReview,
     ModelEvent,
     User,
 )
@@ -45,11 +46,18 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "closed": ("in_review",),
 }
 STATUS_LABELS = {"new": "待处理", "in_review": "核查中", "closed": "已办结"}
+REVIEW_DECISIONS = ("accepted", "rejected")
+REVIEW_LABELS = {"pending": "待复核", "accepted": "确认为同一主体", "rejected": "不是同一主体", "obsolete": "已失效"}
+_REVIEW_FIELDS = (
+    "probability", "record_name", "record_address", "record_uscc", "entity_name", "entity_address", "entity_uscc",
+    "district_code", "evidence",
+)
 OUTCOME_LABELS = {"confirmed_risk": "确认风险", "false_positive": "误报", "referred": "移交"}
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
 _DISTRICT = re.compile(r"^\d{6}$")
 _UPSERT_LOCK = 0x72616C657274  # "ralert": serialises concurrent upserts on PostgreSQL
+_REVIEW_LOCK = 0x726576696577  # "review": serialises concurrent review upserts on PostgreSQL
 _ALERT_FIELDS = ("uscc", "name", "district_code", "risk_score", "grade", "title", "evidence", "severity")
 # a valid hash to check against when the user is unknown, so both cases take the same time
 _DUMMY_HASH = bcrypt.hashpw(b"radar-no-such-user", bcrypt.gensalt(rounds=4))
@@ -94,6 +102,38 @@ def _check_as_of(as_of: str | date) -> str:
 def alert_id_for(entity_id: str, rule: str, first_as_of: str) -> str:
     """The deterministic id of the alert a rule first raised on an entity in a scoring run."""
     return hashlib.sha1(f"{entity_id}|{rule}|{first_as_of}".encode()).hexdigest()[:20]
+
+
+def review_id_for(source_type: str, record_key: str, entity_id: str) -> str:
+    """The deterministic id of the review of one (record, candidate entity) pair."""
+    return hashlib.sha1(f"{source_type}|{record_key}|{entity_id}".encode()).hexdigest()[:20]
+
+
+def review_dict(r: MatchReview) -> dict[str, Any]:
+    """A review as a plain dict (evidence parsed)."""
+    return {
+        "review_id": r.review_id,
+        "source_type": r.source_type,
+        "record_key": r.record_key,
+        "entity_id": r.entity_id,
+        "probability": r.probability,
+        "record_name": r.record_name,
+        "record_address": r.record_address,
+        "record_uscc": r.record_uscc,
+        "entity_name": r.entity_name,
+        "entity_address": r.entity_address,
+        "entity_uscc": r.entity_uscc,
+        "district_code": r.district_code,
+        "evidence": _parse_json(r.evidence),
+        "status": r.status,
+        "first_as_of": r.first_as_of,
+        "last_as_of": r.last_as_of,
+        "decided_by": r.decided_by,
+        "decided_at": _utc(r.decided_at),
+        "note": r.note,
+        "created_at": _utc(r.created_at),
+        "updated_at": _utc(r.updated_at),
+    }
 
 
 def add_working_days(start: date, days: int) -> date:
@@ -588,6 +628,127 @@ class Store:
             s.add(event)
             s.flush()
             return _event_dict(event)
+
+    # ------------------------------------------------------------------ match reviews
+    def upsert_match_reviews(self, rows: list[dict[str, Any]], as_of: str | date) -> dict[str, int]:
+        """Store the uncertain matches a resolve run proposes, without duplicates (idempotent).
+
+        Each row needs ``source_type``, ``record_key``, ``entity_id`` and ``probability``, and may carry
+        ``record_name``, ``record_address``, ``record_uscc``, ``entity_name``, ``entity_address``,
+        ``entity_uscc``, ``district_code`` and ``evidence`` (a list or dict, or its JSON text). A new pair is
+        ``inserted`` as pending; a pending pair from an earlier run is ``refreshed`` (its figures and
+        ``last_as_of``); a decided pair is left as decided (``decided``); the same run again changes nothing
+        (``unchanged``). Pending pairs of earlier runs that this run no longer proposes become ``obsolete``.
+        """
+        run = _check_as_of(as_of)
+        counts = {"inserted": 0, "refreshed": 0, "unchanged": 0, "decided": 0, "obsoleted": 0}
+        wanted: dict[str, dict[str, Any]] = {}
+        for i, row in enumerate(rows):
+            st, key, eid = row.get("source_type"), row.get("record_key"), row.get("entity_id")
+            if not st or not key or not eid or row.get("probability") is None:
+                raise StoreError(f"review row {i}: source_type, record_key, entity_id and probability are required")
+            wanted[review_id_for(str(st), str(key), str(eid))] = row
+        now = _now()
+        with self._session(write=True, lock=_REVIEW_LOCK) as s:
+            ids = sorted(wanted)
+            existing: dict[str, MatchReview] = {}
+            for start in range(0, len(ids), 500):
+                for r in s.scalars(select(MatchReview).where(MatchReview.review_id.in_(ids[start : start + 500]))):
+                    existing[r.review_id] = r
+            for rid, row in wanted.items():
+                fields = {k: row.get(k) for k in _REVIEW_FIELDS}
+                fields["probability"] = float(fields["probability"])
+                fields["evidence"] = None if row.get("evidence") is None else _evidence_text(row.get("evidence"))
+                r = existing.get(rid)
+                if r is None:
+                    s.add(MatchReview(
+                        review_id=rid, source_type=str(row["source_type"]), record_key=str(row["record_key"]),
+                        entity_id=str(row["entity_id"]), status="pending", first_as_of=run, last_as_of=run,
+                        created_at=now, updated_at=now, **fields,
+                    ))
+                    counts["inserted"] += 1
+                elif r.status in REVIEW_DECISIONS:
+                    counts["decided"] += 1
+                elif run < r.last_as_of:
+                    counts["unchanged"] += 1  # an older run replayed: the row already knows more
+                else:
+                    changed = {k: v for k, v in fields.items() if getattr(r, k) != v}
+                    if r.status == "obsolete" or changed or run > r.last_as_of:
+                        for k, v in changed.items():
+                            setattr(r, k, v)
+                        r.status = "pending"
+                        r.last_as_of = run
+                        r.updated_at = now
+                        counts["refreshed"] += 1
+                    else:
+                        counts["unchanged"] += 1
+            stale = select(MatchReview).where(MatchReview.status == "pending", MatchReview.last_as_of < run)
+            for r in s.scalars(stale):
+                if r.review_id not in wanted:
+                    r.status = "obsolete"
+                    r.updated_at = now
+                    counts["obsoleted"] += 1
+        return counts
+
+    def list_match_reviews(
+        self,
+        districts: list[str] | None = None,
+        status: str | list[str] | None = "pending",
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Reviews (most likely match first); ``districts`` None or empty means every district."""
+        q = select(MatchReview)
+        if districts:
+            q = q.where(MatchReview.district_code.in_(list(districts)))
+        if status:
+            q = q.where(MatchReview.status.in_([status] if isinstance(status, str) else list(status)))
+        q = q.order_by(MatchReview.probability.desc(), MatchReview.review_id)
+        if limit:
+            q = q.limit(limit)
+        with self._session() as s:
+            return [review_dict(r) for r in s.scalars(q)]
+
+    def get_match_review(self, review_id: str) -> dict[str, Any] | None:
+        """One review, or None."""
+        with self._session() as s:
+            r = s.get(MatchReview, review_id)
+            return review_dict(r) if r else None
+
+    def decide_match(self, review_id: str, decision: str, user: str, note: str | None = None) -> dict[str, Any]:
+        """Accept or reject a proposed match; a decision may be changed later (who and when are kept)."""
+        if decision not in REVIEW_DECISIONS:
+            raise StoreError(f"复核结论只能是：{'、'.join(REVIEW_LABELS[d] for d in REVIEW_DECISIONS)}")
+        with self._session(write=True) as s:
+            r = s.get(MatchReview, review_id, with_for_update=True)
+            if r is None:
+                raise StoreError(f"复核任务 {review_id} 不存在")
+            if r.status == "obsolete":
+                raise StoreError("该复核任务已失效（新数据已确定该记录的归属），无需处理")
+            r.status = decision
+            r.decided_by = user
+            r.decided_at = _now()
+            r.note = (note or "").strip() or None
+            r.updated_at = r.decided_at
+            s.flush()
+            return review_dict(r)
+
+    def match_decisions(self) -> list[dict[str, Any]]:
+        """Every decided review: (source_type, record_key, entity_id, decision), for resolve runs to reuse."""
+        q = select(MatchReview.source_type, MatchReview.record_key, MatchReview.entity_id, MatchReview.status).where(
+            MatchReview.status.in_(list(REVIEW_DECISIONS))
+        )
+        with self._session() as s:
+            return [
+                {"source_type": a, "record_key": b, "entity_id": c, "decision": d} for a, b, c, d in s.execute(q)
+            ]
+
+    def review_counts(self, districts: list[str] | None = None) -> dict[str, int]:
+        """Number of reviews per status (``districts`` empty = all)."""
+        q = select(MatchReview.status, func.count()).group_by(MatchReview.status)
+        if districts:
+            q = q.where(MatchReview.district_code.in_(list(districts)))
+        with self._session() as s:
+            return {st: n for st, n in s.execute(q)}
 
     # ------------------------------------------------------------------ model history
     def record_model_event(

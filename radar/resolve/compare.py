@@ -1,0 +1,260 @@
+"""Comparing a record with a candidate entity: the features of a candidate pair, vectorised with rapidfuzz.
+
+Pure pandas functions over frames of pairs, so they run inside ``mapInPandas`` on Spark executors and on ten
+hand-made rows in a test alike. A pair frame has the record's columns (``r_*``), the candidate entity's
+(``e_*``) and one of the entity's names (``v_*``: its registry name or a former name from a change record).
+:func:`pair_features` compares one record with one name; :func:`best_name` keeps the closest name of each entity; :func:`competition` adds what the
+other candidates of the same record look like.
+
+Features are numbers (booleans as 0/1) named in :data:`FEATURES`; missing values never count for or against.
+:data:`PAIR_LEVEL` features are added by the caller: the sibling support (how many other records of the same
+name carry the entity's code) and the competition among a record's candidates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
+
+from radar.resolve.normalize import looks_like_person
+
+RECORD_FIELDS = [
+    "rid", "r_full", "r_core", "r_region", "r_form", "r_branch", "r_person", "r_addr", "r_addr_key", "r_road",
+    "r_addr_district", "r_code_district", "r_hint_district", "r_hint_type", "r_hint_section", "r_rep", "r_phone",
+]
+ENTITY_FIELDS = [
+    "eid", "e_district", "e_class", "e_rep", "e_addr", "e_addr_key", "e_road", "e_phone", "e_section",
+    "e_industry", "e_core_count", "e_person_named",
+]
+NAME_FIELDS = ["v_kind", "v_full", "v_core", "v_region", "v_form", "v_branch"]
+FEATURES = [
+    "name_ratio", "core_exact", "core_contains", "core_edit1", "full_exact", "via_former", "via_alias",
+    "alias_support", "region_agree", "region_conflict", "district_agree", "district_conflict", "form_agree",
+    "form_conflict", "branch_conflict", "addr_exact", "addr_key", "addr_road", "addr_conflict", "rep_agree",
+    "rep_conflict", "phone_agree", "phone_conflict", "person_named", "rec_person", "hint_surname",
+    "hint_given", "names_operator", "class_conflict", "industry_agree", "industry_conflict", "shop_word",
+    "core_common", "short_core", "is_best_name", "name_margin", "exact_rivals", "n_candidates",
+    "exact_x_addr", "weak_name_x_addr", "exact_no_form", "exact_no_region",
+]
+SIBLING = ("via_alias", "alias_support")
+COMPETITION = ("is_best_name", "name_margin", "exact_rivals", "n_candidates")
+PAIR_LEVEL = SIBLING + COMPETITION
+NAME_LEVEL = tuple(f for f in FEATURES if f not in PAIR_LEVEL)
+# names the match explanation uses for a feature that pushed the probability up or down
+FEATURE_LABELS = {
+    "name_ratio": "名称相似度", "core_exact": "字号核心一致", "core_contains": "名称包含", "core_edit1": "名称差一字",
+    "full_exact": "全称一致", "via_former": "曾用名一致", "via_alias": "其他记录使用的名称", "alias_support": "别名记录数",
+    "region_agree": "名称中的区县一致", "region_conflict": "名称中的区县不同", "district_agree": "所在区县一致",
+    "district_conflict": "所在区县不同", "form_agree": "组织形式一致", "form_conflict": "组织形式不同",
+    "branch_conflict": "分支机构不一致", "addr_exact": "地址一致", "addr_key": "门牌一致", "addr_road": "道路一致",
+    "addr_conflict": "地址不同", "rep_agree": "法定代表人一致", "rep_conflict": "法定代表人不同",
+    "phone_agree": "电话一致", "phone_conflict": "电话不同", "person_named": "个体户以经营者姓名登记",
+    "rec_person": "记录名称像自然人姓名", "hint_surname": "招牌含经营者姓氏", "hint_given": "招牌含经营者名字",
+    "names_operator": "记录名称即经营者姓名", "class_conflict": "主体类型不符", "industry_agree": "行业一致",
+    "industry_conflict": "行业不同", "shop_word": "招牌行业词与登记行业相符", "core_common": "字号常见程度",
+    "short_core": "字号过短", "is_best_name": "名称最接近的候选", "name_margin": "领先其他候选的名称差距",
+    "exact_rivals": "同名候选数", "n_candidates": "候选数", "exact_x_addr": "名称与地址均一致",
+    "weak_name_x_addr": "名称不近但地址一致", "exact_no_form": "字号一致，记录省略组织形式",
+    "exact_no_region": "字号一致，记录省略地名",
+}
+_SURNAME_LEADS = ("老", "小")
+_SURNAME_TAILS = ("记", "氏")
+
+
+def _s(series: pd.Series) -> list[str]:
+    """A text column as a list of str, missing values as ''."""
+    return ["" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v) for v in series]
+
+
+def _present(series: pd.Series) -> np.ndarray:
+    return np.array([v != "" for v in _s(series)], dtype=bool)
+
+
+def _eq(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(both present and equal, both present and different)."""
+    x, y = _s(a), _s(b)
+    both = np.array([p != "" and q != "" for p, q in zip(x, y, strict=True)], dtype=bool)
+    same = np.array([p == q for p, q in zip(x, y, strict=True)], dtype=bool)
+    return both & same, both & ~same
+
+
+def _bigrams(s: str) -> set[str]:
+    return {s[i : i + 2] for i in range(len(s) - 1)} if len(s) > 1 else ({s} if s else set())
+
+
+def pair_features(df: pd.DataFrame) -> pd.DataFrame:
+    """The features of each (record, entity name) row of ``df`` (columns of RECORD_, ENTITY_ and NAME_FIELDS).
+
+    Returns a frame with rid, eid, v_kind and the pair features (all of FEATURES but the competition ones).
+    """
+    n = len(df)
+    rc, vc = _s(df["r_core"]), _s(df["v_core"])
+    out = pd.DataFrame({"rid": df["rid"].to_numpy(), "eid": df["eid"].to_numpy(), "v_kind": df["v_kind"].to_numpy()})
+    ratio = process.cpdist(rc, vc, scorer=fuzz.ratio, workers=1) / 100.0 if n else np.zeros(0)
+    dist = process.cpdist(rc, vc, scorer=Levenshtein.distance, workers=1) if n else np.zeros(0)
+    has = np.array([a != "" and b != "" for a, b in zip(rc, vc, strict=True)], dtype=bool)
+    exact = has & np.array([a == b for a, b in zip(rc, vc, strict=True)], dtype=bool)
+    contains = has & ~exact & np.array(
+        [min(len(a), len(b)) >= 2 and (a in b or b in a) for a, b in zip(rc, vc, strict=True)], dtype=bool
+    )
+    lens = np.array([min(len(a), len(b)) for a, b in zip(rc, vc, strict=True)])
+    out["name_ratio"] = np.where(has, ratio, 0.0)
+    out["core_exact"] = exact.astype(float)
+    out["core_contains"] = contains.astype(float)
+    out["core_edit1"] = (has & ~exact & (dist == 1) & (lens >= 3)).astype(float)
+    full_same, _ = _eq(df["r_full"], df["v_full"])
+    out["full_exact"] = full_same.astype(float)
+    out["via_former"] = (df["v_kind"].to_numpy() == "former").astype(float)
+
+    # region: the district the record's name gives against the entity's name and seat
+    e_dist = _s(df["e_district"])
+    r_region, v_region = _s(df["r_region"]), _s(df["v_region"])
+    district_like = [len(x) == 6 and not x.endswith("00") for x in r_region]
+    agree = np.array(
+        [d and (x in (y, z)) for d, x, y, z in zip(district_like, r_region, v_region, e_dist, strict=True)],
+        dtype=bool,
+    )
+    conflict = np.array(
+        [
+            d and z != "" and x != z and x != y
+            for d, x, y, z in zip(district_like, r_region, v_region, e_dist, strict=True)
+        ],
+        dtype=bool,
+    )
+    out["region_agree"] = agree.astype(float)
+    out["region_conflict"] = conflict.astype(float)
+    # the record's other districts: its address, its code's division, the unit that handled it
+    other = list(zip(_s(df["r_addr_district"]), _s(df["r_code_district"]), _s(df["r_hint_district"]), strict=True))
+    d_agree = np.array([z != "" and z in o for o, z in zip(other, e_dist, strict=True)], dtype=bool)
+    d_conflict = np.array(
+        [z != "" and any(o) and z not in o for o, z in zip(other, e_dist, strict=True)], dtype=bool
+    )
+    out["district_agree"] = d_agree.astype(float)
+    out["district_conflict"] = d_conflict.astype(float)
+
+    f_same, f_diff = _eq(df["r_form"], df["v_form"])
+    out["form_agree"] = f_same.astype(float)
+    out["form_conflict"] = f_diff.astype(float)
+    out["branch_conflict"] = (_present(df["r_branch"]) != _present(df["v_branch"])).astype(float)
+
+    a_exact, _ = _eq(df["r_addr"], df["e_addr"])
+    k_same, _ = _eq(df["r_addr_key"], df["e_addr_key"])
+    road_same, road_diff = _eq(df["r_road"], df["e_road"])
+    _, addr_diff = _eq(df["r_addr_key"], df["e_addr_key"])
+    out["addr_exact"] = a_exact.astype(float)
+    out["addr_key"] = (k_same & ~a_exact).astype(float)
+    out["addr_road"] = (road_same & ~k_same & ~a_exact).astype(float)
+    out["addr_conflict"] = (addr_diff & ~road_same & (road_diff | ~_present(df["r_road"]))).astype(float)
+
+    rep_same, rep_diff = _eq(df["r_rep"], df["e_rep"])
+    out["rep_agree"] = rep_same.astype(float)
+    out["rep_conflict"] = rep_diff.astype(float)
+    ph_same, ph_diff = _eq(df["r_phone"], df["e_phone"])
+    out["phone_agree"] = ph_same.astype(float)
+    out["phone_conflict"] = ph_diff.astype(float)
+
+    # individual businesses: the shop sign against the operator
+    e_rep = _s(df["e_rep"])
+    person_named = df["e_person_named"].fillna(False).to_numpy(dtype=bool)
+    out["person_named"] = person_named.astype(float)
+    out["rec_person"] = df["r_person"].fillna(False).to_numpy(dtype=bool).astype(float)
+    surname = [r[0] if len(r) >= 2 else "" for r in e_rep]
+    given = [r[1:] if len(r) == 3 else "" for r in e_rep]
+    out["hint_surname"] = np.array(
+        [
+            s != "" and (any(c.startswith(p + s) for p in _SURNAME_LEADS) or any(c.startswith(s + t) for t in _SURNAME_TAILS))
+            for c, s in zip(rc, surname, strict=True)
+        ],
+        dtype=float,
+    )
+    out["hint_given"] = np.array([g != "" and g in c for c, g in zip(rc, given, strict=True)], dtype=float)
+    r_full = _s(df["r_full"])
+    out["names_operator"] = np.array([r != "" and r == p for r, p in zip(r_full, e_rep, strict=True)], dtype=float)
+
+    e_class = _s(df["e_class"])
+    r_form = _s(df["r_form"])
+    r_type = _s(df["r_hint_type"])
+    company_form = [("公司" in f) or ("企业" in f) or ("合作社" in f) for f in r_form]
+    out["class_conflict"] = np.array(
+        [
+            (cf and ec == "individual")
+            or ("个体" in t and ec in ("enterprise", "cooperative"))
+            or (t != "" and "个体" not in t and ("企业" in t or "公司" in t) and ec == "individual")
+            for cf, ec, t in zip(company_form, e_class, r_type, strict=True)
+        ],
+        dtype=float,
+    )
+    i_same, i_diff = _eq(df["r_hint_section"], df["e_section"])
+    out["industry_agree"] = i_same.astype(float)
+    out["industry_conflict"] = i_diff.astype(float)
+    e_ind = _s(df["e_industry"])
+    out["shop_word"] = np.array(
+        [len(c) >= 3 and bool(_bigrams(c[2:]) & _bigrams(i)) for c, i in zip(rc, e_ind, strict=True)], dtype=float
+    )
+    count = pd.to_numeric(df["e_core_count"], errors="coerce").fillna(1).to_numpy(dtype=float)
+    out["core_common"] = np.where(exact, np.log1p(np.maximum(count - 1, 0)), 0.0)
+    out["short_core"] = np.array([1.0 / max(len(c), 1) if c else 1.0 for c in rc])
+    out["exact_x_addr"] = exact.astype(float) * (a_exact | k_same)
+    out["weak_name_x_addr"] = (out["name_ratio"].to_numpy() < 0.5) * (a_exact | k_same)
+    # a short name for the entity (the form or the place left out), as complainants write it
+    out["exact_no_form"] = (exact & ~_present(df["r_form"]) & _present(df["v_form"])).astype(float)
+    out["exact_no_region"] = (exact & ~_present(df["r_region"]) & _present(df["v_region"])).astype(float)
+    return out
+
+
+def best_name(features: pd.DataFrame) -> pd.DataFrame:
+    """One row per (record, entity): the features of the entity's name closest to the record's."""
+    if features.empty:
+        return features
+    closeness = (
+        features["core_exact"] * 2 + features["full_exact"] + features["name_ratio"] + features["hint_surname"]
+        + features["hint_given"] + features["names_operator"]
+    )
+    order = features.assign(_c=closeness).sort_values(["rid", "eid", "_c"], ascending=[True, True, False])
+    return order.drop_duplicates(["rid", "eid"]).drop(columns="_c").reset_index(drop=True)
+
+
+def competition(features: pd.DataFrame) -> pd.DataFrame:
+    """Adds, per record, how this candidate's name compares with the other candidates' names."""
+    if features.empty:
+        for c in ("is_best_name", "name_margin", "exact_rivals", "n_candidates"):
+            features[c] = pd.Series(dtype=float)
+        return features
+    f = features.copy()
+    score = (
+        f["name_ratio"] + f["core_exact"] + 0.5 * (f["hint_surname"] + f["hint_given"] + f["names_operator"])
+        + 0.5 * np.minimum(f["alias_support"], 1.0)
+    )
+    order = pd.DataFrame({"rid": f["rid"], "_s": score}).sort_values(["rid", "_s"], ascending=[True, False])
+    rank = order.groupby("rid", sort=False).cumcount()
+    first = order.loc[rank.to_numpy() == 0].set_index("rid")["_s"]
+    second = order.loc[rank.to_numpy() == 1].set_index("rid")["_s"]
+    best = f["rid"].map(first).to_numpy(dtype=float)
+    other_best = np.where(score >= best, f["rid"].map(second).fillna(-1.0).to_numpy(dtype=float), best)
+    n = f.groupby("rid", sort=False)["rid"].transform("size")
+    f["is_best_name"] = (score >= best).astype(float)
+    f["name_margin"] = np.clip(score - other_best, -2.0, 2.0)
+    exact_n = f["core_exact"].groupby(f["rid"]).transform("sum")
+    f["exact_rivals"] = np.log1p(np.maximum(exact_n - f["core_exact"], 0))
+    f["n_candidates"] = np.log(n.astype(float))
+    return f
+
+
+def compare_pairs(df: pd.DataFrame, alias_n: pd.Series | None = None) -> pd.DataFrame:
+    """Every feature of every (record, entity) pair in ``df`` (all names of the entities, all candidates of
+    each record): pair features, the closest name, sibling support (``alias_n`` indexed by (rid, eid)),
+    the competition."""
+    f = best_name(pair_features(df))
+    n = np.zeros(len(f)) if alias_n is None else alias_n.reindex(list(zip(f["rid"], f["eid"], strict=True))).fillna(0).to_numpy()
+    f["via_alias"] = (n > 0).astype(float)
+    f["alias_support"] = np.log1p(n)
+    return competition(f)
+
+
+def person_named(name_core: str | None, legal_rep: str | None) -> bool:
+    """Whether an entity is registered under its operator's name (or a name that looks like a person's)."""
+    if not name_core:
+        return False
+    return (legal_rep is not None and name_core == legal_rep) or looks_like_person(name_core)

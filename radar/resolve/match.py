@@ -1,0 +1,283 @@
+"""The probabilistic stage: linking the records the exact rules leave, with a calibrated match probability.
+
+1. **Names**: every entity is known by its registry name and its former names (名称变更 change records).
+2. **Blocking**: candidates of a record are the entities whose names share its rarest character bigrams (the
+   top ``blocking.name_top_k`` by summed inverse document frequency; bigrams of more than
+   ``blocking.max_bigram_entities`` entities are too common to block on), the entities at its address
+   (house number or building), the individual businesses registered under an operator's name whose surname
+   or given name the shop sign carries (``老王饺子馆``, ``海燕麻辣烫``) in the record's district, and the
+   entities other records with the same name were linked to by their code ("siblings").
+3. **Comparison**: :mod:`radar.resolve.compare` in ``mapInPandas`` (rapidfuzz, vectorised per batch), the
+   closest name of each candidate, then how the candidate compares with the record's other candidates.
+4. **Probability**: the logistic model of :mod:`radar.resolve.model`, evaluated as a Spark expression.
+
+Training pairs come out of the same pipeline: records linked by identifier, their code set aside.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from radar.config import ResolvePolicy
+from radar.ingest.parse import ident
+from radar.resolve.compare import (
+    ENTITY_FIELDS,
+    NAME_FIELDS,
+    NAME_LEVEL,
+    RECORD_FIELDS,
+    pair_features,
+)
+from radar.resolve.model import MatchModel
+from radar.resolve.normalize import name_rules, person_sql
+
+PAIR_FEATURE_SCHEMA = "rid string, eid string, v_kind string, " + ", ".join(f"{f} double" for f in NAME_LEVEL)
+
+
+def grams(c: Column) -> Column:
+    """Distinct character bigrams of a text (the text itself when shorter than three characters)."""
+    n = F.length(c)
+    return F.when(
+        n <= 2, F.array(c)
+    ).otherwise(F.array_distinct(F.transform(F.sequence(F.lit(1), n - 1), lambda i: F.substring(c, i, 2))))
+
+
+def entity_side(entities: DataFrame, policy: ResolvePolicy) -> DataFrame:
+    """The entity columns the comparison reads (``e_*``), with how common the entity's name core is."""
+    rules = name_rules(policy)
+    counts = entities.where(F.col("name_core").isNotNull()).groupBy(F.col("name_core").alias("_nc")).agg(
+        F.count(F.lit(1)).alias("e_core_count")
+    )
+    e = entities.join(counts, entities["name_core"] == counts["_nc"], "left")
+    return e.select(
+        F.col("entity_id").alias("eid"),
+        F.col("district_code").alias("e_district"),
+        F.col("entity_class").alias("e_class"),
+        F.col("legal_rep_name").alias("e_rep"),
+        F.col("address_core").alias("e_addr"),
+        F.col("address_key").alias("e_addr_key"),
+        F.expr(rules.road_sql("address_core")).alias("e_road"),
+        F.col("phone_digits").alias("e_phone"),
+        F.col("industry_section").alias("e_section"),
+        F.col("industry_name").alias("e_industry"),
+        F.coalesce("e_core_count", F.lit(1)).alias("e_core_count"),
+        (
+            (F.col("entity_class") == "individual")
+            & ((F.col("name") == F.col("legal_rep_name")) | F.expr(person_sql("name")))
+        ).alias("e_person_named"),
+        F.col("uscc_status").isin("valid", "repaired").alias("e_trusted_code"),
+    )
+
+
+def former_names(changes: DataFrame, identifiers: DataFrame) -> DataFrame:
+    """(entity_id, name): names an entity had before a 名称变更 (name change) record, found by the record's code
+    (a USCC the entity trusts, or the code as its registry row wrote it)."""
+    ids = identifiers.where(F.col("id_type").isin("uscc", "written_code")).select(
+        F.col("id_value").alias("_code"), "entity_id"
+    ).distinct()
+    unique = ids.groupBy("_code").agg(F.countDistinct("entity_id").alias("_n"), F.min("entity_id").alias("entity_id"))
+    named = changes.where(
+        F.col("is_current") & F.coalesce(F.col("change_item"), F.lit("")).contains("名称") & F.col("before").isNotNull()
+    )
+    return (
+        named.join(unique.where("_n = 1"), F.col("party_uscc_raw") == F.col("_code"))
+        .select("entity_id", F.col("before").alias("name"))
+        .distinct()
+    )
+
+
+def entity_names(entities: DataFrame, former: DataFrame | None, policy: ResolvePolicy) -> DataFrame:
+    """Every name an entity is known by (``v_*``): its registry name, and former names from change records.
+
+    ``former`` has (entity_id, name) or is None.
+    """
+    rules = name_rules(policy)
+    reg = entities.select(
+        F.col("entity_id").alias("eid"), F.lit("registry").alias("v_kind"), F.col("name").alias("_name")
+    )
+    if former is not None:
+        reg = reg.unionByName(
+            former.select(F.col("entity_id").alias("eid"), F.lit("former").alias("v_kind"), F.col("name").alias("_name"))
+        )
+    p = rules.parts_sql(ident("_name"))
+    named = reg.select(
+        "eid", "v_kind",
+        F.expr(p["full"]).alias("v_full"), F.expr(p["core"]).alias("v_core"), F.expr(p["region"]).alias("v_region"),
+        F.expr(p["form"]).alias("v_form"), F.expr(p["branch"]).alias("v_branch"),
+        F.lit(0).cast("long").alias("v_support"),
+    ).where(F.col("v_core").isNotNull())
+    # a former name equal to the current one adds nothing
+    first = Window.partitionBy("eid", "v_full").orderBy(F.when(F.col("v_kind") == "registry", 0).otherwise(1))
+    return named.withColumn("_r", F.row_number().over(first)).where("_r = 1").drop("_r")
+
+
+def candidate_pairs(
+    records: DataFrame, names: DataFrame, entities: DataFrame, siblings: DataFrame, policy: ResolvePolicy
+) -> DataFrame:
+    """(rid, eid, block) candidate pairs of the records (columns of ``prepare`` in :mod:`radar.resolve.link`).
+
+    ``siblings`` has (rid, r_core, eid) of records linked by identifier.
+    """
+    b = policy.blocking
+    index = names.select("eid", F.explode(grams(F.col("v_core"))).alias("g")).distinct()
+    df = index.groupBy("g").agg(F.count(F.lit(1)).alias("df"))
+    total = entities.select(F.count(F.lit(1)).alias("_n"))
+    keep = df.where(F.col("df") <= b.max_bigram_entities).crossJoin(F.broadcast(total)).select(
+        "g", F.log(F.col("_n") / F.col("df")).alias("idf")
+    )
+    cores = records.where(F.col("r_core").isNotNull()).select("r_core").distinct()
+    rgrams = cores.select("r_core", F.explode(grams(F.col("r_core"))).alias("g"))
+    weighted = rgrams.join(keep, "g")
+    norm = weighted.groupBy("r_core").agg(F.sum("idf").alias("_tot"))
+    by_core = (
+        weighted.join(index, "g")
+        .groupBy("r_core", "eid")
+        .agg(F.sum("idf").alias("_s"))
+        .join(norm, "r_core")
+        .withColumn("_s", F.col("_s") / F.col("_tot"))
+        .where(F.col("_s") >= b.min_name_score)
+    )
+    top = Window.partitionBy("r_core").orderBy(F.col("_s").desc(), F.col("eid"))
+    by_core = by_core.withColumn("_rk", F.row_number().over(top)).where(F.col("_rk") <= b.name_top_k)
+    by_name = records.join(by_core, "r_core").select("rid", "eid", F.lit("name").alias("block"))
+
+    # the same house number or building
+    ent_addr = entities.where(F.col("address_key").isNotNull()).select("entity_id", "address_key")
+    addr_n = ent_addr.groupBy("address_key").agg(F.count(F.lit(1)).alias("_an")).where(
+        F.col("_an") <= b.max_address_entities
+    )
+    by_addr = (
+        records.where(F.col("r_addr_key").isNotNull())
+        .join(ent_addr.join(addr_n, "address_key"), F.col("r_addr_key") == F.col("address_key"))
+        .select("rid", F.col("entity_id").alias("eid"), F.lit("address").alias("block"))
+    )
+
+    # operators' names behind shop signs, within the record's district
+    ent_side = entities.select("entity_id", "district_code", "legal_rep_name", "entity_class", "name").where(
+        (F.col("entity_class") == "individual")
+        & F.col("legal_rep_name").isNotNull()
+        & ((F.col("name") == F.col("legal_rep_name")) | F.expr(person_sql("name")))
+    )
+    rep = F.col("legal_rep_name")
+    ekeys = ent_side.select(
+        "entity_id",
+        F.explode(
+            F.array_compact(
+                F.array(
+                    F.when(F.length(rep).between(2, 4) & F.col("district_code").isNotNull(),
+                           F.concat_ws("|", F.lit("S"), "district_code", F.substring(rep, 1, 1))),
+                    F.when(F.length(rep) == 3, F.concat_ws("|", F.lit("G"), F.substring(rep, 2, 2))),
+                )
+            )
+        ).alias("hk"),
+    )
+    hk_n = ekeys.groupBy("hk").agg(F.count(F.lit(1)).alias("_hn")).where(F.col("_hn") <= b.max_hint_entities)
+    lead = F.coalesce(
+        F.nullif(F.regexp_extract("r_core", "^[老小](.)", 1), F.lit("")),
+        F.nullif(F.regexp_extract("r_core", "^(.)[记氏]", 1), F.lit("")),
+    )
+    dists = F.array_distinct(F.array_compact(F.array(
+        F.when(F.length("r_region") == 6, F.col("r_region")), "r_addr_district", "r_code_district", "r_hint_district",
+    )))
+    rkeys = records.where(F.col("r_core").isNotNull() & ~F.col("r_person")).select(
+        "rid",
+        F.explode(F.array_compact(F.concat(
+            F.transform(dists, lambda d: F.when(lead.isNotNull(), F.concat_ws("|", F.lit("S"), d, lead))),
+            F.array(F.when(F.length("r_core") >= 4, F.concat_ws("|", F.lit("G"), F.substring("r_core", 1, 2)))),
+        ))).alias("hk"),
+    )
+    by_hint = rkeys.join(ekeys.join(hk_n, "hk"), "hk").select(
+        "rid", F.col("entity_id").alias("eid"), F.lit("operator").alias("block")
+    )
+
+    # entities that other records of the same name were linked to by their code
+    sib_n = siblings.groupBy("r_core").agg(F.countDistinct("eid").alias("_sn")).where(
+        F.col("_sn") <= b.max_sibling_entities
+    )
+    by_sibling = (
+        records.where(F.col("r_core").isNotNull())
+        .select("rid", "r_core")
+        .join(siblings.join(sib_n, "r_core").select(F.col("rid").alias("_srid"), "r_core", "eid"), "r_core")
+        .where(F.col("_srid") != F.col("rid"))
+        .select("rid", "eid", F.lit("sibling").alias("block"))
+    )
+    return by_name.unionByName(by_addr).unionByName(by_hint).unionByName(by_sibling)
+
+
+def sibling_support(pairs: DataFrame, records: DataFrame, siblings: DataFrame) -> DataFrame:
+    """(rid, eid, alias_n): how many other records of the record's name were linked to the entity by code."""
+    r = records.select("rid", "r_core").where(F.col("r_core").isNotNull())
+    s = siblings.select(F.col("rid").alias("_srid"), F.col("r_core").alias("_score"), F.col("eid").alias("_seid"))
+    return (
+        pairs.select("rid", "eid").distinct().join(r, "rid")
+        .join(s, (F.col("r_core") == F.col("_score")) & (F.col("eid") == F.col("_seid")) & (F.col("_srid") != F.col("rid")))
+        .groupBy("rid", "eid")
+        .agg(F.countDistinct("_srid").alias("alias_n"))
+    )
+
+
+def _pair_features_batches(batches: Any) -> Any:
+    for pdf in batches:
+        yield pair_features(pdf)
+
+
+def compare(
+    pairs: DataFrame, records: DataFrame, ents: DataFrame, names: DataFrame, siblings: DataFrame, partitions: int
+) -> DataFrame:
+    """Features of every (record, candidate) pair: pair features per name (mapInPandas), the closest name,
+    sibling support, and the competition among each record's candidates (Spark windows)."""
+    rec = records.select(*RECORD_FIELDS)
+    ent = ents.select(*ENTITY_FIELDS)
+    nm = names.select("eid", *NAME_FIELDS)
+    wide = pairs.select("rid", "eid").distinct().join(rec, "rid").join(ent, "eid").join(nm, "eid")
+    per_name = wide.repartition(partitions, "rid").mapInPandas(_pair_features_batches, PAIR_FEATURE_SCHEMA)
+    closeness = (
+        F.col("core_exact") * 2 + F.col("full_exact") + F.col("name_ratio") + F.col("hint_surname")
+        + F.col("hint_given") + F.col("names_operator")
+    )
+    best = per_name.groupBy("rid", "eid").agg(
+        F.max_by(F.struct("v_kind", *NAME_LEVEL), closeness).alias("_b")
+    ).select("rid", "eid", "_b.*")
+    alias_n = sibling_support(pairs, records, siblings)
+    best = best.join(alias_n, ["rid", "eid"], "left").select(
+        "*",
+        (F.coalesce("alias_n", F.lit(0)) > 0).cast("double").alias("via_alias"),
+        F.log1p(F.coalesce("alias_n", F.lit(0)).cast("double")).alias("alias_support"),
+    ).drop("alias_n")
+    return best
+
+
+def add_competition(feats: DataFrame) -> DataFrame:
+    """How each candidate's name compares with the other candidates of the same record (window functions)."""
+    score = F.col("name_ratio") + F.col("core_exact") + 0.5 * (
+        F.col("hint_surname") + F.col("hint_given") + F.col("names_operator")
+    ) + 0.5 * F.least(F.col("alias_support"), F.lit(1.0))
+    w = Window.partitionBy("rid")
+    ranked = Window.partitionBy("rid").orderBy(F.col("_score").desc(), F.col("eid"))
+    f = feats.withColumn("_score", score).withColumn("_rank", F.row_number().over(ranked))
+    f = (
+        f.withColumn("_best", F.max("_score").over(w))
+        .withColumn("_second", F.max(F.when(F.col("_rank") == 2, F.col("_score"))).over(w))
+        .withColumn("_n", F.count(F.lit(1)).over(w))
+        .withColumn("_exact", F.sum("core_exact").over(w))
+    )
+    other = F.when(F.col("_score") >= F.col("_best"), F.coalesce(F.col("_second"), F.lit(-1.0))).otherwise(
+        F.col("_best")
+    )
+    return f.select(
+        *feats.columns,
+        (F.col("_score") >= F.col("_best")).cast("double").alias("is_best_name"),
+        F.greatest(F.least(F.col("_score") - other, F.lit(2.0)), F.lit(-2.0)).alias("name_margin"),
+        F.log1p(F.greatest(F.col("_exact") - F.col("core_exact"), F.lit(0.0))).alias("exact_rivals"),
+        F.log(F.col("_n").cast("double")).alias("n_candidates"),
+    )
+
+
+def probability(model: MatchModel) -> Column:
+    """P(match) of a pair under the model, as a Spark expression over the feature columns."""
+    z = F.lit(model.intercept)
+    for f, c in zip(model.features, model.coef, strict=True):
+        z = z + F.col(f) * F.lit(c)
+    return F.lit(1.0) / (F.lit(1.0) + F.exp(-z))
