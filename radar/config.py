@@ -270,6 +270,31 @@ class PlanPolicy(_Strict):
         return v
 
 
+class AnomalySettings(_Strict):
+    """The unsupervised anomaly score next to the risk score (radar.models.anomaly)."""
+
+    seed: int = 42
+    n_estimators: int = Field(200, ge=10)
+    features: list[str] = Field(
+        default_factory=lambda: ["age_years", "log_registered_capital", "address_entity_count", "report_staff_count"]
+    )
+
+
+class DriftSettings(_Strict):
+    """Drift checks at each scoring run (radar.models.drift): PSI against the champion's training reference."""
+
+    bins: int = Field(10, ge=2, le=100)
+    psi_level: float = Field(0.25, gt=0)          # conventional alarm level of a feature's PSI
+    score_psi_level: float = Field(0.25, gt=0)    # ... and of the score distribution against the previous run
+    null_quantile: float = Field(0.999, gt=0.5, lt=1)  # sample-size-aware floor: this quantile of no-drift PSI
+    severity: Literal["high", "medium", "low"] = "medium"  # of the operations alert drift raises
+
+
+class MonitoringPolicy(_Strict):
+    anomaly: AnomalySettings = AnomalySettings()
+    drift: DriftSettings = DriftSettings()
+
+
 class Policy(_Strict):
     run: RunPolicy
     ingest: IngestPolicy = IngestPolicy()
@@ -281,6 +306,7 @@ class Policy(_Strict):
     grading: GradingPolicy
     alerts: AlertPolicy
     plan: PlanPolicy
+    monitoring: MonitoringPolicy = MonitoringPolicy()
 
     @model_validator(mode="after")
     def _gap_covers_horizon(self) -> Policy:

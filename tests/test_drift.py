@@ -48,3 +48,47 @@ def test_hand_computed_psi() -> None:
     value, _ = psi(ref, cur, bins=2)
     expected = 0.3 * np.log(0.8 / 0.5) - 0.3 * np.log(0.2 / 0.5)
     assert abs(value - expected) < 0.02  # the half-count smoothing of each bin moves it slightly
+
+
+def test_stored_reference_bins_give_the_psi_of_the_raw_samples() -> None:
+    import json
+
+    from radar.models.drift import bin_counts, drift_from_reference, reference_bins
+
+    rng = np.random.default_rng(4)
+    ref = pd.DataFrame({"a": rng.normal(size=3000), "b": rng.poisson(1, 3000).astype(float)})
+    ref.loc[:99, "b"] = np.nan
+    cur = pd.DataFrame({"a": rng.normal(0.8, 1.0, size=1000), "b": rng.poisson(1, 1000).astype(float)})
+    stored = json.loads(json.dumps(reference_bins(ref, ["a", "b", "not_there"], bins=10)))  # survives JSON
+    assert set(stored["features"]) == {"a", "b"} and stored["n_reference"] == 3000
+    # counted in two parts (as Spark partitions would) and summed
+    counts = pd.concat([bin_counts(cur.iloc[:400], stored), bin_counts(cur.iloc[400:], stored)])
+    counts = counts.groupby(["feature", "bin"], as_index=False)["count"].sum()
+    out = drift_from_reference(stored, counts, n_current=len(cur)).set_index("feature")
+    for f in ("a", "b"):
+        expected, _ = psi(ref[f].to_numpy(), cur[f].to_numpy(), bins=10)
+        assert abs(out.loc[f, "psi"] - expected) < 1e-4
+    assert bool(out.loc["a", "drifted"]) and not bool(out.loc["b", "drifted"])
+    assert out.loc["a", "n_reference"] == 3000 and out.loc["a", "n_current"] == 1000
+
+
+def test_weighted_reference_counts_undo_negative_presampling() -> None:
+    from radar.models.drift import reference_bins
+
+    # 100 rows of x=1 kept with weight 1 and 10 rows of x=0 standing for 100 (weight 10)
+    ref = pd.DataFrame({"x": [1.0] * 100 + [0.0] * 10, "w": [1.0] * 100 + [10.0] * 10})
+    stored = reference_bins(ref, ["x"], bins=2, weight_col="w")
+    counts = stored["features"]["x"]["counts"]
+    assert abs(counts[0] / sum(counts) - 0.5) < 1e-9  # half the population has x=0, not 1/11
+    unweighted = reference_bins(ref, ["x"], bins=2)["features"]["x"]["counts"]
+    assert abs(unweighted[0] / sum(unweighted) - 10 / 110) < 1e-9
+
+
+def test_score_drift_flags_a_shifted_score_distribution() -> None:
+    from radar.models.drift import score_drift
+
+    rng = np.random.default_rng(5)
+    prev = rng.beta(1, 20, 4000)
+    assert not score_drift(prev, rng.beta(1, 20, 4000)).drifted
+    moved = score_drift(prev, rng.beta(3, 20, 4000))
+    assert moved.drifted and moved.feature == "risk_score" and moved.n_reference == 4000

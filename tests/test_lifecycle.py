@@ -76,3 +76,21 @@ def test_rollback_needs_an_earlier_champion(mlflow_dirs) -> None:
     with pytest.raises(LookupError, match="only model"):
         lifecycle.rollback(tp, uri, store)
     store.close()
+
+
+def test_a_trained_model_carries_its_drift_reference_and_an_older_one_has_none(mlflow_dirs) -> None:
+    from radar.models.train import train_and_evaluate
+
+    uri, artifacts, store = mlflow_dirs
+    tp = policy().train
+    table = make_table(n_entities=200, months=20, seed=11)
+    old = reg.log_model(train_and_evaluate(table, FEATURES, policy=tp), uri, artifacts, lifecycle.EXPERIMENT,
+                        tp.registered_model_name)  # as models were logged before the reference existed
+    assert reg.load_reference(uri, tp.registered_model_name, old) is None
+    new = lifecycle.retrain(make_table(n_entities=200, months=20, seed=12), FEATURES, tp, uri, artifacts, store,
+                            drift_bins=5)
+    ref = reg.load_reference(uri, tp.registered_model_name, new.version)
+    assert ref is not None and ref["bins"] == 5 and set(ref["features"]) == set(FEATURES)
+    assert ref["n_reference"] == 200 * 20
+    assert all(abs(sum(f["counts"]) - 200 * 20) < 1e-6 for f in ref["features"].values())
+    store.close()

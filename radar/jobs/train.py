@@ -83,6 +83,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
             pdf, features, tp, uri, artifacts, store,
             params={"as_of": ctx.as_of_s, "rows": len(pdf)},
             snapshot_info={"as_of": ctx.as_of_s, "lake": str(ctx.lake.root)},
+            drift_bins=ctx.policy.monitoring.drift.bins, weight_col=WEIGHT,
         )
     finally:
         store.close()

@@ -56,11 +56,8 @@ def psi(reference: Sequence[float], current: Sequence[float], bins: int = 10) ->
     bins = max(2, min(bins, min(len(ref), len(cur)) // MIN_PER_BIN))
     finite = ref[~np.isnan(ref)]
     edges = _edges(finite, bins) if finite.size else np.array([])
-    cr, cc = _counts(ref, edges), _counts(cur, edges)
-    keep = (cr + cc) > 0  # bins nobody falls in (e.g. no missing values at all) do not count
-    cr, cc = cr[keep] + SMOOTHING, cc[keep] + SMOOTHING
-    p, q = cr / cr.sum(), cc / cc.sum()
-    return float(np.sum((q - p) * np.log(q / p))), int(keep.sum())
+    # bins nobody falls in (e.g. no missing values at all) do not count
+    return psi_from_counts(_counts(ref, edges), _counts(cur, edges))
 
 
 def psi_threshold(n_reference: int, n_current: int, bins: int, level: float, quantile: float) -> float:
@@ -91,3 +88,110 @@ def feature_drift(
         rows.append(DriftResult(f, round(value, 5), round(thr, 5), n_ref, n_cur, used, value > thr).__dict__)
     out = pd.DataFrame(rows, columns=list(DriftResult.__dataclass_fields__))
     return out.sort_values("psi", ascending=False, kind="stable").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- reference bins stored with a model
+REFERENCE_FORMAT = 1  # version of the stored reference (``reference_bins``) layout
+
+
+def psi_from_counts(reference_counts: Sequence[float], current_counts: Sequence[float]) -> tuple[float, int]:
+    """PSI of two count vectors over the same bins (the last may be the missing-value bin) and the bins used.
+
+    Bins nobody falls in do not count; every other bin gets the Jeffreys half count, as in :func:`psi`.
+    """
+    cr = np.asarray(reference_counts, dtype=float)
+    cc = np.asarray(current_counts, dtype=float)
+    if cr.shape != cc.shape:
+        raise ValueError(f"reference and current counts need the same bins (got {cr.shape} and {cc.shape})")
+    keep = (cr + cc) > 0
+    if not keep.any() or cr.sum() == 0 or cc.sum() == 0:
+        return 0.0, int(keep.sum())
+    cr, cc = cr[keep] + SMOOTHING, cc[keep] + SMOOTHING
+    p, q = cr / cr.sum(), cc / cc.sum()
+    return float(np.sum((q - p) * np.log(q / p))), int(keep.sum())
+
+
+def reference_bins(
+    reference: pd.DataFrame, features: Sequence[str], bins: int = 10, weight_col: str | None = None
+) -> dict:
+    """The reference distribution of each feature, small enough to store with a model (JSON-ready).
+
+    Per feature: the quantile edges of the reference (as :func:`psi` draws them) and the count of rows in
+    each bin, the last bin holding missing values. With ``weight_col`` (e.g. the inverse sampling rate of
+    pre-sampled negatives) the counts are weighted, scaled to the number of rows.
+    """
+    n = len(reference)
+    used = max(2, min(bins, n // MIN_PER_BIN))
+    weighted = weight_col is not None and weight_col in reference.columns
+    w = reference[weight_col].to_numpy(float) if weighted else np.ones(n)
+    scale = n / w.sum() if n and w.sum() > 0 else 1.0
+    out: dict[str, dict] = {}
+    for f in features:
+        if f not in reference.columns:
+            continue
+        values = reference[f].to_numpy(float)
+        finite = values[~np.isnan(values)]
+        edges = _edges(finite, used) if finite.size else np.array([])
+        counts = _weighted_counts(values, edges, w) * scale
+        out[f] = {"edges": [float(e) for e in edges], "counts": [round(float(c), 6) for c in counts]}
+    return {"format": REFERENCE_FORMAT, "bins": used, "n_reference": n, "features": out}
+
+
+def _weighted_counts(values: np.ndarray, edges: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted count per bin (missing values last), like :func:`_counts`."""
+    missing = np.isnan(values)
+    idx = np.searchsorted(edges, values[~missing], side="right")
+    counts = np.bincount(idx, weights=weights[~missing], minlength=len(edges) + 1)
+    return np.append(counts, weights[missing].sum())
+
+
+def bin_counts(current: pd.DataFrame, reference: dict) -> pd.DataFrame:
+    """Counts of ``current`` rows in each stored reference bin: columns ``feature, bin, count``.
+
+    Additive over row subsets, so Spark can run it per partition and sum the counts.
+    """
+    rows = []
+    for f, ref in reference["features"].items():
+        if f not in current.columns:
+            continue
+        counts = _counts(current[f].to_numpy(float), np.asarray(ref["edges"], dtype=float))
+        rows.extend({"feature": f, "bin": i, "count": float(c)} for i, c in enumerate(counts) if c)
+    return pd.DataFrame(rows, columns=["feature", "bin", "count"]).astype({"bin": "int64", "count": "float64"})
+
+
+def drift_from_reference(
+    reference: dict,
+    current_counts: pd.DataFrame,
+    n_current: int,
+    level: float = 0.25,
+    quantile: float = 0.999,
+) -> pd.DataFrame:
+    """PSI and alarm of each stored feature against the current bin counts (``bin_counts``, summed).
+
+    The columns are those of :func:`feature_drift`; a feature with no current column is left out.
+    """
+    n_ref = int(reference["n_reference"])
+    rows = []
+    for f, ref in reference["features"].items():
+        ref_counts = np.asarray(ref["counts"], dtype=float)
+        cur = np.zeros_like(ref_counts)
+        part = current_counts[current_counts["feature"] == f]
+        np.add.at(cur, part["bin"].to_numpy(int), part["count"].to_numpy(float))
+        if cur.sum() == 0:
+            continue  # the feature is not in the current snapshot
+        value, used = psi_from_counts(ref_counts, cur)
+        thr = psi_threshold(n_ref, n_current, used, level, quantile)
+        rows.append(DriftResult(f, round(value, 5), round(thr, 5), n_ref, n_current, used, value > thr).__dict__)
+    out = pd.DataFrame(rows, columns=list(DriftResult.__dataclass_fields__))
+    return out.sort_values("psi", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def score_drift(
+    previous: Sequence[float], current: Sequence[float], bins: int = 10, level: float = 0.25,
+    quantile: float = 0.999, name: str = "risk_score",
+) -> DriftResult:
+    """Drift of the score distribution: this run's scores against the previous run's, PSI over its deciles."""
+    prev, cur = np.asarray(previous, dtype=float), np.asarray(current, dtype=float)
+    value, used = psi(prev, cur, bins)
+    thr = psi_threshold(len(prev), len(cur), used, level, quantile)
+    return DriftResult(name, round(value, 5), round(thr, 5), len(prev), len(cur), used, value > thr)

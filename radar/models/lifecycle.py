@@ -17,6 +17,7 @@ import pandas as pd
 
 from radar.config import TrainPolicy
 from radar.models import registry as reg
+from radar.models.drift import reference_bins
 from radar.models.evaluate import evaluate_scores
 from radar.models.train import data_hash, train_and_evaluate
 
@@ -71,8 +72,14 @@ def retrain(
     store: Any | None = None,
     params: dict[str, Any] | None = None,
     snapshot_info: dict[str, Any] | None = None,
+    drift_bins: int = 10,
+    weight_col: str = "sample_weight",
 ) -> RetrainOutcome:
-    """Train a challenger unless this table was trained on already; promote it only past the gate."""
+    """Train a challenger unless this table was trained on already; promote it only past the gate.
+
+    The challenger is stored with its training features' bins (``drift_bins`` quantile bins, rows weighted
+    by ``weight_col`` when the table has it): the reference each scoring run measures drift against.
+    """
     name = policy.registered_model_name
     h = data_hash(table)
     champion = reg.champion_version(tracking_uri, name)
@@ -85,8 +92,9 @@ def retrain(
                               "this training table was already trained on", data_hash=h)
 
     result = train_and_evaluate(table, feature_cols, policy=policy)
+    reference = reference_bins(table, result.feature_cols, drift_bins, weight_col=weight_col)
     version = reg.log_model(result, tracking_uri, artifact_location, EXPERIMENT, name, params=params,
-                            snapshot_info=snapshot_info)
+                            snapshot_info=snapshot_info, reference=reference)
     chall = _round(result.metrics["model"])
     base = {k: _round(v) for k, v in result.metrics.items() if k != "model"}
     metric = policy.promotion_metric

@@ -30,6 +30,7 @@ DATA_HASH_TAG = "data_hash"
 HISTORY_PREFIX = "alias_history."
 STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"  # no colons: tag keys stay portable across tracking stores
 MODEL_NAME_IN_RUN = "risk_model"
+REFERENCE_ARTIFACT = "drift_reference.json"  # the training data's feature bins (radar.models.drift.reference_bins)
 # the packages the stored model needs to load (listed so MLflow need not infer them, which is slow)
 MODEL_REQUIREMENTS = ("lightgbm", "scikit-learn", "pandas", "numpy", "scipy")
 # types the skops file may rebuild beyond scikit-learn's own: ours and LightGBM's
@@ -112,13 +113,16 @@ def log_model(
     registered_name: str,
     params: dict[str, Any] | None = None,
     snapshot_info: dict[str, Any] | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> str:
     """Log a training run with its model and register it; returns the new model version.
 
     ``params`` add to the run's parameters (the result's own training parameters are always logged);
     ``snapshot_info`` (e.g. as-of date, lake, feature table path) becomes run tags. The model is stored
     in the scikit-learn flavour (skops format, loads back as a ``RiskModel``), with a signature and an
-    input example; its pyfunc flavour returns ``predict_proba``.
+    input example; its pyfunc flavour returns ``predict_proba``. ``reference`` (the training features' bins,
+    ``radar.models.drift.reference_bins``) is stored as the artifact ``drift_reference.json``: every scoring
+    run measures drift against it.
     """
     mlflow = _mlflow(tracking_uri)
     from mlflow.models import infer_signature
@@ -147,6 +151,8 @@ def log_model(
             result.model.feature_importance().to_json(force_ascii=False, indent=1), "feature_importance.json"
         )
         mlflow.log_text(json.dumps(result.feature_cols, ensure_ascii=False), "feature_cols.json")
+        if reference is not None:
+            mlflow.log_text(json.dumps(reference, ensure_ascii=False), REFERENCE_ARTIFACT)
         fig = _calibration_figure(result)
         if fig is not None:
             mlflow.log_figure(fig, "calibration.png")
@@ -232,6 +238,22 @@ def load_champion(tracking_uri: str | None, name: str) -> tuple[RiskModel, str]:
 def version_tag(tracking_uri: str | None, name: str, version: str | int, tag: str) -> str | None:
     """A tag of a registered version (e.g. ``snapshot_max``), or None."""
     return _client(tracking_uri).get_model_version(name, str(version)).tags.get(tag)
+
+
+def load_reference(tracking_uri: str | None, name: str, version: str | int) -> dict[str, Any] | None:
+    """The drift reference stored with a registered version, or None (a model trained before it was stored)."""
+    from mlflow.exceptions import MlflowException
+
+    mlflow = _mlflow(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    run_id = client.get_model_version(name, str(version)).run_id
+    if not run_id:
+        return None
+    try:
+        text = mlflow.artifacts.load_text(f"runs:/{run_id}/{REFERENCE_ARTIFACT}")
+    except (MlflowException, OSError):
+        return None
+    return json.loads(text)
 
 
 def version_metric(tracking_uri: str | None, name: str, version: str | int, metric: str) -> float | None:
