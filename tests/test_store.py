@@ -352,3 +352,25 @@ def test_demo_users_get_fresh_random_passwords(store: Store) -> None:
     for old, new in zip(first, again, strict=True):
         assert old["password"] != new["password"]
         assert store.authenticate(new["username"], old["password"]) is None
+
+
+# ---------------------------------------------------------------- operations alerts
+def test_operations_alerts_are_one_per_kind_and_date_and_leave_entity_alerts_alone(store: Store) -> None:
+    details = {"drifted": ["penalty_count_365d"], "score": {"psi": 0.02}}
+    first = store.raise_operations_alert("drift", "2024-06-30", "medium", "1 个特征漂移", details, "radar-risk", 3)
+    assert first["status"] == "open" and first["details"] == details and first["model_version"] == "3"
+    again = store.raise_operations_alert("drift", "2024-06-30", "medium", "1 个特征漂移", details, "radar-risk", 3)
+    assert again["id"] == first["id"] and len(store.operations_alerts()) == 1  # a re-run refreshes, no duplicate
+    seen = store.acknowledge_operations_alert(first["id"], "zhang")
+    assert seen["status"] == "acknowledged" and seen["acknowledged_by"] == "zhang"
+    # the same finding stays acknowledged; a different one reopens it
+    assert store.raise_operations_alert("drift", "2024-06-30", "medium", "1 个特征漂移", details,
+                                        "radar-risk", 3)["status"] == "acknowledged"
+    assert store.raise_operations_alert("drift", "2024-06-30", "high", "2 个特征漂移", details,
+                                        "radar-risk", 3)["status"] == "open"
+    store.raise_operations_alert("drift", "2024-07-31", "medium", "score drift", None, "radar-risk", 3)
+    assert [a["as_of"] for a in store.operations_alerts()] == ["2024-07-31", "2024-06-30"]
+    assert store.clear_operations_alert("drift", "2024-07-31") and not store.clear_operations_alert("drift", "2024-07-31")
+    with pytest.raises(StoreError):
+        store.raise_operations_alert("grade_d", "2024-06-30", "high", "x")
+    assert store.list_alerts() == []  # nothing leaks into the entity alerts

@@ -30,6 +30,8 @@ ALERT_ACTIONS = ("created", "reraised", "assigned", "status", "outcome", "note")
 MODEL_ACTIONS = ("registered", "promoted", "refused", "rollback")
 ROLES = ("admin", "supervisor", "planner", "analyst")
 REVIEW_STATUSES = ("pending", "accepted", "rejected", "obsolete")
+OPS_KINDS = ("drift",)  # operations alerts: about the system (the model's inputs), not about an entity
+OPS_STATUSES = ("open", "acknowledged")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -175,4 +177,34 @@ class MatchReview(Base):
         CheckConstraint(_in("status", REVIEW_STATUSES), name="ck_match_reviews_status"),
         Index("ix_match_reviews_status_district", "status", "district_code"),
         Index("ix_match_reviews_record", "source_type", "record_key"),
+    )
+
+
+class OperationsAlert(Base):
+    """An operations alert: something about the scoring system (e.g. feature or score drift), not an entity.
+
+    One row per kind and scoring date: a repeated run of the same date refreshes it. Kept apart from the
+    entity alerts, whose workflow (assign, review, decide) does not apply.
+    """
+
+    __tablename__ = "operations_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    as_of: Mapped[str] = mapped_column(String(10))
+    severity: Mapped[str] = mapped_column(String(10))
+    model_name: Mapped[str | None] = mapped_column(String(128))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    details_json: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(_in("kind", OPS_KINDS), name="ck_operations_alerts_kind"),
+        CheckConstraint(_in("severity", SEVERITIES), name="ck_operations_alerts_severity"),
+        CheckConstraint(_in("status", OPS_STATUSES), name="ck_operations_alerts_status"),
+        Index("uq_operations_alerts_kind_as_of", "kind", "as_of", unique=True),
     )

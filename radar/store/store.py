@@ -23,6 +23,7 @@ from radar.errors import RadarError
 from radar.store.migrate import WRITE_OPTION, lock_for_write, make_engine, upgrade_to_head
 from radar.store.models import (
     MODEL_ACTIONS,
+    OPS_KINDS,
     OUTCOMES,
     ROLES,
     SEVERITIES,
@@ -31,6 +32,7 @@ from radar.store.models import (
     AlertEvent,
     MatchReview,
     ModelEvent,
+    OperationsAlert,
     User,
 )
 
@@ -261,6 +263,23 @@ def _model_event_dict(m: ModelEvent) -> dict[str, Any]:
         "metrics": _parse_json(m.metrics_json),
         "champion_before": m.champion_before,
         "champion_after": m.champion_after,
+    }
+
+
+def _ops_alert_dict(o: OperationsAlert) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "kind": o.kind,
+        "as_of": o.as_of,
+        "severity": o.severity,
+        "model_name": o.model_name,
+        "model_version": o.model_version,
+        "title": o.title,
+        "details": _parse_json(o.details_json),
+        "status": o.status,
+        "acknowledged_by": o.acknowledged_by,
+        "raised_at": _utc(o.raised_at),
+        "updated_at": _utc(o.updated_at),
     }
 
 
@@ -795,6 +814,79 @@ class Store:
             q = q.limit(limit)
         with self._session() as s:
             return [_model_event_dict(m) for m in s.scalars(q)]
+
+    # ------------------------------------------------------------------ operations alerts
+    def raise_operations_alert(
+        self,
+        kind: str,
+        as_of: str | date,
+        severity: str,
+        title: str,
+        details: Any = None,
+        model_name: str | None = None,
+        model_version: str | int | None = None,
+    ) -> dict[str, Any]:
+        """Raise (or, for a repeated run of the same date, refresh and reopen) an operations alert."""
+        if kind not in OPS_KINDS:
+            raise StoreError(f"operations alert kind must be one of {', '.join(OPS_KINDS)}, not {kind!r}")
+        if severity not in SEVERITIES:
+            raise StoreError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+        as_of = _check_as_of(as_of)
+        now = _now()
+        fields = {
+            "severity": severity,
+            "title": title,
+            "details_json": None if details is None else json.dumps(details, ensure_ascii=False, default=str),
+            "model_name": model_name,
+            "model_version": None if model_version is None else str(model_version),
+        }
+        with self._session(write=True) as s:
+            o = s.scalars(
+                select(OperationsAlert).where(OperationsAlert.kind == kind, OperationsAlert.as_of == as_of)
+            ).first()
+            if o is None:
+                o = OperationsAlert(kind=kind, as_of=as_of, status="open", raised_at=now, updated_at=now, **fields)
+                s.add(o)
+            else:
+                changed = any(getattr(o, k) != v for k, v in fields.items())
+                for k, v in fields.items():
+                    setattr(o, k, v)
+                if changed:
+                    o.status, o.acknowledged_by, o.updated_at = "open", None, now
+            s.flush()
+            return _ops_alert_dict(o)
+
+    def clear_operations_alert(self, kind: str, as_of: str | date) -> bool:
+        """Remove the alert of a kind and date (a re-run of that date no longer finds the problem)."""
+        as_of = _check_as_of(as_of)
+        with self._session(write=True) as s:
+            o = s.scalars(
+                select(OperationsAlert).where(OperationsAlert.kind == kind, OperationsAlert.as_of == as_of)
+            ).first()
+            if o is None:
+                return False
+            s.delete(o)
+            return True
+
+    def operations_alerts(self, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Operations alerts, newest scoring date first."""
+        q = select(OperationsAlert).order_by(OperationsAlert.as_of.desc(), OperationsAlert.id.desc())
+        if status:
+            q = q.where(OperationsAlert.status == status)
+        if limit:
+            q = q.limit(limit)
+        with self._session() as s:
+            return [_ops_alert_dict(o) for o in s.scalars(q)]
+
+    def acknowledge_operations_alert(self, alert_id: int, user: str) -> dict[str, Any]:
+        """Mark an operations alert as seen by ``user``."""
+        with self._session(write=True) as s:
+            o = s.get(OperationsAlert, alert_id)
+            if o is None:
+                raise StoreError(f"no operations alert {alert_id}")
+            o.status, o.acknowledged_by, o.updated_at = "acknowledged", user, _now()
+            s.flush()
+            return _ops_alert_dict(o)
 
     # ------------------------------------------------------------------ users
     def add_user(
