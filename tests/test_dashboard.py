@@ -663,14 +663,14 @@ def test_a_stale_edit_in_the_app_is_refused_with_a_message(app_env: Path, store:
 
 
 def test_every_page_renders_for_every_role(app_env: Path) -> None:
-    pages = ["overview", "alerts", "entity", "plans", "quality", "models"]
+    pages = ["overview", "alerts", "entity", "plans", "quality", "models", "review"]
     for username in ("shuangta", "planner", "analyst", "admin"):
         at = _login(_app().run(), username)
         for page in pages:
             try:
                 at.switch_page(f"views/{page}.py").run()
             except ValueError:  # not among the role's pages
-                assert username == "planner" and page == "models"
+                assert username == "planner" and page in ("models", "review")
                 continue
             assert not at.exception, (username, page, at.exception)
 
@@ -711,6 +711,102 @@ def test_pages_show_a_notice_when_optional_tables_are_missing(
     at.switch_page("views/entity.py").run()
     at.text_input(key="entity_query").input("甲商贸").run()
     assert not at.exception and any("关联图谱" in i.value for i in at.info)
+
+
+# ---------------------------------------------------------------- match reviews (待复核匹配)
+def _add_reviews(store: Store) -> dict[str, str]:
+    """Three uncertain matches as a resolve run queues them: two in 双塔区, one in 龙城区; review ids by name."""
+    by_id = {e[0]: e for e in ENTITIES}
+    evidence = [{"label": "名称相似度", "contribution": 2.1}, {"label": "地址一致", "contribution": -0.4}]
+    rows = []
+    for key, name, address, eid, p in (
+        ("P-R1", "双塔甲商贸", "双塔区某路1号，电话13812345678", "E1", 0.71),
+        ("C-R2", "李四", "双塔区某路2号", "E2", 0.62),
+        ("C-R3", "龙城丁建材", "龙城区某路4号", "E4", 0.83),
+    ):
+        _, uscc, ename, district, *_rest = by_id[eid]
+        rows.append({"source_type": "penalty" if key.startswith("P") else "complaint", "record_key": key,
+                     "entity_id": eid, "probability": p, "record_name": name, "record_address": address,
+                     "entity_name": ename, "entity_uscc": uscc, "district_code": district,
+                     "entity_address": f"朝阳市{DISTRICT_NAMES[district]}某路1号", "evidence": evidence})  # fmt: skip
+    store.upsert_match_reviews(rows, AS_OF)
+    return {r["record_key"]: r["review_id"] for r in store.list_match_reviews()}
+
+
+def test_match_reviews_are_scoped_masked_and_decided_by_allowed_roles(lake: Path, store: Store) -> None:
+    ids = _add_reviews(store)
+    shuangta = _access(lake, store, "shuangta")
+    assert {r["record_key"] for r in shuangta.match_reviews()} == {"P-R1", "C-R2"}
+    with pytest.raises(AccessDenied):
+        shuangta.match_reviews(district=LONGCHENG)
+    with pytest.raises(AccessDenied):
+        shuangta.match_review(ids["C-R3"])
+    with pytest.raises(AccessDenied):
+        shuangta.decide_match(ids["C-R3"], "accepted")
+    assert store.get_match_review(ids["C-R3"])["status"] == "pending"
+    assert shuangta.match_review_counts() == {"pending": 2}
+
+    analyst = _access(lake, store, "analyst")  # city-wide, masked, may not decide
+    seen = {r["record_key"]: r for r in analyst.match_reviews()}
+    assert set(seen) == {"P-R1", "C-R2", "C-R3"}
+    assert seen["C-R2"]["record_name"] == "李*"  # an operator's name: personal data
+    assert "13812345678" not in seen["P-R1"]["record_address"] and "138****5678" in seen["P-R1"]["record_address"]
+    assert seen["P-R1"]["record_name"] == "双塔甲商贸"
+    with pytest.raises(AccessDenied):
+        analyst.decide_match(ids["P-R1"], "accepted")
+
+    done = shuangta.decide_match(ids["P-R1"], "accepted", "名称与地址一致")
+    assert (done["status"], done["decided_by"], done["note"]) == ("accepted", "shuangta", "名称与地址一致")
+    assert done["decided_at"] is not None
+    assert {"source_type": "penalty", "record_key": "P-R1", "entity_id": "E1", "decision": "accepted"} in (
+        store.match_decisions()
+    )
+    assert {r["record_key"] for r in shuangta.match_reviews()} == {"C-R2"}
+    assert [r["record_key"] for r in shuangta.match_reviews(status="accepted")] == ["P-R1"]
+
+
+def test_review_page_lists_the_jurisdictions_queue_and_stores_a_decision(app_env: Path, store: Store) -> None:
+    ids = _add_reviews(store)
+    at = _login(_app().run(), "shuangta")
+    at.switch_page("views/review.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "待复核匹配"
+    table = at.dataframe[0].value
+    assert set(table["记录编号"]) == {"P-R1", "C-R2"} and set(table["辖区"]) == {"双塔区"}
+    assert "龙城丁建材" not in _texts(at)
+    assert at.selectbox(key="review_pick").value == ids["P-R1"]  # most likely first
+    text = _texts(at)
+    assert "朝阳双塔甲商贸有限公司" in text and "双塔区某路1号" in text and "91211302MA0000001A" in text
+    assert any("名称相似度" in set(d.value.get("依据", [])) for d in at.dataframe)
+    assert any(m.label == "匹配概率" and m.value == "0.710" for m in at.metric)
+
+    at.selectbox(key="review_pick").select(ids["C-R2"]).run()
+    at.text_input(key=f"review_note_{ids['C-R2']}").input("经营者与投诉对象不符")
+    next(b for b in at.button if b.key == f"review_reject_{ids['C-R2']}").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any("不是同一主体" in s.value for s in at.success)
+    r = store.get_match_review(ids["C-R2"])
+    assert (r["status"], r["decided_by"], r["note"]) == ("rejected", "shuangta", "经营者与投诉对象不符")
+    assert set(at.dataframe[0].value["记录编号"]) == {"P-R1"}
+
+
+def test_review_page_is_read_only_and_masked_for_analysts(app_env: Path, store: Store) -> None:
+    _add_reviews(store)
+    at = _login(_app().run(), "analyst")
+    at.switch_page("views/review.py").run()
+    assert not at.exception, at.exception
+    assert set(at.dataframe[0].value["记录编号"]) == {"P-R1", "C-R2", "C-R3"}
+    assert "李*" in set(at.dataframe[0].value["记录名称"]) and "李四" not in set(at.dataframe[0].value["记录名称"])
+    assert not [b for b in at.button if (b.key or "").startswith("review_")]
+    assert "只能查看" in _texts(at)
+
+
+def test_review_page_without_reviews_shows_a_notice(app_env: Path) -> None:
+    at = _login(_app().run(), "admin")
+    at.switch_page("views/review.py").run()
+    assert not at.exception, at.exception
+    assert any("暂无待复核" in i.value for i in at.info)
 
 
 # ---------------------------------------------------------------- launching

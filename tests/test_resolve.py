@@ -361,6 +361,48 @@ def test_unlinkable_names_have_reasons(links: pd.DataFrame) -> None:
     assert links.loc[links["method"] != "unlinked", "reason"].isna().all()
 
 
+def test_reviewers_decisions_change_the_next_links(spark: Any, master: tuple[Any, Any], ent: pd.DataFrame,
+                                                   tmp_path: Any) -> None:
+    """Decisions stored by a reviewer (the dashboard's 待复核匹配 page writes them with Store.decide_match) come
+    back through the resolve job's ``review_decisions``: accepted is linked with method ``review``, a rejected
+    pair is never proposed again."""
+    from types import SimpleNamespace
+
+    from radar.jobs.resolve import review_decisions
+    from radar.store import Store
+
+    rows = [_pen("p-ambiguous", "华美商贸有限公司")]
+    m = mentions(ingest_table(spark, "penalty", rows), "penalty").unionByName(
+        mentions(ingest_table(spark, "complaint", COMPLAINTS[:2]), "complaint")
+    )
+    keys = {(k.split("|")[1] if "|" in k else k): k for (k,) in m.select("record_key").collect()}
+    hm1, hm2 = ent.loc[U_HM1, "entity_id"], ent.loc[U_HM2, "entity_id"]
+    url = f"sqlite:///{tmp_path}/store.db"
+    ctx = SimpleNamespace(spark=spark, profile=SimpleNamespace(store_url=url))
+    assert review_decisions(ctx) is None  # an empty store: nothing to reuse
+    with Store(url) as store:
+        store.upsert_match_reviews(
+            [{"source_type": "penalty", "record_key": keys["p-ambiguous"], "entity_id": hm2, "probability": 0.6},
+             {"source_type": "complaint", "record_key": "c-name-addr", "entity_id": hm1, "probability": 0.9},
+             {"source_type": "complaint", "record_key": "c-name", "entity_id": hm2, "probability": 0.5}],
+            AS_OF,
+        )
+        ids = {r["record_key"]: r["review_id"] for r in store.list_match_reviews()}
+        store.decide_match(ids[keys["p-ambiguous"]], "accepted", "shuangta")
+        store.decide_match(ids["c-name-addr"], "rejected", "shuangta")  # the one the address settled
+    before = link_records(m, master[0], POLICY, identifiers=master[1]).toPandas().set_index("record_key")
+    after = link_records(m, master[0], POLICY, identifiers=master[1], decisions=review_decisions(ctx))
+    after = after.toPandas().set_index("record_key")
+    assert before.loc[keys["p-ambiguous"], "method"] == "unlinked"
+    assert (after.loc[keys["p-ambiguous"], "method"], after.loc[keys["p-ambiguous"], "entity_id"]) == ("review", hm2)
+    assert after.loc[keys["p-ambiguous"], "probability"] == 1.0
+    assert before.loc["c-name-addr", "entity_id"] == hm1
+    assert after.loc["c-name-addr", "entity_id"] != hm1
+    assert after.loc["c-name-addr", "candidate_entity_id"] != hm1  # not even proposed
+    # a pending review changes nothing
+    assert after.loc["c-name", "entity_id"] == before.loc["c-name", "entity_id"] == ent.loc[U_HD, "entity_id"]
+
+
 def test_only_current_active_records_are_mentioned(spark: Any) -> None:
     rows = [_pen("a", "鑫盛商贸"), _pen("b", "鑫盛商贸", is_current=False), _pen("c", "鑫盛商贸", record_status="revoked")]
     m = mentions(ingest_table(spark, "penalty", rows), "penalty").collect()

@@ -692,6 +692,62 @@ class LakeAccess:
         self._alert_in_scope(alert_id)
         return self.store.add_note(alert_id, note, self.username)
 
+    # ------------------------------------------------------------------ match reviews
+    def _mask_reviews(self, reviews: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Reviews with personal data masked (for masked roles): a record or entity name that is a person's
+        (an operator-named business, the candidate's legal representative), ID and phone numbers in text."""
+        if not self.masked or not reviews:
+            return reviews
+        from radar.resolve.normalize import looks_like_person
+
+        names = self._person_names(sorted({r["entity_id"] for r in reviews}), None)
+        scan = self.settings.masking.scan_text
+        out = []
+        for r in reviews:
+            known = set(names.get(r["entity_id"], []))
+            known |= {r.get(k) for k in ("record_name", "entity_name") if looks_like_person(r.get(k))}
+            out.append({
+                **r,
+                **{k: mask_text(r.get(k), known, scan)
+                   for k in ("record_name", "record_address", "entity_name", "entity_address", "note")},
+            })
+        return out
+
+    def match_reviews(
+        self, status: str | list[str] | None = "pending", district: str | list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Uncertain record-to-entity matches whose candidate entity lies in the jurisdiction (most likely
+        first); asking for a foreign district is refused."""
+        districts = self._check_district_filter(district)
+        rows = self.store.list_match_reviews(
+            districts=districts, status=status, limit=self.settings.pages.alerts_limit
+        )
+        return self._mask_reviews([r for r in rows if self.in_scope(r["district_code"])])
+
+    def match_review_counts(self) -> dict[str, int]:
+        """Number of match reviews per status in the jurisdiction."""
+        return self.store.review_counts(self.districts or None)
+
+    def _review_in_scope(self, review_id: str) -> dict[str, Any]:
+        review = self.store.get_match_review(review_id)
+        if review is None:
+            raise AccessDenied(f"复核任务 {review_id} 不存在")
+        if not self.in_scope(review["district_code"]):
+            raise AccessDenied(f"复核任务 {review_id} 不属于您的辖区，无权查看或处理")
+        return review
+
+    def match_review(self, review_id: str) -> dict[str, Any]:
+        """One match review of the jurisdiction (refused for another district's)."""
+        return self._mask_reviews([self._review_in_scope(review_id)])[0]
+
+    def decide_match(self, review_id: str, decision: str, note: str | None = None) -> dict[str, Any]:
+        """Accept or reject a proposed match of the jurisdiction (who and when are stored); the next
+        ``radar run`` links an accepted record with method ``review`` and never proposes a rejected pair."""
+        if not self.can_act:
+            raise AccessDenied(f"您的角色（{self.role_settings.label}）只能查看复核任务，不能作出结论")
+        self._review_in_scope(review_id)
+        return self._mask_reviews([self.store.decide_match(review_id, decision, self.username, note)])[0]
+
     # ------------------------------------------------------------------ models
     def model_history(self) -> list[dict[str, Any]]:
         """Model events from the store, newest first (city-wide; no entity data)."""

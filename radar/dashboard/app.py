@@ -22,6 +22,7 @@ VIEWS = Path(__file__).resolve().parent / "views"
 PAGES = {
     "overview": ("overview.py", "总览", ":material/dashboard:"),
     "alerts": ("alerts.py", "风险预警", ":material/notifications_active:"),
+    "review": ("review.py", "待复核匹配", ":material/rule_settings:"),
     "entity": ("entity.py", "主体画像", ":material/business:"),
     "plans": ("plans.py", "抽查计划", ":material/fact_check:"),
     "quality": ("quality.py", "数据质量", ":material/rule:"),

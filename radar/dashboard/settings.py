@@ -18,7 +18,7 @@ from radar.errors import ConfigError
 from radar.store.models import ROLES
 
 SETTINGS_FILE = "dashboard.yaml"
-PageName = Literal["overview", "alerts", "entity", "plans", "quality", "models", "features"]
+PageName = Literal["overview", "alerts", "entity", "plans", "quality", "models", "features", "review"]
 
 
 class _Strict(BaseModel):
