@@ -6,6 +6,11 @@ find), and against what was later observed (detected adverse events). Compared w
 (conf/policy.yaml ``train.rule_weights`` points) and a random order; the train stage's own time-ordered
 validation is printed beside it. Medians over seeds.
 
+Violations are observed only where someone looked, so the bench also evaluates both scores the way a
+regulator could without the simulation's truth: on the inspections after the as-of date (truth/checks),
+raw (every inspection, unweighted) and honest (only the random draws, each weighted by 1 / its inclusion
+probability: Horvitz-Thompson, radar.models.selection_bias), with the selection bias raw minus weighted.
+
     .venv/bin/python bench/models.py --scale small --seeds 7 8 9 --out bench/results/models.json
 """
 
@@ -25,12 +30,34 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from radar.models.selection_bias import METRICS
+
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 
-def evaluate(city: Path, lake_dir: Path, horizon: int) -> dict[str, Any]:
+def random_draw_evaluation(city: Path, frame: pd.DataFrame, as_of: date, horizon: int, top_share: float) -> dict[str, Any]:
+    """Raw vs Horvitz-Thompson figures of the model and the rule baseline on the inspections in the horizon."""
+    from radar.models.selection_bias import selection_bias_report
+
+    path = city / "truth" / "checks.parquet"
+    if not path.exists():
+        return {"skipped": "the simulation has no truth/checks.parquet (simulate again with this version)"}
+    checks = pd.read_parquet(path)
+    checks["date"] = pd.to_datetime(checks["date"]).dt.date
+    window = checks[(checks["date"] > as_of) & (checks["date"] <= as_of + timedelta(days=horizon))]
+    insp = window.merge(frame[["uscc", "risk_score", "rule_points"]], on="uscc", how="inner")
+    k = max(1, round(top_share * len(frame)))
+    out = selection_bias_report(insp, ["risk_score", "rule_points"], k=k)
+    out["unscored_inspections"] = len(window) - len(insp)
+    for key in ("problem_found", "violation_found"):
+        out[f"{key}_share_random"] = round(float(insp.loc[insp["random_draw"], key].mean()), 4)
+    out["model"], out["rule"] = out.pop("risk_score"), out.pop("rule_points")
+    return out
+
+
+def evaluate(city: Path, lake_dir: Path, horizon: int, top_share: float = 0.05) -> dict[str, Any]:
     """Model and rule-baseline metrics at the as-of date against true and observed future violations."""
     from radar.config import policy
     from radar.lake import Lake
@@ -64,9 +91,27 @@ def evaluate(city: Path, lake_dir: Path, horizon: int) -> dict[str, Any]:
         out[label_name]["auc_pr_ratio_model_to_rule"] = round(
             out[label_name]["model"]["auc_pr"] / max(out[label_name]["rule"]["auc_pr"], 1e-9), 2
         )
+    out["random_draws"] = random_draw_evaluation(city, frame, as_of, horizon, top_share)
     run = lake.read_json("reports/run", as_of)
     out["train_stage_validation"] = run["stages"]["train"].get("validation")
     return out
+
+
+def _median(values: list[float]) -> float:
+    finite = [v for v in values if v == v]  # NaN: no problem among the draws of that seed
+    return round(statistics.median(finite), 4) if finite else float("nan")
+
+
+def _print_random_draws(res: dict[str, Any]) -> None:
+    """One seed's raw vs Horvitz-Thompson figures."""
+    if "skipped" in res:
+        print(f"  inspections: {res['skipped']}")
+        return
+    print(f"  inspections in the horizon: {res['inspections']} ({res['random_draws']} random draws standing for "
+          f"{res['population_estimate']:.0f} entities; precision@k with k={res['k']})")
+    for scorer in ("model", "rule"):
+        r = res[scorer]
+        print(f"    {scorer:<5} raw {r['raw']}\n          HT  {r['weighted']}\n          bias {r['selection_bias']}")
 
 
 def main() -> None:
@@ -74,6 +119,10 @@ def main() -> None:
     ap.add_argument("--scale", default="small")
     ap.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
     ap.add_argument("--out", type=Path, default=Path("bench/results/models.json"))
+    ap.add_argument("--top-share", type=float, default=0.05,
+                    help="precision@k on inspections: k = this share of the scored entities")
+    ap.add_argument("--city", type=Path, default=None,
+                    help="reuse this simulated city (its truth/scenario.json names scale and seed) instead of --seeds")
     args = ap.parse_args()
     from radar.config import policy
     from radar.jobs.pipeline import run_all
@@ -82,21 +131,27 @@ def main() -> None:
     horizon = policy().labels.horizon_days
     work = Path(tempfile.mkdtemp(prefix="radar-bench-models-"))
     runs = []
+    seeds = args.seeds
+    if args.city is not None:
+        given = json.loads((args.city / "truth" / "scenario.json").read_text(encoding="utf-8"))
+        seeds, args.scale = [int(given["seed"])], given["scale"]
     try:
-        for seed in args.seeds:
-            city = work / f"city-{seed}"
-            scenario = simulate_city(args.scale, seed, city)
+        for seed in seeds:
+            city = args.city or work / f"city-{seed}"
+            scenario = simulate_city(args.scale, seed, city) if args.city is None else given
             lake = work / f"lake-{seed}"
             run_all(city / "raw", date.fromisoformat(scenario["as_of"]), lake)
-            res = evaluate(city, lake, horizon)
+            res = evaluate(city, lake, horizon, args.top_share)
             res["seed"] = seed
             runs.append(res)
             t = res["true_violation"]
             print(f"seed {seed}: true violations in {horizon} days: base rate {t['base_rate']:.3f}; "
                   f"model AUC {t['model']['auc']}, AUC-PR {t['model']['auc_pr']}, lift@10% {t['model']['lift_at_10pct']}; "
                   f"rule AUC {t['rule']['auc']}, AUC-PR {t['rule']['auc_pr']}, lift@10% {t['rule']['lift_at_10pct']}")
+            _print_random_draws(res["random_draws"])
             shutil.rmtree(lake, ignore_errors=True)
-            shutil.rmtree(city, ignore_errors=True)
+            if args.city is None:
+                shutil.rmtree(city, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -110,15 +165,31 @@ def main() -> None:
         }
         for label in ("true_violation", "detected_violation")
     }
-    for label in summary:
+    draws = [r["random_draws"] for r in runs if "skipped" not in r["random_draws"]]
+    if draws:
+        summary["random_draws"] = {
+            scorer: {
+                view: {m: _median([d[scorer][view][m] for d in draws]) for m in METRICS}
+                for view in ("raw", "weighted", "selection_bias")
+            }
+            for scorer in ("model", "rule")
+        }
+    for label in ("true_violation", "detected_violation"):
         summary[label]["auc_pr_ratio_model_to_rule"] = round(
             summary[label]["model"]["auc_pr"] / max(summary[label]["rule"]["auc_pr"], 1e-9), 2
         )
     print(f"\nmedian of {len(runs)} seeds ({args.scale}):")
-    for label, s in summary.items():
+    for label in ("true_violation", "detected_violation"):
+        s = summary[label]
         print(f"  {label:<19} model {s['model']}  rule {s['rule']}  AUC-PR model/rule = {s['auc_pr_ratio_model_to_rule']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"scale": args.scale, "horizon_days": horizon, "median": summary, "runs": runs},
+    if "random_draws" in summary:
+        for scorer, views in summary["random_draws"].items():
+            print(f"  inspections, {scorer:<5} raw {views['raw']}\n"
+                  f"                    HT-weighted {views['weighted']}\n"
+                  f"                    selection bias (raw - weighted) {views['selection_bias']}")
+    args.out.write_text(json.dumps({"scale": args.scale, "horizon_days": horizon, "top_share": args.top_share,
+                                    "median": summary, "runs": runs},
                                    indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     print(f"written {args.out}")
 

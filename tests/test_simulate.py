@@ -315,3 +315,19 @@ def test_spot_checks_record_inclusion_probabilities(city: Path, scenario: dict) 
                 [float(r[col["inclusion_probability"]]) for r in rows if r[col["check_type"]] == "不定向"]
             )
             assert ((p > 0) & (p <= 1)).all()
+
+
+def test_truth_checks_carry_how_each_inspection_was_chosen_and_what_it_found(city: Path, scenario: dict) -> None:
+    checks = pd.read_parquet(city / "truth" / "checks.parquet")
+    rand = checks["random_draw"]
+    assert rand.any() and (~rand).any()
+    assert (checks.loc[rand, "check_type"] == "不定向").all() and (checks.loc[~rand, "check_type"] == "定向").all()
+    p = checks.loc[rand, "inclusion_probability"]
+    assert ((p > 0) & (p <= 1)).all() and checks.loc[~rand, "inclusion_probability"].isna().all()
+    assert checks["future"].any() and (~checks["future"]).any()  # inspections after the as-of date to evaluate on
+    assert (checks["date"].astype(str) > scenario["as_of"]).eq(checks["future"]).all()
+    # a check that detected a violation found a problem; and the truth matches the violations' detecting checks
+    assert not (checks["violation_found"] & ~checks["problem_found"]).any()
+    v = pd.read_parquet(city / "truth" / "violations.parquet")
+    assert checks["violation_found"].sum() > 0
+    assert checks["violation_found"].sum() <= v["detected_by"].isin(["spot_check", "targeted_check"]).sum()

@@ -19,6 +19,7 @@ from radar.models.evaluate import (
 )
 from radar.models.explain import explain
 from radar.models.grading import apply_floors, assign_grades, grade_mix
+from radar.models.selection_bias import selection_bias_report
 from radar.models.train import (
     TrainResult,
     backtest,
@@ -53,6 +54,7 @@ __all__ = [
     "precision_at_k",
     "roc_auc",
     "rolling_origin_splits",
+    "selection_bias_report",
     "time_split",
     "train_and_evaluate",
 ]

@@ -37,6 +37,11 @@ Truth tables are Parquet (dates as date32):
 * ``violations``: violation_id, entity_id, uscc, date, end_date, kind, severity, detected, detected_by
   (spot_check, targeted_check, report, inspection, administrative or empty), detected_date, penalty_decision_no,
   future (after the as-of date: for evaluating forecasts; simulated ``future_days`` beyond it).
+* ``checks``: every inspection, also after the as-of date: check_id, entity_id, uscc, date, check_type (不定向 a
+  double-random draw, 定向 targeted after complaints), random_draw, inclusion_probability (of the entity in its
+  random draw; empty for targeted checks), plan_id, result, problem_found (the result is an adverse spot-check
+  outcome), violation_found (the check detected a violation), future. Random draws with their inclusion
+  probabilities are what an honest (Horvitz-Thompson) evaluation weights by.
 * ``rings``: ring_id, entity_id, uscc, controller (person id), controller_name, crisis_date.
 * ``phoenix``: entity_id, uscc, predecessor_entity_id, predecessor_uscc, link_type (legal_rep, shareholder,
   address, phone), months_after, trigger (deregistered, revoked, blacklisted).
@@ -61,7 +66,14 @@ from radar.config import simulation, sources
 from radar.errors import RadarError
 from radar.simulate import ids, names
 from radar.simulate.city import City, build_city
-from radar.simulate.events import DORMANT_KIND, Story, rng_for, simulate_story
+from radar.simulate.events import (
+    CHECK_LABEL_CLEAN,
+    CHECK_LABEL_NO_ACTIVITY,
+    DORMANT_KIND,
+    Story,
+    rng_for,
+    simulate_story,
+)
 from radar.simulate.exports import Exporter
 from radar.simulate.layout import plan_files
 from radar.simulate.records import History, authorities, build_records
@@ -172,6 +184,34 @@ def _write(path: Path, table: pa.Table) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
+def _checks_truth(city: City, story: Story) -> pa.Table:
+    """Every inspection with how it was chosen (random draw and its inclusion probability) and what it found."""
+    ch = story.checks
+    e = ch["entity"].to_numpy()
+    found = set(story.violations.loc[story.violations["check_id"] >= 0, "check_id"].tolist())
+    random_draw = (ch["check_type"] == "不定向").to_numpy()
+    result = ch["result"].to_numpy(dtype=object)
+    return pa.table(
+        {
+            "check_id": pa.array(ids.labels("K", ch["check_id"].to_numpy(), 7), pa.string()),
+            "entity_id": pa.array(city.entities["entity_id"].to_numpy(dtype=object)[e], pa.string()),
+            "uscc": pa.array(city.entities["uscc"].to_numpy(dtype=object)[e], pa.string()),
+            "date": _dates(ch["day"].to_numpy()),
+            "check_type": pa.array(ch["check_type"].to_numpy(dtype=object), pa.string()),
+            "random_draw": pa.array(random_draw),
+            "inclusion_probability": pa.array(
+                np.where(random_draw, ch["inclusion_probability"].to_numpy(dtype=float), np.nan),
+                pa.float64(), mask=~random_draw,
+            ),
+            "plan_id": pa.array(ch["plan_id"].to_numpy(dtype=object), pa.string()),
+            "result": pa.array(result, pa.string()),
+            "problem_found": pa.array(~np.isin(result, [CHECK_LABEL_CLEAN, CHECK_LABEL_NO_ACTIVITY])),
+            "violation_found": pa.array(ch["check_id"].isin(found).to_numpy()),
+            "future": pa.array(ch["day"].to_numpy() > city.timeline.end),
+        }
+    )
+
+
 def _write_truth(
     truth: Path,
     city: City,
@@ -241,6 +281,7 @@ def _write_truth(
         ),
     )
     _write(truth / "records.parquet", pa.Table.from_pandas(records, preserve_index=False))
+    _write(truth / "checks.parquet", _checks_truth(city, story))
     v = story.violations
     e = v["entity"].to_numpy()
     pen_no = penalties.set_index("penalty_id")["decision_no"]
