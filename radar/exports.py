@@ -14,7 +14,7 @@ EXPORTS = {
     "scores": (
         "score/scores",
         ["uscc", "entity_id", "name", "district_code", "district_name", "industry_section", "entity_class",
-         "risk_score", "grade", "model_grade", "grade_reason", "reasons", "reasons_json", "model_version",
+         "risk_score", "anomaly_score", "grade", "model_grade", "grade_reason", "reasons", "reasons_json", "model_version",
          "previous_grade"],
     ),
     "links": (

@@ -141,7 +141,7 @@ def build_fake_lake(root: Path, optional: bool = True) -> Path:
                     "district_name": DISTRICT_NAMES[d], "industry_section": "F", "industry_name": "批发和零售业",
                     "risk_score": s, "grade": g, "model_grade": g, "grade_reason": "模型评分",
                     "reasons": reasons, "reasons_text": "近一年行政处罚3次；近三个月投诉5件",
-                    "legal_rep_name": rep, "model_version": "3", "previous_grade": "B",
+                    "legal_rep_name": rep, "model_version": "3", "previous_grade": "B", "anomaly_score": 0.875,
                 }
                 for e, u, n, d, g, s, rep, _, _ in ENTITIES
             ]
@@ -205,6 +205,20 @@ def build_fake_lake(root: Path, optional: bool = True) -> Path:
                                         ensure_ascii=False)},
                 {"entity_id": "E4", "uscc": ENTITIES[3][1], "flag": "ring", "component_id": "C1",
                  "evidence": json.dumps({"shared_person": "赵六"}, ensure_ascii=False)},
+            ]
+        ),
+    )  # fmt: skip
+    _write(
+        lake,
+        "score/drift",
+        pl.DataFrame(
+            [
+                {"kind": "feature", "feature": "penalty_count_365d", "psi": 0.41, "threshold": 0.25, "drifted": True,
+                 "n_reference": 4000, "n_current": 6, "bins": 3},
+                {"kind": "feature", "feature": "age_years", "psi": 0.02, "threshold": 0.25, "drifted": False,
+                 "n_reference": 4000, "n_current": 6, "bins": 3},
+                {"kind": "score", "feature": "risk_score", "psi": 0.05, "threshold": 0.9, "drifted": False,
+                 "n_reference": 6, "n_current": 6, "bins": 2},
             ]
         ),
     )  # fmt: skip
@@ -684,6 +698,46 @@ def test_entity_page_shows_grade_reasons_and_masks_by_role(app_env: Path) -> Non
     assert "朝阳双塔甲商贸有限公司" in text and "张*" in text and "张三" not in text
     assert "近一年行政处罚3次" in text
     assert any(m.label == "信用风险等级" and m.value.startswith("D") for m in at.metric)
+
+
+def test_entity_page_shows_the_anomaly_score(app_env: Path) -> None:
+    at = _login(_app().run(), "shuangta")
+    at.switch_page("views/entity.py").run()
+    at.text_input(key="entity_query").input("甲商贸").run()
+    assert not at.exception, at.exception
+    assert any(m.label == "异常度" and m.value == "0.875" for m in at.metric)
+
+
+def test_drift_and_operations_alerts_through_the_access_layer(lake: Path, store: Store) -> None:
+    store.raise_operations_alert(
+        "drift", AS_OF, "medium", "1/2 个模型特征分布较训练数据发生漂移",
+        {"drifted": [{"kind": "feature", "feature": "penalty_count_365d", "psi": 0.41, "threshold": 0.25,
+                      "n_reference": 4000, "n_current": 6}]}, "radar-risk", "3",
+    )
+    acc = _access(lake, store, "shuangta")  # district users see the city-wide system figures too
+    drift = acc.drift()
+    assert drift["feature"].to_list()[0] == "penalty_count_365d" and drift["drifted"].to_list() == [True, False, False]
+    (alert,) = acc.operations_alerts()
+    assert alert["status"] == "open"
+    with pytest.raises(AccessDenied):
+        _access(lake, store, "analyst").acknowledge_operations_alert(alert["id"])
+    assert acc.acknowledge_operations_alert(alert["id"])["acknowledged_by"] == "shuangta"
+    assert store.list_alerts(districts=None)  # the entity alerts are untouched
+
+
+def test_models_page_shows_operations_alerts_and_the_drift_checks(app_env: Path, store: Store) -> None:
+    store.raise_operations_alert(
+        "drift", AS_OF, "medium", "1/2 个模型特征分布较训练数据发生漂移",
+        {"drifted": [{"kind": "feature", "feature": "penalty_count_365d", "psi": 0.41, "threshold": 0.25,
+                      "n_reference": 4000, "n_current": 6}]}, "radar-risk", "3",
+    )
+    at = _login(_app().run(), "admin")
+    at.switch_page("views/models.py").run()
+    assert not at.exception, at.exception
+    assert "运维预警" in _texts(at)
+    assert any("1/2 个模型特征分布较训练数据发生漂移" in e.label for e in at.expander)
+    tables = [d.value for d in at.dataframe]
+    assert any("PSI" in t.columns and "近1年行政处罚次数" in set(t["特征"]) for t in tables)
 
 
 def test_plans_page_offers_a_csv_of_the_jurisdictions_draws(app_env: Path) -> None:

@@ -79,6 +79,27 @@ def test_scores_grades_and_reasons(runs: dict[str, Any]) -> None:
     assert scores["reasons_text"].null_count() == 0
     first = json.loads(scores.sort("risk_score", descending=True)["reasons"][0])
     assert first and {"feature", "label", "value", "contribution"} <= set(first[0])
+    # the anomaly score ranks every scored entity, apart from the risk score
+    assert scores["anomaly_score"].null_count() == 0 and scores["anomaly_score"].is_between(0, 1).all()
+    assert scores["anomaly_score"].n_unique() > 0.5 * scores.height
+
+
+def test_drift_is_checked_against_the_champions_training_reference(runs: dict[str, Any]) -> None:
+    from radar.config import profile, resolve_paths
+    from radar.store import Store
+
+    lake = Lake(runs["lake"]).open()
+    drift = lake.read_polars("score/drift", AS_OF)
+    assert {"kind", "feature", "psi", "threshold", "drifted", "n_reference", "n_current"} <= set(drift.columns)
+    feats = drift.filter(drift["kind"] == "feature")
+    assert feats.height > 20 and (feats["psi"] >= 0).all() and (feats["threshold"] >= 0.25).all()
+    assert drift.filter(drift["kind"] == "score").height == 0  # no earlier scoring run to compare with
+    summary = runs["first"]["stages"]["score"]["drift"]
+    assert summary["reference"] == "stored" and summary["features_checked"] == feats.height
+    with Store(resolve_paths(profile(), lake.root).store_url) as store:
+        ops = store.operations_alerts()
+        assert len(ops) == (1 if summary["alert"] else 0)
+        assert summary["alert"] == bool(feats["drifted"].any())
 
 
 def test_second_run_changes_nothing(runs: dict[str, Any]) -> None:
@@ -110,7 +131,8 @@ def test_exports_and_plan(runs: dict[str, Any], city: Path, tmp_path: Path) -> N
     runner = CliRunner()
     lake = str(runs["lake"])
     for kind, needed in [
-        ("scores", {"uscc", "entity_id", "name", "district_code", "industry_section", "risk_score", "grade", "reasons"}),
+        ("scores", {"uscc", "entity_id", "name", "district_code", "industry_section", "risk_score", "anomaly_score",
+                    "grade", "reasons"}),
         ("links", {"source_type", "record_key", "entity_id", "uscc", "method", "probability"}),
         ("flags", {"uscc", "flag", "evidence"}),
     ]:

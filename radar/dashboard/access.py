@@ -33,6 +33,7 @@ from radar.lake import Lake
 from radar.store import Store
 
 SCORES = "score/scores"
+DRIFT = "score/drift"
 ENTITIES = "resolve/entities"
 LINKS = "resolve/links"
 EVENTS = "features/events"
@@ -752,3 +753,21 @@ class LakeAccess:
     def model_history(self) -> list[dict[str, Any]]:
         """Model events from the store, newest first (city-wide; no entity data)."""
         return self.store.model_history()
+
+    def drift(self, as_of: str | None = None) -> pl.DataFrame:
+        """The drift checks of a scoring run (``score/drift``: feature and score PSI against their
+        thresholds), drifted first; city-wide figures, no entity data. Empty before the first such run."""
+        df = self._raw(DRIFT, as_of)
+        if df is None or df.is_empty():
+            return self._empty()
+        return df.sort(["drifted", "psi"], descending=[True, True])
+
+    def operations_alerts(self, limit: int | None = 50) -> list[dict[str, Any]]:
+        """Operations alerts (drift of the model's inputs or scores), newest scoring date first (city-wide)."""
+        return self.store.operations_alerts(limit=limit)
+
+    def acknowledge_operations_alert(self, alert_id: int) -> dict[str, Any]:
+        """Mark an operations alert as seen (roles that can act only)."""
+        if not self.can_act:
+            raise AccessDenied(f"您的角色（{self.role_settings.label}）只能查看运维预警，不能确认")
+        return self.store.acknowledge_operations_alert(alert_id, self.username)

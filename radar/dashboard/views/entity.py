@@ -64,13 +64,20 @@ score = profile["score"] or {}
 ent = profile["entity"] or {}
 info = {**ent, **{k: v for k, v in score.items() if v is not None}}
 st.subheader(info.get("name") or entity_id)
-c = st.columns(4)
+c = st.columns(5)
 grade = score.get("grade")
 c[0].metric("信用风险等级", label(GRADE_LABELS, grade) if grade else "未评级")
 c[1].metric("风险分", ui.fmt_score(score.get("risk_score")))
 prev = score.get("previous_grade")
 c[2].metric("上期等级", prev or "—")
 c[3].metric("模型等级", score.get("model_grade") or "—")
+anomaly = score.get("anomaly_score")
+c[4].metric(
+    "异常度",
+    ui.fmt_score(anomaly if anomaly is None or anomaly == anomaly else None),  # NaN: not computed
+    help="无监督异常度（0–1，越高越异常）：登记与早期特征与全市同类主体相比的异常程度。"
+    "对成立不久、历史记录少的主体尤其有参考价值；不参与风险分和定级。",
+)
 if score.get("grade_reason"):
     st.caption(f"定级依据：{score['grade_reason']}")
 
