@@ -315,6 +315,8 @@ def test_policy_floors_override_the_model() -> None:
         "model",  # C already meets the abnormal-list floor
     ]
     assert out["model_grade"].tolist() == grades.tolist()
+    with pd.option_context("mode.copy_on_write", True):  # bench/models.py runs with copy-on-write
+        assert apply_floors(grades, flags, floors)["grade"].tolist() == ["D", "C", "D", "A", "C"]
 
 
 # ---------------------------------------------------------------- metrics

@@ -70,7 +70,8 @@ def apply_floors(grades: pd.Series, flags: pd.DataFrame, floors: Mapping[str, st
     if bad:
         raise ValueError(f"floors name unknown grades: {bad}")
     flags = flags.reindex(grades.index)
-    final = grades.map(SEVERITY).astype("float64").to_numpy()  # NaN for ungraded
+    # a copy: under pandas copy-on-write to_numpy() may hand out a read-only view
+    final = grades.map(SEVERITY).to_numpy(dtype="float64", copy=True)  # NaN for ungraded
     reason = np.where(np.isnan(final), None, MODEL_REASON).astype(object)
     # apply the most severe floors first so, among equal floors, the first listed keeps the reason
     for name, floor in sorted(floors.items(), key=lambda kv: -SEVERITY[kv[1]]):
