@@ -99,6 +99,15 @@ def mentions(table: DataFrame, record_type: str, policy: ResolvePolicy | None = 
     )
 
 
+def _by_text(df: DataFrame, column: str, derived: dict[str, Column]) -> DataFrame:
+    """``df`` with columns derived from one of its text columns, computed once per distinct text (names and
+    addresses repeat across a firm's records; the regexes are the expensive part) and joined back."""
+    lookup = df.select(column).where(F.col(column).isNotNull()).distinct().select(
+        F.col(column).alias("_text"), *[c.alias(n) for n, c in derived.items()]
+    )
+    return df.join(lookup, F.col(column) == F.col("_text"), "left").drop("_text")
+
+
 def prepare(mention: DataFrame, policy: ResolvePolicy) -> DataFrame:
     """The mentions with the record-side comparison columns (``rid``, ``r_*``) and their identifier keys."""
     rules = name_rules(policy)
@@ -121,21 +130,29 @@ def prepare(mention: DataFrame, policy: ResolvePolicy) -> DataFrame:
         | ((F.col("uscc_status") == "masked") & (F.length("party_name") <= 4)),
         F.lit(False),
     )
-    return mention.select(
+    m = mention.select(*MENTION_COLUMNS)
+    m = _by_text(m, "party_name", {
+        "r_full": F.expr(parts["full"]), "r_core": F.expr(parts["core"]), "r_region": F.expr(parts["region"]),
+        "r_form": F.expr(parts["form"]), "r_branch": F.expr(parts["branch"]),
+        "_person": F.expr(person_sql(ident("party_name"))),
+    })
+    m = _by_text(m, "party_address", {
+        "r_addr": F.expr(addr),
+        "r_addr_key": F.expr(rules.address_key_sql(addr)),
+        "r_road": F.expr(rules.road_sql(addr)),
+        "r_addr_district": F.expr(rules.district_of_text_sql(ident("party_address"))),
+    })
+    m = _by_text(m, "hint_district_text", {
+        "r_hint_district": F.expr(rules.district_of_text_sql(ident("hint_district_text"))),
+    })
+    return m.select(
         *MENTION_COLUMNS,
         F.concat_ws("\u0001", "source_type", "record_key").alias("rid"),
-        F.expr(parts["full"]).alias("r_full"),
-        F.expr(parts["core"]).alias("r_core"),
-        F.expr(parts["region"]).alias("r_region"),
-        F.expr(parts["form"]).alias("r_form"),
-        F.expr(parts["branch"]).alias("r_branch"),
-        F.expr(person_sql(ident("party_name"))).alias("r_person"),
-        F.expr(addr).alias("r_addr"),
-        F.expr(rules.address_key_sql(addr)).alias("r_addr_key"),
-        F.expr(rules.road_sql(addr)).alias("r_road"),
-        F.expr(rules.district_of_text_sql(ident("party_address"))).alias("r_addr_district"),
+        "r_full", "r_core", "r_region", "r_form", "r_branch",
+        F.coalesce(F.col("_person"), F.lit(False)).alias("r_person"),
+        "r_addr", "r_addr_key", "r_road", "r_addr_district",
         F.when(code_div.isin(*dists), code_div).alias("r_code_district"),
-        F.expr(rules.district_of_text_sql(ident("hint_district_text"))).alias("r_hint_district"),
+        "r_hint_district",
         F.col("hint_entity_type").alias("r_hint_type"),
         F.expr(section_case).alias("r_hint_section"),
         F.expr(f"nullif({clean_sql(ident('party_legal_rep'))}, '')").alias("r_rep"),

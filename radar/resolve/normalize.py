@@ -193,8 +193,9 @@ class NameRules:
         }
 
     def _code_sql(self, word: str) -> str:
-        cases = " ".join(f"WHEN {lit(w)} THEN {lit(c)}" for w, c in self.region_codes)
-        return f"CASE {word} {cases} END"
+        # a map lookup evaluates ``word`` once (``CASE word WHEN ...`` repeats it, a regex, for every word)
+        pairs = ", ".join(f"{lit(w)}, {lit(c)}" for w, c in self.region_codes)
+        return f"element_at(map({pairs}), {word})"
 
     def address_sql(self, x: str) -> str:
         """The same as ``address_py`` in Spark SQL."""
