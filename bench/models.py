@@ -108,7 +108,8 @@ def _print_random_draws(res: dict[str, Any]) -> None:
         print(f"  inspections: {res['skipped']}")
         return
     print(f"  inspections in the horizon: {res['inspections']} ({res['random_draws']} random draws standing for "
-          f"{res['population_estimate']:.0f} entities; precision@k with k={res['k']})")
+          f"{res['population_estimate']:.0f} entities; precision@k: the riskiest {res['k']} entities, raw: the same share "
+          f"of the inspections)")
     for scorer in ("model", "rule"):
         r = res[scorer]
         print(f"    {scorer:<5} raw {r['raw']}\n          HT  {r['weighted']}\n          bias {r['selection_bias']}")

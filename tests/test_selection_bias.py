@@ -40,9 +40,15 @@ def test_weighted_figures_recover_the_population_and_raw_ones_are_biased() -> No
     assert m["weighted"]["lift_at_10pct"] == pytest.approx(0.5 / 0.14, abs=1e-3)
     # average precision: recall 5/14 at precision 0.5, then the remaining 9/14 at precision 0.14
     assert m["weighted"]["auc_pr"] == pytest.approx(5 / 14 * 0.5 + 9 / 14 * 0.14, abs=1e-4)
-    # what every inspection shows unweighted: 11 problems in 25, 10 of the 15 high scores
+    # what every inspection shows unweighted: 11 problems in 25, 10 of the 15 high scores; precision@k takes
+    # the same 10 % of the inspected list (2.5 inspections, all among the tied high scores)
     assert m["raw"]["problem_rate"] == pytest.approx(11 / 25)
     assert m["raw"]["precision_at_k"] == pytest.approx(10 / 15, abs=1e-4)
+    out40 = selection_bias_report(_inspections(), ["risk_score"], k=40)["risk_score"]
+    # 40 % of the population: the 10 risky entities and 30 of the others; 40 % of the 25 inspections: 10
+    # of the 15 high scores (tied, rate 2/3), not every inspection
+    assert out40["weighted"]["precision_at_k"] == pytest.approx((5 + 30 * 0.1) / 40)
+    assert out40["raw"]["precision_at_k"] == pytest.approx(10 / 15, abs=1e-4)
     assert m["selection_bias"]["problem_rate"] == pytest.approx(11 / 25 - 0.14, abs=1e-4)
     assert m["selection_bias"]["precision_at_k"] == pytest.approx(10 / 15 - 0.5, abs=1e-3)
 

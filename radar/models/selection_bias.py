@@ -118,9 +118,11 @@ def selection_bias_report(
 
     ``inspections`` has one row per inspection in the evaluation window: the outcome (0/1), whether it came
     from a random draw, that draw's inclusion probability, and each score of the inspected entity. ``raw``
-    uses every inspection unweighted (precision@k among the k riskiest inspections); ``weighted`` uses only
-    the random draws, weighted by 1/pi (precision@k among the k riskiest entities of the population);
-    ``selection_bias`` is raw minus weighted, per metric.
+    uses every inspection unweighted; ``weighted`` uses only the random draws, weighted by 1/pi;
+    ``selection_bias`` is raw minus weighted, per metric. ``k`` counts entities of the population: the
+    weighted precision@k is the problem rate among the k riskiest entities (estimated), the raw one among the
+    same share of the inspections (``k * inspections / population estimate``), as a naive analyst would
+    cut the inspected list.
     """
     y = inspections[outcome_col].astype(float).to_numpy()
     rand = inspections[random_col].astype(bool).to_numpy()
@@ -133,7 +135,7 @@ def selection_bias_report(
     }
     for col in score_cols:
         s = inspections[col].astype(float).to_numpy()
-        raw = inspection_metrics(y, s, k)
+        raw = inspection_metrics(y, s, max(1.0, k * len(y) / float(w.sum())))
         weighted = inspection_metrics(y[rand], s[rand], k, w)
         out[col] = {
             "raw": {m: _round(raw[m]) for m in METRICS},
