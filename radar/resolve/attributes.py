@@ -281,7 +281,8 @@ def date_mentions(mentions: DataFrame, changes: DataFrame, entities: DataFrame) 
         .agg(F.max("change_date").alias("latest_rep"))
     )
     keys = ["entity_id", "attr_type", "pname"]
-    m = mentions.withColumn("_row", F.monotonically_increasing_id())
+    # the row ids are fixed once (the frame is read by several joins below)
+    m = mentions.withColumn("_row", F.monotonically_increasing_id()).localCheckpoint()
     ends = (
         m.join(left.drop("prev_date"), keys)
         .where(F.col("since").isNull() | (F.col("d") >= F.col("since")))
@@ -381,6 +382,54 @@ def phone_attributes(entities: DataFrame) -> DataFrame:
 
 
 # ---------------------------------------------------------------- names -> people
+LOCAL_COMPONENT_EDGES = 500_000
+
+
+def _components(spokes: DataFrame, max_iterations: int) -> DataFrame:
+    """(mention, cluster): the connected components of the mention-context graph (``spokes``: entity_id =
+    mention, node_id), labelled by their smallest mention.
+
+    Such graphs are small (only same-name mentions sharing a context): up to ``LOCAL_COMPONENT_EDGES``
+    edges they are solved on the driver by union-find, which saves the Spark jobs of each round of
+    :func:`radar.graph.components.connected_components` (used for larger ones).
+    """
+    schema = "mention string, cluster string"
+    if spokes.limit(LOCAL_COMPONENT_EDGES + 1).count() > LOCAL_COMPONENT_EDGES:
+        from radar.graph.components import connected_components
+
+        return connected_components(spokes, max_iterations).select(
+            F.col("entity_id").alias("mention"), F.col("component_id").alias("cluster")
+        )
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    node_of: dict[str, str] = {}
+    for row in spokes.select("entity_id", "node_id").toLocalIterator():
+        mention, node = row["entity_id"], "\u0000" + row["node_id"]  # contexts apart from mentions
+        for v in (mention, node):
+            parent.setdefault(v, v)
+        a, b = find(mention), find(node)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+        node_of[mention] = node
+    # the label is the smallest mention of the component (context nodes sort first: find it per root)
+    smallest: dict[str, str] = {}
+    for mention in node_of:
+        r = find(mention)
+        if r not in smallest or mention < smallest[r]:
+            smallest[r] = mention
+    spark = spokes.sparkSession
+    rows = [(mention, smallest[find(mention)]) for mention in node_of]
+    return spark.createDataFrame(rows, schema) if rows else spark.createDataFrame([], schema)
+
+
 def resolve_people(
     mentions: DataFrame, contexts: DataFrame, context_max_entities: int, max_iterations: int
 ) -> DataFrame:
@@ -390,8 +439,6 @@ def resolve_people(
     addresses, phones, ownership nodes of any date). Output: entity_id, attr_type, attr_key, attr_label
     (the name), since, until, basis.
     """
-    from radar.graph.components import connected_components
-
     m = mentions.where(F.col("pname").isNotNull())
     # rule 2: one ID among the same-name mentions of an entity names them all
     in_entity = m.groupBy("entity_id", "pname").agg(
@@ -426,9 +473,7 @@ def resolve_people(
     )
     shared = spokes.groupBy("node_id").agg(F.count("*").alias("_n")).where(F.col("_n") >= 2).select("node_id")
     spokes = spokes.join(shared, "node_id").select(F.col("mention").alias("entity_id"), "node_id")
-    clusters = connected_components(spokes, max_iterations).select(
-        F.col("entity_id").alias("mention"), F.col("component_id").alias("cluster")
-    )
+    clusters = _components(spokes.localCheckpoint(), max_iterations)
     ids = (
         m.where(F.col("_id").isNotNull())
         .select(F.concat_ws("|", F.col("entity_id").cast("string"), "pname").alias("mention"), "_id")
@@ -511,17 +556,18 @@ def build_attributes(
     entities = entities.select(
         "entity_id", "uscc", "name", "legal_rep_name", "legal_rep_id_no", "address_core", "phone", "established_date"
     ).localCheckpoint()
-    sh = shareholder_rows(shareholders, entities, links).cache()
+    # each intermediate below is read by several later joins: materialised once, cut from its lineage
+    sh = shareholder_rows(shareholders, entities, links).localCheckpoint()
     mentions = (
         registry_mentions(entities)
         .unionByName(shareholder_mentions(sh))
         .unionByName(officer_mentions(personnel, entities, links))
-    )
-    moves = role_changes(changes, entities, links).cache() if changes is not None else None
+    ).localCheckpoint()
+    moves = role_changes(changes, entities, links).localCheckpoint() if changes is not None else None
     if moves is not None:
-        mentions = date_mentions(mentions, moves, entities)
-    places = address_attributes(entities, moves, address_sql).unionByName(phone_attributes(entities))
-    orgs = org_attributes(sh, entities)
+        mentions = date_mentions(mentions, moves, entities).localCheckpoint()
+    places = address_attributes(entities, moves, address_sql).unionByName(phone_attributes(entities)).localCheckpoint()
+    orgs = org_attributes(sh, entities).localCheckpoint()
     contexts = places.unionByName(orgs).select("entity_id", F.col("attr_key").alias("ctx_key"))
     people = resolve_people(mentions, contexts, context_max_entities, max_iterations)
     return collapse(people.unionByName(places).unionByName(orgs))
