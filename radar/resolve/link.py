@@ -233,10 +233,17 @@ def identifier_links(
         return F.explode(F.transform(pos, lambda i: F.concat(F.substring(c, 1, i - 1), F.lit("_"), F.substring(c, i + 1, 18))))
 
     ekeys = codes.select("_code", "eid", masked("_code").alias("_m"))
-    rkeys = rec.where(F.col("code18").isNotNull()).select("rid", "code18", masked("code18").alias("_m"))
-    near = (
-        rkeys.join(ekeys, "_m")
+    # once per distinct code written (a firm's records repeat it), then back to its records
+    rcodes = rec.where(F.col("code18").isNotNull()).select("code18").distinct()
+    near_codes = (
+        rcodes.select("code18", masked("code18").alias("_m"))
+        .join(ekeys, "_m")
         .where(F.col("code18") != F.col("_code"))
+        .select("code18", "eid")
+        .distinct()
+    )
+    near = (
+        rec.where(F.col("code18").isNotNull()).select("rid", "code18").join(near_codes, "code18")
         .select("rid", "eid", F.lit("near_code").alias("rule"))
         .distinct()
     )
