@@ -19,34 +19,15 @@ from stdnum.cn.uscc import calc_check_digit
 
 from radar.config import RecordTypeSpec, sources
 from radar.ingest.parse import uscc_status_of
-from radar.ingest.records import field_column
+from radar.ingest.records import _KIND_TYPE as KIND_TYPES
+from radar.ingest.records import RECORD_COLUMNS, field_column
 
 D = date.fromisoformat
 
-_SPARK_TYPES: dict[str, T.DataType] = {
-    "string": T.StringType(),
-    "date": T.DateType(),
-    "money": T.DoubleType(),
-    "decimal": T.DoubleType(),
-    "int": T.IntegerType(),
-    "list": T.ArrayType(T.StringType()),
-    "bool": T.BooleanType(),
-}
+# the published record tables' shape, taken from the ingest job itself (never a copy to keep in step)
+_SPARK_TYPES: dict[str, T.DataType] = KIND_TYPES
 RECORD_FIELDS: list[tuple[str, T.DataType]] = [
-    ("record_key", T.StringType()),
-    ("party_uscc_raw", T.StringType()),
-    ("party_name", T.StringType()),
-    ("party_address", T.StringType()),
-    ("party_legal_rep", T.StringType()),
-    ("party_phone", T.StringType()),
-    ("party_reg_no", T.StringType()),
-    ("event_date", T.DateType()),
-    ("uscc_status", T.StringType()),
-    ("party_uscc", T.StringType()),
-    ("reg_dept_code", T.StringType()),
-    ("org_category_code", T.StringType()),
-    ("division_code", T.StringType()),
-    ("record_status", T.StringType()),
+    *RECORD_COLUMNS,
     ("is_current", T.BooleanType()),
     ("versions", T.IntegerType()),
 ]
