@@ -11,7 +11,12 @@ regulator could without the simulation's truth: on the inspections after the as-
 raw (every inspection, unweighted) and honest (only the random draws, each weighted by 1 / its inclusion
 probability: Horvitz-Thompson, radar.models.selection_bias), with the selection bias raw minus weighted.
 
+To read the targets against, it also measures ceilings (``ceilings``): ranking by the simulation's hidden
+risk, and the production model trained on the true violations (with and without every past violation,
+detected or not, as extra features): no model of the observable data can be expected above the last.
+
     .venv/bin/python bench/models.py --scale small --seeds 7 8 9 --out bench/results/models.json
+    .venv/bin/python bench/models.py --city CITY --lake LAKE   # a city already run through the pipeline
 """
 
 from __future__ import annotations
@@ -57,6 +62,72 @@ def random_draw_evaluation(city: Path, frame: pd.DataFrame, as_of: date, horizon
     return out
 
 
+def _truth_labels(table: pd.DataFrame, violations: pd.DataFrame, horizon: int) -> np.ndarray:
+    """1 where the entity (by USCC) truly violates within ``horizon`` days after the row's snapshot."""
+    out = np.zeros(len(table), dtype=int)
+    for day, idx in table.groupby("snapshot_date").groups.items():
+        ahead = violations[(violations["date"] > day) & (violations["date"] <= day + pd.Timedelta(days=horizon))]
+        pos = table.index.get_indexer(idx)
+        out[pos] = table.loc[idx, "uscc"].isin(set(ahead["uscc"])).to_numpy()
+    return out
+
+
+def ceilings(city: Path, lake_dir: Path, as_of: date, horizon: int) -> dict[str, Any]:
+    """How far any model could get on this city, to read the targets against.
+
+    * ``latent_risk``: ranking by the simulation's hidden risk itself (no observable data reaches it);
+    * ``truth_labels``: the production model (same features, settings and time-ordered split) trained on
+      the true violations instead of the observed adverse events: what the features can carry;
+    * ``truth_labels_and_past_violations``: the same, also told every past violation, detected or not
+      (1, 3 and 10 years): what the whole observable history could carry at best.
+    """
+    from radar.config import policy
+    from radar.features.tables import model_table
+    from radar.jobs.train import feature_columns
+    from radar.lake import Lake
+    from radar.models import evaluate_scores
+    from radar.models.estimator import RiskModel
+
+    lake = Lake(lake_dir).open(recover=False)
+    table = model_table(lake, as_of).to_pandas()
+    ids = lake.read_polars("resolve/entities", as_of).select("entity_id", "uscc").to_pandas()
+    table = table.merge(ids, on="entity_id", how="left").reset_index(drop=True)
+    table["snapshot_date"] = pd.to_datetime(table["snapshot_date"])
+    violations = pl.read_parquet(city / "truth" / "violations.parquet").select("uscc", "date").to_pandas()
+    violations["date"] = pd.to_datetime(violations["date"])
+    table["truth"] = _truth_labels(table, violations, horizon)
+    past = []
+    for window in (365, 1095, 3650):
+        name = f"past_true_violations_{window}d"
+        counts = np.zeros(len(table))
+        for day, idx in table.groupby("snapshot_date").groups.items():
+            seen = violations[(violations["date"] <= day) & (violations["date"] > day - pd.Timedelta(days=window))]
+            counts[table.index.get_indexer(idx)] = table.loc[idx, "uscc"].map(seen["uscc"].value_counts()).fillna(0)
+        table[name] = counts
+        past.append(name)
+    now = table[table["snapshot_date"] == pd.Timestamp(as_of)]
+    known = table[(table["snapshot_date"] <= pd.Timestamp(as_of) - pd.Timedelta(days=horizon))]
+    tp = policy().train
+    rng = np.random.default_rng(tp.seed)
+    y_now = now["truth"].to_numpy()
+    k = max(1, len(now) // 100)
+
+    def scored(values: np.ndarray) -> dict[str, float]:
+        m = evaluate_scores(y_now, values, k=k)
+        return {key: round(float(m[key]), 4) for key in ("auc", "auc_pr", "lift_at_10pct")}
+
+    latent = pl.read_parquet(city / "truth" / "entities.parquet").select("uscc", "latent_risk").to_pandas()
+    out: dict[str, Any] = {"latent_risk": scored(now.merge(latent, on="uscc", how="left")["latent_risk"]
+                                                 .fillna(0).to_numpy())}
+    features = feature_columns()
+    for name, cols in [("truth_labels", features), ("truth_labels_and_past_violations", features + past)]:
+        y = known["truth"].to_numpy()
+        keep = (y == 1) | (rng.random(len(y)) < min(1.0, tp.negative_sample_ratio * y.sum() / max(1, (y == 0).sum())))
+        model = RiskModel.from_policy(tp, cols).fit(known.loc[keep, [*cols, "snapshot_date"]], y[keep])
+        out[name] = scored(model.predict_proba(now[[*cols, "snapshot_date"]])[:, 1])
+    return out
+
+
 def evaluate(city: Path, lake_dir: Path, horizon: int, top_share: float = 0.05) -> dict[str, Any]:
     """Model and rule-baseline metrics at the as-of date against true and observed future violations."""
     from radar.config import policy
@@ -92,6 +163,7 @@ def evaluate(city: Path, lake_dir: Path, horizon: int, top_share: float = 0.05) 
             out[label_name]["model"]["auc_pr"] / max(out[label_name]["rule"]["auc_pr"], 1e-9), 2
         )
     out["random_draws"] = random_draw_evaluation(city, frame, as_of, horizon, top_share)
+    out["ceilings"] = ceilings(city, lake_dir, as_of, horizon)
     run = lake.read_json("reports/run", as_of)
     out["train_stage_validation"] = run["stages"]["train"].get("validation")
     return out
@@ -124,7 +196,11 @@ def main() -> None:
                     help="precision@k on inspections: k = this share of the scored entities")
     ap.add_argument("--city", type=Path, default=None,
                     help="reuse this simulated city (its truth/scenario.json names scale and seed) instead of --seeds")
+    ap.add_argument("--lake", type=Path, default=None,
+                    help="with --city: evaluate this lake, already run on that city, instead of running the pipeline")
     args = ap.parse_args()
+    if args.lake is not None and args.city is None:
+        ap.error("--lake needs --city")
     from radar.config import policy
     from radar.jobs.pipeline import run_all
     from radar.simulate import simulate_city
@@ -140,8 +216,9 @@ def main() -> None:
         for seed in seeds:
             city = args.city or work / f"city-{seed}"
             scenario = simulate_city(args.scale, seed, city) if args.city is None else given
-            lake = work / f"lake-{seed}"
-            run_all(city / "raw", date.fromisoformat(scenario["as_of"]), lake)
+            lake = args.lake or work / f"lake-{seed}"
+            if args.lake is None:
+                run_all(city / "raw", date.fromisoformat(scenario["as_of"]), lake)
             res = evaluate(city, lake, horizon, args.top_share)
             res["seed"] = seed
             runs.append(res)
@@ -150,7 +227,9 @@ def main() -> None:
                   f"model AUC {t['model']['auc']}, AUC-PR {t['model']['auc_pr']}, lift@10% {t['model']['lift_at_10pct']}; "
                   f"rule AUC {t['rule']['auc']}, AUC-PR {t['rule']['auc_pr']}, lift@10% {t['rule']['lift_at_10pct']}")
             _print_random_draws(res["random_draws"])
-            shutil.rmtree(lake, ignore_errors=True)
+            print(f"  ceilings (true violations): {res['ceilings']}")
+            if args.lake is None:
+                shutil.rmtree(lake, ignore_errors=True)
             if args.city is None:
                 shutil.rmtree(city, ignore_errors=True)
     finally:
@@ -165,6 +244,10 @@ def main() -> None:
             for scorer in ("model", "rule", "random")
         }
         for label in ("true_violation", "detected_violation")
+    }
+    summary["ceilings"] = {
+        name: {m: _median([r["ceilings"][name][m] for r in runs]) for m in ("auc", "auc_pr", "lift_at_10pct")}
+        for name in runs[0]["ceilings"]
     }
     draws = [r["random_draws"] for r in runs if "skipped" not in r["random_draws"]]
     if draws:
@@ -183,6 +266,8 @@ def main() -> None:
     for label in ("true_violation", "detected_violation"):
         s = summary[label]
         print(f"  {label:<19} model {s['model']}  rule {s['rule']}  AUC-PR model/rule = {s['auc_pr_ratio_model_to_rule']}")
+    for name, figures in summary["ceilings"].items():
+        print(f"  ceiling, {name:<33} {figures}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if "random_draws" in summary:
         for scorer, views in summary["random_draws"].items():
