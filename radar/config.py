@@ -111,6 +111,12 @@ class ResolvePolicy(_Strict):
     uscc_name_max_edits: int = Field(ge=0)
     identifier_max_iterations: int = Field(10, ge=1)
     hint_columns: HintColumns = HintColumns()
+    # district code -> divisions whose records its units (12315, courts) also handle
+    units_also_serve: dict[str, list[str]] = Field(default_factory=dict)
+    # pinyin initials / finals a writer confuses, folded before comparing how names sound
+    homophone_folds: list[tuple[str, str]] = Field(default_factory=list)
+    # words of a record's name that describe an unlicensed vendor: never matched by name or address
+    unlicensed_markers: list[str] = Field(default_factory=list)
     blocking: BlockingSettings = BlockingSettings()
     match: MatchSettings = MatchSettings()
 

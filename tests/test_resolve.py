@@ -255,6 +255,8 @@ COMPLAINTS = [  # no subject category in 12315 exports
      "registered_at": "2024-02-01"},
     {"registration_no": "c-reg-no", "respondent_name": "朝阳市老字号商店", "respondent_uscc": "211300000012345",
      "registered_at": "2024-02-01"},  # a registration number in the code column (alias 被诉方注册号)
+    {"registration_no": "c-vendor", "respondent_name": "新华路流动商贩",  # at 李华商行's address
+     "respondent_address": "辽宁省朝阳市双塔区新华路3号", "registered_at": "2024-02-01"},
 ]
 
 
@@ -324,6 +326,13 @@ def test_shared_name_settled_by_address_or_ambiguous(links: pd.DataFrame, ent: p
         r = _link(links, key)
         assert r["method"] == "unlinked" and r["entity_id"] is None
         assert r["reason"] == "ambiguous name: 2 entities"
+
+
+def test_unlicensed_vendor_is_not_matched_by_its_address(links: pd.DataFrame) -> None:
+    """A complaint naming a street vendor (流动商贩) at a registered shop's address is not that shop's."""
+    r = _link(links, "c-vendor")
+    assert r["method"] == "unlinked" and r["entity_id"] is None and r["candidate_entity_id"] is None
+    assert r["reason"] == "name describes an unlicensed vendor, not a registered entity"
 
 
 def test_former_registry_name_links_to_the_renamed_entity(links: pd.DataFrame, ent: pd.DataFrame) -> None:

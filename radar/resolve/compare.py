@@ -18,11 +18,11 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-from radar.resolve.normalize import looks_like_person
+from radar.resolve.normalize import looks_like_person, sounds_alike
 
 RECORD_FIELDS = [
     "rid", "r_full", "r_core", "r_region", "r_form", "r_branch", "r_person", "r_addr", "r_addr_key", "r_road",
-    "r_addr_district", "r_code_district", "r_hint_district", "r_hint_type", "r_hint_section", "r_rep", "r_phone",
+    "r_addr_district", "r_code_district", "r_hint_district", "r_hint_also", "r_hint_type", "r_hint_section", "r_rep", "r_phone",
 ]
 ENTITY_FIELDS = [
     "eid", "e_district", "e_class", "e_rep", "e_addr", "e_addr_key", "e_road", "e_phone", "e_section",
@@ -30,21 +30,22 @@ ENTITY_FIELDS = [
 ]
 NAME_FIELDS = ["v_kind", "v_full", "v_core", "v_region", "v_form", "v_branch"]
 FEATURES = [
-    "name_ratio", "core_exact", "core_contains", "core_edit1", "full_exact", "via_former", "via_alias",
+    "name_ratio", "core_exact", "core_contains", "core_edit1", "core_homophone", "full_exact", "via_former", "via_alias",
     "alias_support", "region_agree", "region_conflict", "district_agree", "district_conflict", "form_agree",
     "form_conflict", "branch_conflict", "addr_exact", "addr_key", "addr_road", "addr_conflict", "rep_agree",
     "rep_conflict", "phone_agree", "phone_conflict", "person_named", "rec_person", "hint_surname",
     "hint_given", "names_operator", "class_conflict", "industry_agree", "industry_conflict", "shop_word",
     "core_common", "short_core", "is_best_name", "name_margin", "exact_rivals", "n_candidates",
-    "exact_x_addr", "weak_name_x_addr", "exact_no_form", "exact_no_region",
+    "addr_unique", "alias_unique", "exact_x_addr", "weak_name_x_addr", "exact_no_form", "exact_no_region",
 ]
 SIBLING = ("via_alias", "alias_support")
-COMPETITION = ("is_best_name", "name_margin", "exact_rivals", "n_candidates")
+COMPETITION = ("is_best_name", "name_margin", "exact_rivals", "n_candidates", "addr_unique", "alias_unique")
 PAIR_LEVEL = SIBLING + COMPETITION
 NAME_LEVEL = tuple(f for f in FEATURES if f not in PAIR_LEVEL)
 # names the match explanation uses for a feature that pushed the probability up or down
 FEATURE_LABELS = {
     "name_ratio": "名称相似度", "core_exact": "字号核心一致", "core_contains": "名称包含", "core_edit1": "名称差一字",
+    "core_homophone": "名称读音相同（同音字）",
     "full_exact": "全称一致", "via_former": "曾用名一致", "via_alias": "其他记录使用的名称", "alias_support": "别名记录数",
     "region_agree": "名称中的区县一致", "region_conflict": "名称中的区县不同", "district_agree": "所在区县一致",
     "district_conflict": "所在区县不同", "form_agree": "组织形式一致", "form_conflict": "组织形式不同",
@@ -55,7 +56,8 @@ FEATURE_LABELS = {
     "names_operator": "记录名称即经营者姓名", "class_conflict": "主体类型不符", "industry_agree": "行业一致",
     "industry_conflict": "行业不同", "shop_word": "招牌行业词与登记行业相符", "core_common": "字号常见程度",
     "short_core": "字号过短", "is_best_name": "名称最接近的候选", "name_margin": "领先其他候选的名称差距",
-    "exact_rivals": "同名候选数", "n_candidates": "候选数", "exact_x_addr": "名称与地址均一致",
+    "exact_rivals": "同名候选数", "n_candidates": "候选数",
+    "addr_unique": "唯一地址一致的候选", "alias_unique": "唯一被其他记录使用该名称的候选", "exact_x_addr": "名称与地址均一致",
     "weak_name_x_addr": "名称不近但地址一致", "exact_no_form": "字号一致，记录省略组织形式",
     "exact_no_region": "字号一致，记录省略地名",
 }
@@ -84,10 +86,11 @@ def _bigrams(s: str) -> set[str]:
     return {s[i : i + 2] for i in range(len(s) - 1)} if len(s) > 1 else ({s} if s else set())
 
 
-def pair_features(df: pd.DataFrame) -> pd.DataFrame:
+def pair_features(df: pd.DataFrame, folds: tuple[tuple[str, str], ...] = ()) -> pd.DataFrame:
     """The features of each (record, entity name) row of ``df`` (columns of RECORD_, ENTITY_ and NAME_FIELDS).
 
     Returns a frame with rid, eid, v_kind and the pair features (all of FEATURES but the competition ones).
+    ``folds``: the pinyin sounds taken as one when comparing how the names read (``resolve.homophone_folds``).
     """
     n = len(df)
     rc, vc = _s(df["r_core"]), _s(df["v_core"])
@@ -104,6 +107,10 @@ def pair_features(df: pd.DataFrame) -> pd.DataFrame:
     out["core_exact"] = exact.astype(float)
     out["core_contains"] = contains.astype(float)
     out["core_edit1"] = (has & ~exact & (dist == 1) & (lens >= 3)).astype(float)
+    # written by ear: the same length, every differing character read alike (鑫盛 / 新胜, 聚福 / 巨福)
+    out["core_homophone"] = np.array(
+        [h and not e and sounds_alike(a, b, folds) for h, e, a, b in zip(has, exact, rc, vc, strict=True)], dtype=float
+    )
     full_same, _ = _eq(df["r_full"], df["v_full"])
     out["full_exact"] = full_same.astype(float)
     out["via_former"] = (df["v_kind"].to_numpy() == "former").astype(float)
@@ -126,7 +133,14 @@ def pair_features(df: pd.DataFrame) -> pd.DataFrame:
     out["region_agree"] = agree.astype(float)
     out["region_conflict"] = conflict.astype(float)
     # the record's other districts: its address, its code's division, the unit that handled it
-    other = list(zip(_s(df["r_addr_district"]), _s(df["r_code_district"]), _s(df["r_hint_district"]), strict=True))
+    # (a handling unit also serving other divisions stands for each of them: ``resolve.units_also_serve``)
+    other = [
+        (a, c, h, *(x for x in also.split(",") if x))
+        for a, c, h, also in zip(
+            _s(df["r_addr_district"]), _s(df["r_code_district"]), _s(df["r_hint_district"]), _s(df["r_hint_also"]),
+            strict=True,
+        )
+    ]
     d_agree = np.array([z != "" and z in o for o, z in zip(other, e_dist, strict=True)], dtype=bool)
     d_conflict = np.array(
         [z != "" and any(o) and z not in o for o, z in zip(other, e_dist, strict=True)], dtype=bool
@@ -209,22 +223,24 @@ def best_name(features: pd.DataFrame) -> pd.DataFrame:
     if features.empty:
         return features
     closeness = (
-        features["core_exact"] * 2 + features["full_exact"] + features["name_ratio"] + features["hint_surname"]
-        + features["hint_given"] + features["names_operator"]
+        features["core_exact"] * 2 + features["core_homophone"] + features["full_exact"] + features["name_ratio"]
+        + features["hint_surname"] + features["hint_given"] + features["names_operator"]
     )
     order = features.assign(_c=closeness).sort_values(["rid", "eid", "_c"], ascending=[True, True, False])
     return order.drop_duplicates(["rid", "eid"]).drop(columns="_c").reset_index(drop=True)
 
 
 def competition(features: pd.DataFrame) -> pd.DataFrame:
-    """Adds, per record, how this candidate's name compares with the other candidates' names."""
+    """Adds, per record, how this candidate's name compares with the other candidates' names, and whether it
+    is the only candidate at the record's address, or the only one other records of the name were linked to."""
     if features.empty:
-        for c in ("is_best_name", "name_margin", "exact_rivals", "n_candidates"):
+        for c in COMPETITION:
             features[c] = pd.Series(dtype=float)
         return features
     f = features.copy()
     score = (
-        f["name_ratio"] + f["core_exact"] + 0.5 * (f["hint_surname"] + f["hint_given"] + f["names_operator"])
+        f["name_ratio"] + f["core_exact"] + 0.5 * f["core_homophone"]
+        + 0.5 * (f["hint_surname"] + f["hint_given"] + f["names_operator"])
         + 0.5 * np.minimum(f["alias_support"], 1.0)
     )
     order = pd.DataFrame({"rid": f["rid"], "_s": score}).sort_values(["rid", "_s"], ascending=[True, False])
@@ -239,14 +255,19 @@ def competition(features: pd.DataFrame) -> pd.DataFrame:
     exact_n = f["core_exact"].groupby(f["rid"]).transform("sum")
     f["exact_rivals"] = np.log1p(np.maximum(exact_n - f["core_exact"], 0))
     f["n_candidates"] = np.log(n.astype(float))
+    at_addr = ((f["addr_exact"] + f["addr_key"]) > 0).astype(float)
+    f["addr_unique"] = at_addr * (at_addr.groupby(f["rid"]).transform("sum") == 1)
+    f["alias_unique"] = f["via_alias"] * (f["via_alias"].groupby(f["rid"]).transform("sum") == 1)
     return f
 
 
-def compare_pairs(df: pd.DataFrame, alias_n: pd.Series | None = None) -> pd.DataFrame:
+def compare_pairs(
+    df: pd.DataFrame, alias_n: pd.Series | None = None, folds: tuple[tuple[str, str], ...] = ()
+) -> pd.DataFrame:
     """Every feature of every (record, entity) pair in ``df`` (all names of the entities, all candidates of
     each record): pair features, the closest name, sibling support (``alias_n`` indexed by (rid, eid)),
     the competition."""
-    f = best_name(pair_features(df))
+    f = best_name(pair_features(df, folds))
     n = np.zeros(len(f)) if alias_n is None else alias_n.reindex(list(zip(f["rid"], f["eid"], strict=True))).fillna(0).to_numpy()
     f["via_alias"] = (n > 0).astype(float)
     f["alias_support"] = np.log1p(n)

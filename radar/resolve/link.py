@@ -23,6 +23,7 @@ A natural person (subject category 自然人, or a masked ID with a short name) 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +131,10 @@ def prepare(mention: DataFrame, policy: ResolvePolicy) -> DataFrame:
         | ((F.col("uscc_status") == "masked") & (F.length("party_name") <= 4)),
         F.lit(False),
     )
+    # the divisions a handling unit's district also serves, comma-joined (``resolve.units_also_serve``)
+    served = sorted(policy.units_also_serve.items())
+    also = F.create_map(*[F.lit(x) for d, ds in served for x in (d, ",".join(ds))]) if served else F.create_map(
+        F.lit(""), F.lit(None).cast("string"))
     m = mention.select(*MENTION_COLUMNS)
     m = _by_text(m, "party_name", {
         "r_full": F.expr(parts["full"]), "r_core": F.expr(parts["core"]), "r_region": F.expr(parts["region"]),
@@ -153,6 +158,7 @@ def prepare(mention: DataFrame, policy: ResolvePolicy) -> DataFrame:
         "r_addr", "r_addr_key", "r_road", "r_addr_district",
         F.when(code_div.isin(*dists), code_div).alias("r_code_district"),
         "r_hint_district",
+        also[F.col("r_hint_district")].alias("r_hint_also"),
         F.col("hint_entity_type").alias("r_hint_type"),
         F.expr(section_case).alias("r_hint_section"),
         F.expr(f"nullif({clean_sql(ident('party_legal_rep'))}, '')").alias("r_rep"),
@@ -164,7 +170,18 @@ def prepare(mention: DataFrame, policy: ResolvePolicy) -> DataFrame:
         F.coalesce(org_in_code, F.when(org_col.rlike(f"^[{USCC_ALPHABET}]{{9}}$"), org_col)).alias("org_key"),
         code18.alias("code18"),
         person_cat.alias("natural_person"),
+        _vendor(policy).alias("unlicensed"),
     )
+
+
+def _vendor(policy: ResolvePolicy) -> Column:
+    """Whether a record's name describes an unlicensed vendor (``resolve.unlicensed_markers``: 无照, 流动商贩,
+    早餐摊点): no registry name says so, and such a record must not be matched by its address alone."""
+    words = policy.unlicensed_markers
+    if not words:
+        return F.lit(False)
+    pattern = "|".join(re.escape(w) for w in words)
+    return F.coalesce(F.expr(clean_sql(ident("party_name"))).rlike(pattern), F.lit(False))
 
 
 def _unique(identifiers: DataFrame, id_type: str, trusted_only: bool = True) -> DataFrame:
@@ -360,7 +377,7 @@ def resolve_links(
     siblings = linked_recs.where(F.col("r_core").isNotNull()).select("rid", "r_core", "eid").localCheckpoint()
     rest = (
         rec.join(exact.select("rid"), "rid", "left_anti")
-        .where(~F.col("natural_person") & F.col("r_core").isNotNull())
+        .where(~F.col("natural_person") & ~F.col("unlicensed") & F.col("r_core").isNotNull())
         .join(owner, "rid", "left")
         .withColumn("_train", F.lit(False))
         .withColumn("t_eid", F.lit(None).cast("string"))
@@ -413,7 +430,8 @@ def resolve_links(
             F.concat_ws("\u0001", "source_type", "record_key").alias("rid"), F.col("entity_id").alias("eid")
         )
         pairs = pairs.join(rejected, ["rid", "eid"], "left_anti")
-    feats = add_competition(compare(pairs, to_match, ents, names, siblings, partitions)).localCheckpoint()
+    folds = tuple(tuple(f) for f in policy.homophone_folds)
+    feats = add_competition(compare(pairs, to_match, ents, names, siblings, partitions, folds)).localCheckpoint()
 
     figures: dict[str, Any] = {"exact_linked": n_linked}
     if use_fit:
@@ -528,6 +546,8 @@ def resolve_links(
     reason = (
         F.when(entity.isNotNull(), F.lit(None).cast("string"))
         .when(F.col("natural_person"), F.lit("natural person: not a market entity"))
+        .when(F.col("unlicensed") & F.col("party_uscc").isNull(),
+              F.lit("name describes an unlicensed vendor, not a registered entity"))
         .when(no_name & F.col("party_uscc_raw").isNull() & F.col("reg_key").isNull(), F.lit("no identifier and no name"))
         .when(no_name, F.lit("no name and the identifier matches no entity"))
         .when(F.col("r_core").isNull(), F.lit("name is only a region or an organisation form"))

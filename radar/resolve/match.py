@@ -178,8 +178,10 @@ def candidate_pairs(
         F.nullif(F.regexp_extract("r_core", "^[老小](.)", 1), F.lit("")),
         F.nullif(F.regexp_extract("r_core", "^(.)[记氏]", 1), F.lit("")),
     )
-    dists = F.array_distinct(F.array_compact(F.array(
-        F.when(F.length("r_region") == 6, F.col("r_region")), "r_addr_district", "r_code_district", "r_hint_district",
+    dists = F.array_distinct(F.array_compact(F.concat(
+        F.array(F.when(F.length("r_region") == 6, F.col("r_region")), "r_addr_district", "r_code_district",
+                "r_hint_district"),
+        F.coalesce(F.split("r_hint_also", ","), F.array().cast("array<string>")),
     )))
     rkeys = records.where(F.col("r_core").isNotNull() & ~F.col("r_person")).select(
         "rid",
@@ -218,24 +220,26 @@ def sibling_support(pairs: DataFrame, records: DataFrame, siblings: DataFrame) -
     )
 
 
-def _pair_features_batches(batches: Any) -> Any:
-    for pdf in batches:
-        yield pair_features(pdf)
-
-
 def compare(
-    pairs: DataFrame, records: DataFrame, ents: DataFrame, names: DataFrame, siblings: DataFrame, partitions: int
+    pairs: DataFrame, records: DataFrame, ents: DataFrame, names: DataFrame, siblings: DataFrame, partitions: int,
+    folds: tuple[tuple[str, str], ...] = (),
 ) -> DataFrame:
     """Features of every (record, candidate) pair: pair features per name (mapInPandas), the closest name,
-    sibling support, and the competition among each record's candidates (Spark windows)."""
+    sibling support, and the competition among each record's candidates (Spark windows). ``folds``: the
+    pinyin sounds taken as one (``resolve.homophone_folds``)."""
     rec = records.select(*RECORD_FIELDS)
     ent = ents.select(*ENTITY_FIELDS)
     nm = names.select("eid", *NAME_FIELDS)
     wide = pairs.select("rid", "eid").distinct().join(rec, "rid").join(ent, "eid").join(nm, "eid")
-    per_name = wide.repartition(partitions, "rid").mapInPandas(_pair_features_batches, PAIR_FEATURE_SCHEMA)
+
+    def batches(it: Any) -> Any:
+        for pdf in it:
+            yield pair_features(pdf, folds)
+
+    per_name = wide.repartition(partitions, "rid").mapInPandas(batches, PAIR_FEATURE_SCHEMA)
     closeness = (
-        F.col("core_exact") * 2 + F.col("full_exact") + F.col("name_ratio") + F.col("hint_surname")
-        + F.col("hint_given") + F.col("names_operator")
+        F.col("core_exact") * 2 + F.col("core_homophone") + F.col("full_exact") + F.col("name_ratio")
+        + F.col("hint_surname") + F.col("hint_given") + F.col("names_operator")
     )
     best = per_name.groupBy("rid", "eid").agg(
         F.max_by(F.struct("v_kind", *NAME_LEVEL), closeness).alias("_b")
@@ -250,10 +254,13 @@ def compare(
 
 
 def add_competition(feats: DataFrame) -> DataFrame:
-    """How each candidate's name compares with the other candidates of the same record (window functions)."""
-    score = F.col("name_ratio") + F.col("core_exact") + 0.5 * (
+    """How each candidate's name compares with the other candidates of the same record, and whether it is the
+    only candidate at the record's address, or the only one other records of the name were linked to (window
+    functions; :func:`radar.resolve.compare.competition` in pandas)."""
+    score = F.col("name_ratio") + F.col("core_exact") + 0.5 * F.col("core_homophone") + 0.5 * (
         F.col("hint_surname") + F.col("hint_given") + F.col("names_operator")
     ) + 0.5 * F.least(F.col("alias_support"), F.lit(1.0))
+    at_addr = ((F.col("addr_exact") + F.col("addr_key")) > 0).cast("double")
     w = Window.partitionBy("rid")
     ranked = Window.partitionBy("rid").orderBy(F.col("_score").desc(), F.col("eid"))
     f = feats.withColumn("_score", score).withColumn("_rank", F.row_number().over(ranked))
@@ -262,6 +269,8 @@ def add_competition(feats: DataFrame) -> DataFrame:
         .withColumn("_second", F.max(F.when(F.col("_rank") == 2, F.col("_score"))).over(w))
         .withColumn("_n", F.count(F.lit(1)).over(w))
         .withColumn("_exact", F.sum("core_exact").over(w))
+        .withColumn("_at_addr", F.sum(at_addr).over(w))
+        .withColumn("_alias", F.sum("via_alias").over(w))
     )
     other = F.when(F.col("_score") >= F.col("_best"), F.coalesce(F.col("_second"), F.lit(-1.0))).otherwise(
         F.col("_best")
@@ -272,6 +281,8 @@ def add_competition(feats: DataFrame) -> DataFrame:
         F.greatest(F.least(F.col("_score") - other, F.lit(2.0)), F.lit(-2.0)).alias("name_margin"),
         F.log1p(F.greatest(F.col("_exact") - F.col("core_exact"), F.lit(0.0))).alias("exact_rivals"),
         F.log(F.col("_n").cast("double")).alias("n_candidates"),
+        (at_addr * (F.col("_at_addr") == 1).cast("double")).alias("addr_unique"),
+        (F.col("via_alias") * (F.col("_alias") == 1).cast("double")).alias("alias_unique"),
     )
 
 

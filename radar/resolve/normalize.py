@@ -290,3 +290,67 @@ def phone_py(s: str | None) -> str | None:
         return None
     t = re.sub(r"[^0-9]", "", s)
     return t if len(t) >= 7 else None
+
+
+# ---------------------------------------------------------------------------- sound (homophones)
+# tone marks taken off a pinyin syllable (the diaeresis of ü stays: lü is not lu)
+_TONE_MARKS = dict.fromkeys(map(ord, "\u0300\u0301\u0304\u030c"))
+
+
+_INITIALS = frozenset(
+    ("b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "zh", "ch", "sh", "r", "z", "c", "s", "y", "w")
+)
+
+
+def _fold(syllable: str, folds: tuple[tuple[str, str], ...]) -> str:
+    """A toneless syllable with the confusable sounds of ``folds`` made one: a pair of initials (``zh``, ``z``)
+    is folded at the start of the syllable, a pair of finals (``ing``, ``in``) at its end."""
+    initial = next((a for a, _ in folds if a in _INITIALS and syllable.startswith(a)), None)
+    if initial is not None:
+        syllable = dict(folds)[initial] + syllable[len(initial):]
+    final = next((a for a, _ in folds if a not in _INITIALS and syllable.endswith(a)), None)
+    if final is not None:
+        syllable = syllable[: -len(final)] + dict(folds)[final]
+    return syllable
+
+
+@cache
+def char_readings(folds: tuple[tuple[str, str], ...] = ()) -> dict[str, tuple[str, ...]]:
+    """Every reading (toneless, ``folds`` applied) of each CJK character pypinyin knows (heteronyms: all, the
+    commonest first)."""
+    import unicodedata
+
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    out: dict[str, tuple[str, ...]] = {}
+    for code, readings in pinyin_dict.items():
+        if not 0x3400 <= code <= 0x9FFF:
+            continue
+        syl = [
+            _fold(unicodedata.normalize("NFC", unicodedata.normalize("NFD", r).translate(_TONE_MARKS)), folds)
+            for r in readings.split(",")
+        ]
+        out[chr(code)] = tuple(dict.fromkeys(syl))
+    return out
+
+
+def sounds_alike(a: str | None, b: str | None, folds: tuple[tuple[str, str], ...] = ()) -> bool:
+    """Whether two texts of the same length read the same, character by character (a character with several
+    readings matches any of them; tones ignored; ``folds`` pairs of confusable initials or finals are one)."""
+    if not a or not b or len(a) != len(b):
+        return False
+    readings = char_readings(folds)
+    for x, y in zip(a, b, strict=True):
+        if x != y:
+            rx, ry = readings.get(x), readings.get(y)
+            if rx is None or ry is None or set(rx).isdisjoint(ry):
+                return False
+    return True
+
+
+def pinyin_key(s: str | None, folds: tuple[tuple[str, str], ...] = ()) -> str | None:
+    """A text's commonest readings, space-separated (a character without a reading stays as it is)."""
+    if not s:
+        return None
+    readings = char_readings(folds)
+    return " ".join(readings[c][0] if c in readings else c for c in s)
