@@ -123,7 +123,7 @@ def main() -> None:
     pl.Config.set_fmt_str_lengths(40)
     pl.Config.set_tbl_width_chars(250)
     print(counts)
-    for (o, rel), g in df.group_by("outcome", "relation", maintain_order=True):
+    for (o, rel), g in df.group_by("outcome", "relation", maintain_order=True) if args.show else ():
         print(f"\n== {o} / {rel}: {g.height}")
         print(g.head(args.show).select(
             "record_name", "target_name", "target_rep", "got_or_candidate", "probability", "reason", "record_address"
