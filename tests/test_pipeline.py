@@ -214,3 +214,24 @@ def test_analyst_notebook_runs_on_the_lake(runs: dict[str, Any], monkeypatch: py
         NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
         assert not [o for o in outputs if o.get("output_type") == "error"], path.name
+
+
+def test_a_champion_without_a_drift_reference_still_scores(runs: dict[str, Any], city: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A champion trained before drift references were stored scores as before, with score drift only."""
+    from radar.config import profile, resolve_paths
+    from radar.jobs import score
+    from radar.jobs.pipeline import run_all
+    from radar.store import Store
+
+    lake = Lake(runs["lake"]).open()
+    before = lake.read_polars("score/scores", AS_OF)
+    monkeypatch.setattr(score.reg, "load_reference", lambda *a, **k: None)
+    report = run_all(city / "raw", AS_OF, runs["lake"], stages=["score"])
+    summary = report["stages"]["score"]["drift"]
+    assert summary["reference"] == "missing" and summary["features_checked"] == 0
+    drift = lake.read_polars("score/drift", AS_OF)
+    assert drift.filter(drift["kind"] == "feature").height == 0
+    assert lake.read_polars("score/scores", AS_OF).equals(before)
+    with Store(resolve_paths(profile(), lake.root).store_url) as store:
+        assert len(store.operations_alerts()) == (1 if summary["alert"] else 0)

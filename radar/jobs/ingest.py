@@ -16,6 +16,7 @@ one row with its reason); it never stops the other sources.
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -63,7 +64,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
     spark, src = ctx.spark, ctx.sources
     if ctx.input_dir is None:
         raise InputError("no input folder given")
+    clock = _Phases()
     files = discover(ctx.input_dir, src)
+    clock.lap("discover")
     if not any(f.problem is None for f in files):
         shown = "; ".join(f"{f.relpath}: {f.problem}" for f in files[:10])
         raise InputError(f"{ctx.input_dir}: no loadable export files ({shown})")
@@ -80,6 +83,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     new = [group for k, group in by_key.items() if cache.meta(k) is None]
     if new:
         _parse_new(ctx, cache, new)
+    clock.lap("parse")
     loadable = [f for f in files if f.problem is None]
     metas = {f.cache_key: cache.meta(f.cache_key) or {} for f in loadable}
     for f in loadable:
@@ -91,7 +95,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
     try:
         stats = R.file_stats(final, src, ctx.policy.ingest.late_publication_working_days).collect()
         per_file, date_range = _collect_stats(stats, loadable)
+        clock.lap("assemble")
         _publish(ctx, files, loadable, final, per_file)
+        clock.lap("publish")
     finally:
         current.unpersist()
 
@@ -112,7 +118,21 @@ def run(ctx: RunContext) -> dict[str, Any]:
             "sources_reused": sum(1 for f in loadable if f.cache_key not in parsed),
             "entries_pruned": len(pruned),
         },
+        "phase_seconds": clock.laps,
     }
+
+
+class _Phases:
+    """Wall seconds of the job's phases, for the run report (where a slow ingest spends its time)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._t, 2)
+        self._t = now
 
 
 # ------------------------------------------------------------------------------------------ parse
