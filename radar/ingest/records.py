@@ -11,8 +11,8 @@ Two phases, so that the number of Spark jobs does not grow with record types tim
   (``staging_schema``) that the parse cache keeps.
 * **assemble** (every run, from the cheap staging Parquet): ``add_uscc_status`` validates the identifiers,
   ``number_rows`` gives each row its source file and data-row number (1-based, the header not counted) and
-  quarantines a truncated last line, ``mark_current`` folds re-sent rows of one natural key into one current
-  record keeping every version, ``objection_marks``/``mark_objections`` mark records an objection corrected
+  quarantines a truncated last line, ``folded_records``/``mark_current`` fold re-sent rows of one natural key
+  into one current record keeping every version, ``objection_marks``/``mark_objections`` mark records an objection corrected
   or retracted; ``record_table`` and ``quarantine_table`` cut the published tables out of the result, and
   ``file_stats`` counts what the data-quality report needs.
 """
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -421,13 +421,19 @@ def _status_norm(record_type: str, status: str | None) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------ assembling
-def add_uscc_status(df: DataFrame, placeholder: str) -> DataFrame:
-    """The identifier's status (python-stdnum decides USCC validity, once per distinct identifier) and, for a
-    valid USCC, the USCC and the codes it carries: registration department (1st character), organisation
-    category (2nd), division (3rd to 8th)."""
+def uscc_statuses(df: DataFrame, placeholder: str) -> DataFrame:
+    """(party_uscc_raw, uscc_status) of every distinct identifier of ``df``: python-stdnum decides USCC
+    validity once per distinct value. Small (one row per identifier): joined by ``add_uscc_status``."""
     ids = df.select("party_uscc_raw").where(F.col("party_uscc_raw").isNotNull()).distinct()
-    statuses = ids.withColumn("_status", parse.uscc_status(F.col("party_uscc_raw"), placeholder))
-    out = df.join(statuses, "party_uscc_raw", "left").withColumn(
+    return ids.withColumn("uscc_status", parse.uscc_status(F.col("party_uscc_raw"), placeholder))
+
+
+def add_uscc_status(df: DataFrame, placeholder: str, statuses: DataFrame | None = None) -> DataFrame:
+    """The identifier's status and, for a valid USCC, the USCC and the codes it carries: registration
+    department (1st character), organisation category (2nd), division (3rd to 8th). ``statuses`` (from
+    ``uscc_statuses``, computed once and broadcast) saves deciding them again for every table."""
+    table = uscc_statuses(df, placeholder) if statuses is None else F.broadcast(statuses)
+    out = df.join(table.withColumnRenamed("uscc_status", "_status"), "party_uscc_raw", "left").withColumn(
         "uscc_status", F.coalesce(F.col("_status"), F.lit("missing"))
     ).drop("_status")
     valid = F.col("uscc_status") == "valid"
@@ -472,18 +478,38 @@ def number_rows(staged: DataFrame, sources: DataFrame, blocks: DataFrame) -> Dat
     ).drop("_offset", "_blk", "_idx", "_last_row")
 
 
-def mark_current(df: DataFrame, updated: Column | None = None) -> DataFrame:
-    """Fold re-sent rows: the newest accepted version of each record is current (by ``updated`` time, then
-    file and row). Every version is kept (nothing is deleted); ``versions`` counts them. Quarantined rows are
-    never current.
-    """
-    order = [updated.desc_nulls_last()] if updated is not None else []
-    order += [F.col("source_file").desc(), F.col("source_row").desc()]
-    quarantined = F.col("quarantine_reason").isNotNull()
-    part = [F.col("record_type"), F.col("record_key"), quarantined]
-    w = Window.partitionBy(*part).orderBy(*order)
-    return df.withColumn("is_current", (F.row_number().over(w) == 1) & ~quarantined).withColumn(
-        "versions", F.count(F.lit(1)).over(Window.partitionBy(*part)).cast("int")
+def folded_records(df: DataFrame, updated: Column | None = None) -> DataFrame:
+    """The records sent more than once: (record_type, record_key, versions, and the source_file and
+    source_row of the current version: the newest by ``updated`` time, then the last file and row).
+    Quarantined rows are not versions. Small (one row per re-sent record): ``mark_current`` joins it."""
+    order = [updated.isNotNull(), updated] if updated is not None else []
+    latest = F.struct(*order, F.col("source_file"), F.col("source_row"))
+    return (
+        df.where(F.col("quarantine_reason").isNull())
+        .groupBy("record_type", "record_key")
+        .agg(F.count(F.lit(1)).cast("int").alias("versions"),
+             F.max_by(F.struct("source_file", "source_row"), latest).alias("_current"))
+        .where(F.col("versions") > 1)
+        .select("record_type", "record_key", "versions",
+                F.col("_current.source_file").alias("_current_file"),
+                F.col("_current.source_row").alias("_current_row"))
+    )
+
+
+def mark_current(df: DataFrame, folded: DataFrame) -> DataFrame:
+    """Fold re-sent rows: ``is_current`` marks the current version of each record (``folded_records``; a
+    record sent once is its own current version) and ``versions`` counts them. Every version is kept
+    (nothing is deleted); quarantined rows are never current. ``folded`` is broadcast: the rows themselves
+    are never shuffled."""
+    accepted = F.col("quarantine_reason").isNull()
+    joined = df.join(F.broadcast(folded), ["record_type", "record_key"], "left")
+    current = accepted & (
+        F.col("_current_file").isNull()
+        | ((F.col("source_file") == F.col("_current_file")) & (F.col("source_row") == F.col("_current_row")))
+    )
+    versions = F.when(accepted & F.col("versions").isNotNull(), F.col("versions")).otherwise(F.lit(1))
+    return joined.withColumn("is_current", current).withColumn("versions", versions.cast("int")).drop(
+        "_current_file", "_current_row"
     )
 
 

@@ -5,8 +5,10 @@
 2. Parse what is new: the sources whose parse cache entry (``LAKE/ingest/_files/<key>``, keyed by content
    hash) is missing are parsed in **one** Spark job, whatever their record types, into the shared staging
    shape; a second small job counts rows per read block. Unchanged files are not read again.
-3. Assemble from the cache: number rows, fold re-sent rows, apply objections, count the data-quality
-   figures (one job) and write each table (one job per table, run side by side).
+3. Assemble from the cache: the identifiers' statuses, the re-sent records and the objection marks from a
+   few narrow columns (small tables, kept); the data-quality figures (one job); then each table from its own
+   cache entries, those small tables joined by broadcast (one job per table, run side by side). No wide row
+   is shuffled or cached.
 
 Per source, rows in (the independent count) = rows accepted + rows quarantined = rows Spark read; the job
 fails loudly when they disagree. A source that cannot be loaded at all is reported (and kept in quarantine as
@@ -59,8 +61,8 @@ def records_table(record_type: str) -> str:
 
 def run(ctx: RunContext) -> dict[str, Any]:
     """Load every source of ``ctx.input_dir`` into the lake; returns the data-quality report (with the parse
-    cache's figures under ``parse_cache``, which the published report leaves out: a re-run must publish the
-    same report)."""
+    cache's figures under ``parse_cache`` and the wall time of each phase under ``phase_seconds``, which the
+    published report leaves out: a re-run must publish the same report)."""
     spark, src = ctx.spark, ctx.sources
     if ctx.input_dir is None:
         raise InputError("no input folder given")
@@ -91,15 +93,15 @@ def run(ctx: RunContext) -> dict[str, Any]:
             f.rows_in = metas[f.cache_key].get("rows_in")
     cache.touch(list(metas))
 
-    final, current = _assemble(spark, ctx, loadable, metas, cache)
+    assembly = _Assembly(spark, ctx, loadable, metas, cache)
     try:
-        stats = R.file_stats(final, src, ctx.policy.ingest.late_publication_working_days).collect()
+        stats = R.file_stats(assembly.records(), src, ctx.policy.ingest.late_publication_working_days).collect()
         per_file, date_range = _collect_stats(stats, loadable)
         clock.lap("assemble")
-        _publish(ctx, files, loadable, final, per_file)
+        _publish(ctx, files, assembly, per_file)
         clock.lap("publish")
     finally:
-        current.unpersist()
+        assembly.release()
 
     report = _report(ctx, files, per_file, metas, date_range)
     ctx.lake.publish_json(DQ_TABLE, ctx.as_of, report)
@@ -251,43 +253,77 @@ def _rows_per_block(spark: SparkSession, outputs: list[Path]) -> dict[str, dict[
 
 
 # ------------------------------------------------------------------------------------------ assemble
-def _assemble(spark: SparkSession, ctx: RunContext, loadable: list[SourceFile], metas: dict[str, dict[str, Any]],
-              cache: ParseCache) -> tuple[DataFrame, DataFrame]:
-    """(every row numbered, folded and marked by objections; its persisted base) from the cache entries."""
-    src = ctx.sources
-    schema = R.staging_schema(src)
-    paths = [cache.entry(k) for k, m in metas.items() if m.get("rows_read")]
-    if paths:
-        staged = spark.read.schema(schema).parquet(*[R.spark_path(p) for p in paths]).withColumn(
-            "_key", F.regexp_extract(F.col("_metadata.file_path"), r"/([0-9a-f]{64})/[^/]+$", 1)
+class _Assembly:
+    """The cached sources as records: numbered, identifiers checked, re-sent rows folded, objections marked.
+
+    Nothing wide is shuffled or kept in memory: what needs every record (the identifiers' statuses, the
+    re-sent records and the objection marks) is computed once from a few narrow columns and kept (small);
+    ``records`` then reads the cache entries a table needs and joins those small tables by broadcast.
+    """
+
+    def __init__(self, spark: SparkSession, ctx: RunContext, loadable: list[SourceFile],
+                 metas: dict[str, dict[str, Any]], cache: ParseCache) -> None:
+        src = ctx.sources
+        self.spark, self.src, self.cache = spark, src, cache
+        self.schema = R.staging_schema(src)
+        self.with_rows = {k: m for k, m in metas.items() if m.get("rows_read")}
+        self.sources = spark.createDataFrame(
+            [
+                (f.cache_key, f.relpath, f.sha256,
+                 int(metas[f.cache_key]["rows_read"]) if f.truncated and metas[f.cache_key].get("rows_read")
+                 else None)
+                for f in loadable
+            ],
+            "_key string, source_file string, source_sha256 string, _last_row long",
         )
-    else:
-        staged = spark.createDataFrame([], schema).withColumn("_key", F.lit(None).cast("string"))
-    sources = spark.createDataFrame(
-        [
-            (f.cache_key, f.relpath, f.sha256,
-             int(metas[f.cache_key]["rows_read"]) if f.truncated and metas[f.cache_key].get("rows_read") else None)
-            for f in loadable
-        ],
-        "_key string, source_file string, source_sha256 string, _last_row long",
-    )
-    offsets = []
-    for k, m in metas.items():
-        before = 0
-        for blk, n in sorted(((int(b), int(n)) for b, n in m.get("blocks", {}).items())):
-            offsets.append((k, blk, before))
-            before += n
-    blocks = spark.createDataFrame(offsets, "_key string, _blk long, _offset long")
-    numbered = R.number_rows(R.add_uscc_status(staged, src.placeholder_uscc), sources, blocks)
-    current = R.mark_current(numbered, R.per_type(src, "updated_at")).persist(StorageLevel.MEMORY_AND_DISK)
-    fp = ctx.policy.features
-    marks = R.objection_marks(current, src, fp.objection_retracts, fp.objection_corrects)
-    return R.mark_objections(current, marks), current
+        offsets = []
+        for k, m in metas.items():
+            before = 0
+            for blk, n in sorted(((int(b), int(n)) for b, n in m.get("blocks", {}).items())):
+                offsets.append((k, blk, before))
+                before += n
+        self.blocks = spark.createDataFrame(offsets, "_key string, _blk long, _offset long")
+        self._kept: list[DataFrame] = []
+        everything = self._numbered(None)
+        self.statuses = self._keep(R.uscc_statuses(everything, src.placeholder_uscc))
+        self.folded = self._keep(R.folded_records(everything, R.per_type(src, "updated_at")))
+        fp = ctx.policy.features
+        self.marks = self._keep(R.objection_marks(self._current(everything), src, fp.objection_retracts,
+                                                  fp.objection_corrects))
+
+    def _keep(self, df: DataFrame) -> DataFrame:
+        kept = df.persist(StorageLevel.MEMORY_AND_DISK)
+        kept.count()
+        self._kept.append(kept)
+        return kept
+
+    def release(self) -> None:
+        for df in self._kept:
+            df.unpersist()
+
+    def _numbered(self, record_type: str | None) -> DataFrame:
+        """The cached rows (of one record type, or all), each with its source file and row number."""
+        keys = [k for k, m in self.with_rows.items() if record_type is None or m.get("record_type") == record_type]
+        if keys:
+            staged = self.spark.read.schema(self.schema).parquet(
+                *[R.spark_path(self.cache.entry(k)) for k in keys]
+            ).withColumn("_key", F.regexp_extract(F.col("_metadata.file_path"), r"/([0-9a-f]{64})/[^/]+$", 1))
+        else:
+            staged = self.spark.createDataFrame([], self.schema).withColumn("_key", F.lit(None).cast("string"))
+        return R.number_rows(staged, self.sources, self.blocks)
+
+    def _current(self, numbered: DataFrame) -> DataFrame:
+        return R.mark_current(R.add_uscc_status(numbered, self.src.placeholder_uscc, self.statuses), self.folded)
+
+    def records(self, record_type: str | None = None) -> DataFrame:
+        """Every row (of one record type, or all) with its identifier status, current flag, versions and
+        objection outcome."""
+        return R.mark_objections(self._current(self._numbered(record_type)), self.marks)
 
 
-def _publish(ctx: RunContext, files: list[SourceFile], loadable: list[SourceFile], final: DataFrame,
+def _publish(ctx: RunContext, files: list[SourceFile], assembly: _Assembly,
              per_file: dict[str, dict[str, Any]]) -> None:
-    """Write every record table and the quarantine, side by side."""
+    """Write every record table (each from its own cache entries) and the quarantine, side by side."""
     spark, src = ctx.spark, ctx.sources
     rows: dict[str, int] = defaultdict(int)
     quarantined = 0
@@ -300,10 +336,10 @@ def _publish(ctx: RunContext, files: list[SourceFile], loadable: list[SourceFile
         QUARANTINE_SCHEMA,
     )
     jobs = [
-        (records_table(rt), R.record_table(final, rt, src), rows[rt])
+        (records_table(rt), R.record_table(assembly.records(rt), rt, src), rows[rt])
         for rt in src.record_types
     ]
-    jobs.append((QUARANTINE_TABLE, rejected.unionByName(R.quarantine_table(final)), quarantined))
+    jobs.append((QUARANTINE_TABLE, rejected.unionByName(R.quarantine_table(assembly.records())), quarantined))
 
     def write(job: tuple[str, DataFrame, int]) -> None:
         table, df, n = job
