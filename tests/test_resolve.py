@@ -17,7 +17,7 @@ from tables import D, ingest_table, invalid_checksum, uscc
 from radar.config import policy
 from radar.resolve.attributes import build_attributes
 from radar.resolve.entities import build_entities, build_master
-from radar.resolve.link import link_records, mentions
+from radar.resolve.link import link_records, mentions, resolve_links
 from radar.resolve.normalize import name_rules
 
 AS_OF = date(2024, 6, 30)
@@ -298,6 +298,18 @@ def test_wrong_code_falls_back_to_name(links: pd.DataFrame, ent: pd.DataFrame) -
     r = _link(links, "p-wrong-none")
     assert r["wrong_code"] and r["method"] == "unlinked" and r["entity_id"] is None
     assert r["reason"].startswith("USCC belongs to another entity")
+
+
+def test_another_entitys_code_says_nothing_of_the_district(spark: Any, master: tuple[Any, Any],
+                                                           ent: pd.DataFrame) -> None:
+    """鑫盛's code (双塔区) on 宏达's name (建平县): the code's division is 鑫盛's, so it does not contradict
+    宏达's district when the name is compared."""
+    m = mentions(ingest_table(spark, "penalty", [_pen("p-wrong", "朝阳县宏达建筑有限公司", U_XS)]), "penalty")
+    res = resolve_links(m, master[0], POLICY, identifiers=master[1], keep_pairs=True)
+    pairs = res.figures["pairs"].toPandas().set_index("eid")
+    hd = ent.loc[U_HD, "entity_id"]
+    assert pairs.loc[hd, "district_conflict"] == 0.0
+    assert res.links.toPandas().iloc[0]["entity_id"] == hd
 
 
 def test_name_link_without_usable_code(links: pd.DataFrame, ent: pd.DataFrame) -> None:

@@ -379,6 +379,8 @@ def resolve_links(
         rec.join(exact.select("rid"), "rid", "left_anti")
         .where(~F.col("natural_person") & ~F.col("unlicensed") & F.col("r_core").isNotNull())
         .join(owner, "rid", "left")
+        # a code that belongs to another entity tells that entity's division, not the record's
+        .withColumn("r_code_district", F.when(F.col("code_owner").isNull(), F.col("r_code_district")))
         .withColumn("_train", F.lit(False))
         .withColumn("t_eid", F.lit(None).cast("string"))
     )
