@@ -179,7 +179,8 @@ def _resolve_runs(ctx: Any, scale: str, seed: int, repeats: int, scenario: dict[
         "records_linked_per_second": round(records / seconds) if seconds else None,
         "run_figures": {
             k: figures["totals"][k]
-            for k in ("linked_rate", "wrong_code_rate", "duplicate_code_rate", "review_queue", "match_model")
+            for k in ("linked_rate", "wrong_code_rate", "duplicate_code_rate", "review_queue", "match_model",
+                      "match_second_stage")
             if k in figures["totals"]
         },
     }

@@ -77,6 +77,15 @@ class BlockingSettings(_Strict):
     max_sibling_entities: int = Field(3, ge=1)
 
 
+class SecondStageSettings(_Strict):
+    """The second stage of the match model: each candidate against the record's others (radar/resolve/model.py)."""
+
+    enabled: bool = True
+    folds: int = Field(5, ge=2)            # first-stage log-odds of the training pairs are out of fold
+    logit_cap: float = Field(10.0, gt=0)   # first-stage log-odds and leads are clipped to +- this
+    close_gap: float = Field(2.0, ge=0)    # another candidate within this many log-odds of one comes close to it
+
+
 class MatchSettings(_Strict):
     """The calibrated match model and its decision thresholds (radar/resolve/link.py)."""
 
@@ -88,6 +97,7 @@ class MatchSettings(_Strict):
     orphan_rate: float = Field(0.05, ge=0, lt=1)
     regularization: float = Field(1.0, gt=0)
     near_code_probability: float = Field(0.98, gt=0, le=1)
+    second_stage: SecondStageSettings = SecondStageSettings()
 
     @model_validator(mode="after")
     def _review_below_accept(self) -> MatchSettings:

@@ -1,5 +1,6 @@
 """The probabilistic matcher's comparison on hand-made pairs: names written by ear (homophones), handling
-units that serve other districts, and candidates alone at the record's address or under the record's name.
+units that serve other districts, candidates alone at the record's address or under the record's name, and
+the second stage that weighs each candidate against the record's others.
 
 Pair frames are built row by row (:func:`pair`), compared with the pandas functions of
 :mod:`radar.resolve.compare`; the Spark versions (window functions, blocking) are checked against them.
@@ -20,8 +21,10 @@ from radar.resolve.compare import (
     FEATURES,
     NAME_FIELDS,
     RECORD_FIELDS,
+    RIVAL_FEATURES,
     compare_pairs,
     pair_features,
+    rivals,
 )
 from radar.resolve.normalize import name_rules, pinyin_key, sounds_alike
 
@@ -161,3 +164,85 @@ def test_spark_competition_matches_pandas(spark: Any) -> None:
     got = add_competition(spark.createDataFrame(base)).toPandas().set_index(["rid", "eid"]).sort_index()
     for c in COMPETITION:
         assert got[c].round(6).tolist() == want[c].round(6).tolist(), c
+
+
+# ---------------------------------------------------------------- the second stage: each candidate against the others
+S2 = POLICY.match.second_stage
+CAP, GAP = S2.logit_cap, S2.close_gap
+
+
+def _logits() -> pd.DataFrame:
+    """First-stage log-odds of hand-made candidates: r1 has a clear best, r2 two alike, r3 one candidate."""
+    rows = [("r1", "e1", 5.0), ("r1", "e2", 1.0), ("r1", "e3", 0.5), ("r2", "e1", 3.0), ("r2", "e4", 3.0),
+            ("r3", "e5", 14.0)]
+    df = pd.DataFrame(rows, columns=["rid", "eid", "z"])
+    df["n_candidates"] = np.log(df.groupby("rid")["rid"].transform("size").astype(float))
+    return df
+
+
+def test_rivals_lead_rank_and_close_candidates() -> None:
+    df = _logits()
+    f = rivals(df, df["z"].to_numpy(), CAP, GAP).set_index(["rid", "eid"])
+    assert f.loc[("r1", "e1"), "lead"] == 4.0 and f.loc[("r1", "e1"), "is_top"] == 1.0
+    assert f.loc[("r1", "e2"), "lead"] == -4.0 and f.loc[("r1", "e3"), "lead"] == -4.5
+    # within GAP (2) of e2 (1.0): e3 (0.5) below and e1 (5.0) above count; nobody comes close to e1
+    assert np.expm1(f.loc[("r1", "e2"), "close_rivals"]).round(6) == 2.0
+    assert f.loc[("r1", "e1"), "close_rivals"] == 0.0
+    # two alike: both the best, neither ahead, each close to the other
+    assert f.loc["r2", "lead"].tolist() == [0.0, 0.0] and f.loc["r2", "is_top"].tolist() == [1.0, 1.0]
+    assert np.expm1(f.loc["r2", "close_rivals"]).round(6).tolist() == [1.0, 1.0]
+    # alone: clipped log-odds, a lead over the missing rival at most CAP
+    assert f.loc[("r3", "e5"), "first_logit"] == CAP and f.loc[("r3", "e5"), "lead"] == CAP
+
+
+def test_spark_rivals_match_pandas(spark: Any) -> None:
+    from pyspark.sql import functions as F
+
+    from radar.resolve.match import add_rivals
+
+    df = _logits()
+    want = rivals(df, df["z"].to_numpy(), CAP, GAP).set_index(["rid", "eid"]).sort_index()
+    got = add_rivals(spark.createDataFrame(df), F.col("z"), CAP, GAP).toPandas().set_index(["rid", "eid"]).sort_index()
+    for c in RIVAL_FEATURES:
+        assert got[c].round(6).tolist() == want[c].round(6).tolist(), c
+
+
+def _training_pairs(seed: int = 3) -> tuple[pd.DataFrame, np.ndarray]:
+    """Synthetic training pairs: shop signs that bring up many candidates of which the right one stands out by its
+    name, and names two entities share (either may be the one)."""
+    rng = np.random.default_rng(seed)
+    rows, labels = [], []
+    for i in range(150):  # one right candidate among twenty, its name close
+        for j in range(20):
+            rows.append({"rid": f"s{i}", "eid": f"e{j}", "name_ratio": 0.85 + rng.normal(0, 0.05) if j == 0
+                         else 0.3 + rng.normal(0, 0.05), "n_candidates": np.log(20)})
+            labels.append(int(j == 0))
+    for i in range(150):  # two entities of the same name, one of them right
+        for j in range(2):
+            rows.append({"rid": f"d{i}", "eid": f"e{j}", "name_ratio": 0.95 + rng.normal(0, 0.02),
+                         "n_candidates": np.log(2)})
+            labels.append(int(j == i % 2))
+    X = pd.DataFrame(rows)
+    for c in FEATURES:
+        if c not in X:
+            X[c] = 0.0
+    return X, np.array(labels)
+
+
+def test_second_stage_accepts_a_candidate_that_stands_out() -> None:
+    """A name that clearly stands out among many candidates is accepted; one of two alike is not, however
+    close the name: the second stage learns it from the same training pairs as the first."""
+    from radar.resolve.model import fit_match_model, fit_rival_model
+
+    X, y = _training_pairs()
+    w = np.ones(len(y))
+    first = fit_match_model(X, y, 1.0, 1, w)
+    second = fit_rival_model(X, y, 1.0, 1, w, folds=S2.folds, cap=CAP, gap=GAP)
+    assert second.features == tuple(RIVAL_FEATURES)
+    assert dict(zip(second.features, second.coef, strict=True))["lead"] > 0
+    new, _ = _training_pairs(seed=11)
+    p = second.predict_proba(rivals(new, first.logit(new), CAP, GAP))
+    standout = (new["rid"].str.startswith("s") & (new["eid"] == "e0")).to_numpy()
+    alike = new["rid"].str.startswith("d").to_numpy()
+    assert p[standout].min() >= POLICY.match.accept
+    assert p[alike].max() < POLICY.match.accept

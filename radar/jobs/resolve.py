@@ -140,6 +140,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         "entity_code_status": by_status,
         "review_queue": review_counts,
         "match_model": {k: v for k, v in result.model.to_dict().items() if k != "coef"} if result.model else None,
+        "match_second_stage": result.figures.get("second_stage"),
         **master_figures,
     }
     return {"entities": n_entities, "links": stats, "totals": totals}

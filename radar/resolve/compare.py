@@ -38,6 +38,8 @@ FEATURES = [
     "core_common", "short_core", "is_best_name", "name_margin", "exact_rivals", "n_candidates",
     "addr_unique", "alias_unique", "exact_x_addr", "weak_name_x_addr", "exact_no_form", "exact_no_region",
 ]
+# the second stage: how a candidate's first-stage log-odds stand against the record's other candidates
+RIVAL_FEATURES = ["first_logit", "lead", "is_top", "n_candidates", "close_rivals"]
 SIBLING = ("via_alias", "alias_support")
 COMPETITION = ("is_best_name", "name_margin", "exact_rivals", "n_candidates", "addr_unique", "alias_unique")
 PAIR_LEVEL = SIBLING + COMPETITION
@@ -60,6 +62,8 @@ FEATURE_LABELS = {
     "addr_unique": "唯一地址一致的候选", "alias_unique": "唯一被其他记录使用该名称的候选", "exact_x_addr": "名称与地址均一致",
     "weak_name_x_addr": "名称不近但地址一致", "exact_no_form": "字号一致，记录省略组织形式",
     "exact_no_region": "字号一致，记录省略地名",
+    "first_logit": "逐项比对得分", "lead": "领先次优候选的幅度", "is_top": "得分最高的候选",
+    "close_rivals": "得分接近的其他候选数",
 }
 _SURNAME_LEADS = ("老", "小")
 _SURNAME_TAILS = ("记", "氏")
@@ -258,6 +262,42 @@ def competition(features: pd.DataFrame) -> pd.DataFrame:
     at_addr = ((f["addr_exact"] + f["addr_key"]) > 0).astype(float)
     f["addr_unique"] = at_addr * (at_addr.groupby(f["rid"]).transform("sum") == 1)
     f["alias_unique"] = f["via_alias"] * (f["via_alias"].groupby(f["rid"]).transform("sum") == 1)
+    return f
+
+
+def rivals(features: pd.DataFrame, logit: np.ndarray, cap: float, gap: float) -> pd.DataFrame:
+    """The second-stage features of each (record, candidate) row (:data:`RIVAL_FEATURES`), from the first-stage
+    log-odds ``logit`` of the rows: those log-odds (clipped to +-``cap``), the lead over the record's best other
+    candidate (+-``cap``; ``-cap`` stands in for a missing rival), whether the candidate is the best, how many
+    candidates the record has (log), and how many other candidates are within ``gap`` of it (log1p).
+    :func:`radar.resolve.match.add_rivals` is the Spark version."""
+    f = features.copy()
+    z = np.clip(np.asarray(logit, dtype=float), -cap, cap)
+    f["first_logit"] = z
+    if f.empty:
+        for c in ("lead", "is_top", "close_rivals"):
+            f[c] = pd.Series(dtype=float)
+        return f
+    code = pd.factorize(f["rid"])[0]
+    order = np.lexsort((-z, code))  # by record, best first
+    zs, cs = z[order], code[order]
+    start = np.r_[0, np.flatnonzero(np.diff(cs)) + 1]
+    size = np.diff(np.r_[start, len(cs)])
+    first = np.repeat(zs[start], size)
+    second = np.repeat(np.where(size > 1, zs[np.minimum(start + 1, len(zs) - 1)], -cap), size)
+    best, other = np.empty_like(z), np.empty_like(z)
+    best[order], other[order] = first, second
+    rival = np.where(z >= best, other, best)
+    f["lead"] = np.clip(z - rival, -cap, cap)
+    f["is_top"] = (z >= best).astype(float)
+    if "n_candidates" not in f:
+        f["n_candidates"] = np.log(np.bincount(code)[code].astype(float))
+    # candidates of the same record within ``gap``: records laid end to end on one axis, far enough apart
+    span = np.ceil(4 * cap + 2 * gap) + 1
+    axis = np.sort(code * span + z)
+    ends = np.searchsorted(axis, code * span + cap + gap, side="right")
+    close = ends - np.searchsorted(axis, code * span + z - gap, side="left") - 1
+    f["close_rivals"] = np.log1p(close.astype(float))
     return f
 
 

@@ -12,7 +12,8 @@ Exact rules first, by identifier; the first that names one entity wins:
    character off an entity's (a typo), with an agreeing name (probability ``match.near_code_probability``).
 
 What they leave goes to the calibrated match of :mod:`radar.resolve.match`: blocking, comparison of name,
-address, legal representative, phone and hints, a probability. At or above ``match.accept`` the record is
+address, legal representative, phone and hints, a probability, then (``match.second_stage``) each candidate
+weighed against the record's other candidates (:func:`radar.resolve.model.fit_rival_model`). At or above ``match.accept`` the record is
 linked (method ``name``, or ``name+address`` when the address agrees); between ``match.review`` and
 ``match.accept`` it waits in the review queue (unlinked until a reviewer decides); below, it stays unlinked
 with the reason. A reviewer's decision on a (record, entity) pair is reused by every later run: accepted is
@@ -34,17 +35,19 @@ from pyspark.sql import functions as F
 from radar.config import ResolvePolicy
 from radar.ingest.parse import ident
 from radar.reference import city_districts, industry_sections
-from radar.resolve.compare import FEATURE_LABELS, FEATURES
+from radar.resolve.compare import FEATURE_LABELS, FEATURES, rivals
 from radar.resolve.entities import USCC_ALPHABET
 from radar.resolve.match import (
     add_competition,
+    add_rivals,
     candidate_pairs,
     compare,
     entity_names,
     entity_side,
+    logit,
     probability,
 )
-from radar.resolve.model import MatchModel, calibration_table, fit_match_model
+from radar.resolve.model import MatchModel, calibration_table, fit_match_model, fit_rival_model
 from radar.resolve.normalize import clean_sql, name_rules, person_sql, phone_sql
 
 MENTION_COLUMNS = [
@@ -303,12 +306,12 @@ def shipped_model() -> MatchModel:
                       {"source": "shipped", **data.get("meta", {})})
 
 
-def _evidence(model: MatchModel) -> Column:
-    """The top four feature contributions of a pair, as JSON (Chinese labels), for reviewers and analysts."""
+def _top_contributions(model: MatchModel, top: int, skip: tuple[str, ...] = ()) -> Column:
+    """The ``top`` largest feature contributions of a pair under ``model`` (Chinese labels), largest first."""
     items = [
         F.struct(F.lit(FEATURE_LABELS.get(f, f)).alias("label"), F.round(F.col(f) * F.lit(c), 3).alias("contribution"))
         for f, c in zip(model.features, model.coef, strict=True)
-        if c != 0
+        if c != 0 and f not in skip
     ]
     arr = F.filter(F.array(*items), lambda x: x["contribution"] != 0)
     ordered = F.array_sort(
@@ -317,7 +320,16 @@ def _evidence(model: MatchModel) -> Column:
         .when(F.abs(a["contribution"]) < F.abs(b["contribution"]), 1)
         .otherwise(0),
     )
-    return F.to_json(F.slice(ordered, 1, 4))
+    return F.slice(ordered, 1, top)
+
+
+def _evidence(model: MatchModel, second: MatchModel | None = None) -> Column:
+    """The top four feature contributions of a pair, as JSON (Chinese labels), for reviewers and analysts; with
+    a second stage, also its top two (how the candidate stands against the others)."""
+    first = _top_contributions(model, 4)
+    if second is None:
+        return F.to_json(first)
+    return F.to_json(F.concat(first, _top_contributions(second, 2, skip=("first_logit",))))
 
 
 def resolve_links(
@@ -436,6 +448,8 @@ def resolve_links(
     feats = add_competition(compare(pairs, to_match, ents, names, siblings, partitions, folds)).localCheckpoint()
 
     figures: dict[str, Any] = {"exact_linked": n_linked}
+    s2 = m.second_stage
+    second: MatchModel | None = None
     if use_fit:
         labelled = feats.join(to_match.where("_train").select("rid", "t_eid"), "rid").withColumn(
             "label", (F.col("eid") == F.col("t_eid")).cast("int")
@@ -460,21 +474,38 @@ def resolve_links(
                 model.meta["calibration"] = calibration_table(
                     model.predict_proba(held_rows), held_rows["label"].to_numpy()
                 )
+            if s2.enabled:
+                second = fit_rival_model(
+                    fit_rows, fit_rows["label"].to_numpy(), m.regularization, m.seed, np.maximum(weights, 1e-3),
+                    folds=s2.folds, cap=s2.logit_cap, gap=s2.close_gap,
+                )
+                if len(held_rows):
+                    held2 = rivals(held_rows, model.logit(held_rows), s2.logit_cap, s2.close_gap)
+                    second.meta["calibration"] = calibration_table(
+                        second.predict_proba(held2), held_rows["label"].to_numpy()
+                    )
         except ValueError:
-            model = shipped_model()
+            model, second = shipped_model(), None
     else:
         model = shipped_model()
     figures["model"] = model.to_dict()
+    if second is not None:
+        figures["second_stage"] = second.to_dict()
 
     scored = (
         feats.join(to_match.where(~F.col("_train")).select("rid", "code_owner", "code18", "uscc_status"), "rid")
         .join(ents.select("eid", "e_trusted_code"), "eid", "left")
-        .withColumn("p", probability(model))
     )
     # a record with a valid code nobody in the registry has is another entity than one with a trusted code
     conflict = (F.col("uscc_status") == "valid") & F.col("code_owner").isNull() & F.col("e_trusted_code")
+    if second is not None:
+        # the second stage: the candidate against the record's others (a conflicting one is nobody's rival)
+        z = F.when(conflict, F.lit(-s2.logit_cap)).otherwise(logit(model))
+        scored = add_rivals(scored, z, s2.logit_cap, s2.close_gap).withColumn("p", probability(second))
+    else:
+        scored = scored.withColumn("p", probability(model))
     scored = scored.withColumn("p", F.when(conflict, F.lit(0.0)).otherwise(F.col("p"))).withColumn(
-        "evidence", _evidence(model)
+        "evidence", _evidence(model, second)
     )
     if keep_pairs:
         figures["pairs"] = scored

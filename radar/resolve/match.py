@@ -286,9 +286,43 @@ def add_competition(feats: DataFrame) -> DataFrame:
     )
 
 
-def probability(model: MatchModel) -> Column:
-    """P(match) of a pair under the model, as a Spark expression over the feature columns."""
+def logit(model: MatchModel) -> Column:
+    """The log-odds of a match under the model, as a Spark expression over the feature columns."""
     z = F.lit(model.intercept)
     for f, c in zip(model.features, model.coef, strict=True):
         z = z + F.col(f) * F.lit(c)
-    return F.lit(1.0) / (F.lit(1.0) + F.exp(-z))
+    return z
+
+
+def probability(model: MatchModel) -> Column:
+    """P(match) of a pair under the model, as a Spark expression over the feature columns."""
+    return F.lit(1.0) / (F.lit(1.0) + F.exp(-logit(model)))
+
+
+def add_rivals(scored: DataFrame, z: Column, cap: float, gap: float) -> DataFrame:
+    """The second-stage features (:data:`radar.resolve.compare.RIVAL_FEATURES`) of each candidate from its
+    first-stage log-odds ``z``: window functions over the record's candidates, as
+    :func:`radar.resolve.compare.rivals` computes them in pandas."""
+    w = Window.partitionBy("rid")
+    ranked = w.orderBy(F.col("first_logit").desc(), F.col("eid"))
+    # candidates at most ``gap`` below (a range frame takes whole offsets: log-odds in units of ``gap``)
+    near = (
+        w.orderBy(F.col("first_logit") / F.lit(gap)).rangeBetween(-1, Window.unboundedFollowing) if gap > 0
+        else w.orderBy("first_logit").rangeBetween(Window.currentRow, Window.unboundedFollowing)
+    )
+    f = (
+        scored.withColumn("first_logit", F.greatest(F.least(z, F.lit(cap)), F.lit(-cap)))
+        .withColumn("_zr", F.row_number().over(ranked))
+        .withColumn("_z1", F.max("first_logit").over(w))
+        .withColumn("_z2", F.max(F.when(F.col("_zr") == 2, F.col("first_logit"))).over(w))
+        .withColumn("_zn", F.count(F.lit(1)).over(near))
+    )
+    top = F.col("first_logit") >= F.col("_z1")
+    other = F.when(top, F.coalesce(F.col("_z2"), F.lit(-cap))).otherwise(F.col("_z1"))
+    return f.select(
+        *[c for c in scored.columns if c not in ("first_logit", "lead", "is_top", "close_rivals")],
+        "first_logit",
+        F.greatest(F.least(F.col("first_logit") - other, F.lit(cap)), F.lit(-cap)).alias("lead"),
+        top.cast("double").alias("is_top"),
+        F.log1p((F.col("_zn") - 1).cast("double")).alias("close_rivals"),
+    )

@@ -6,18 +6,25 @@ code names) and negatives (the other candidates). A share of them (``orphan_rate
 from the candidates, as records of entities missing from the registry do, so that a best-looking candidate
 is not taken for granted. The model is a few dozen numbers: it travels to the executors inside the scoring
 function and is published with the run's figures, with each link's top reasons.
+
+A second stage (:func:`fit_rival_model`) then weighs each candidate against the record's others: its
+first-stage log-odds, its lead over the runner-up, whether it is the best, how many candidates there are and
+how many come close. The first stage cannot tell a name shared by many entities from a shop sign that
+brought up sixty operators of one surname; the lead can: a candidate that clearly stands out among many is
+accepted, one of several close ones is not.
 """
 
 from __future__ import annotations
 
 import itertools
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from radar.resolve.compare import FEATURE_LABELS, FEATURES
+from radar.resolve.compare import FEATURE_LABELS, FEATURES, RIVAL_FEATURES, rivals
 
 
 @dataclass(frozen=True)
@@ -59,22 +66,51 @@ class MatchModel:
 
 
 def fit_match_model(
-    X: pd.DataFrame, y: np.ndarray, c: float, seed: int, weights: np.ndarray | None = None
+    X: pd.DataFrame, y: np.ndarray, c: float, seed: int, weights: np.ndarray | None = None,
+    features: list[str] | tuple[str, ...] = tuple(FEATURES),
 ) -> MatchModel:
-    """Fit the logistic model on labelled pairs (``X`` has every column of FEATURES); ``weights`` per pair."""
+    """Fit the logistic model on labelled pairs (``X`` has every column of ``features``); ``weights`` per pair."""
     from sklearn.linear_model import LogisticRegression
 
     y = np.asarray(y, dtype=int)
     if y.min(initial=1) == y.max(initial=0):
         raise ValueError("the match model needs both matching and non-matching pairs to learn from")
     lr = LogisticRegression(C=c, max_iter=5000, random_state=seed)
-    lr.fit(X[FEATURES].to_numpy(dtype=float), y, sample_weight=weights)
+    lr.fit(X[list(features)].to_numpy(dtype=float), y, sample_weight=weights)
     return MatchModel(
-        tuple(FEATURES),
+        tuple(features),
         tuple(float(v) for v in lr.coef_[0]),
         float(lr.intercept_[0]),
         {"pairs": len(y), "positives": int(y.sum())},
     )
+
+
+def record_folds(rids: pd.Series, folds: int, seed: int) -> np.ndarray:
+    """A fold number in [0, folds) for each pair, the same for every pair of a record (by hash of its id)."""
+    return np.array([zlib.crc32(f"{seed}|{r}".encode()) % folds for r in rids], dtype=int)
+
+
+def fit_rival_model(
+    X: pd.DataFrame, y: np.ndarray, c: float, seed: int, weights: np.ndarray, *, folds: int, cap: float, gap: float
+) -> MatchModel:
+    """The second stage: a logistic model over how each candidate's first-stage log-odds stand against the
+    record's other candidates (:data:`radar.resolve.compare.RIVAL_FEATURES`), fitted on the pairs the first
+    stage learns from (``X`` has rid and FEATURES).
+
+    The first-stage log-odds it learns from are out of fold (the first stage fitted without the record's fold),
+    so that they are as sure as they are on records the first stage never saw."""
+    y = np.asarray(y, dtype=int)
+    w = np.asarray(weights, dtype=float)
+    fold = record_folds(X["rid"], folds, seed)
+    z = np.zeros(len(X))
+    for k in range(folds):
+        held = fold == k
+        if held.any():
+            inner = fit_match_model(X[~held], y[~held], c, seed, w[~held])
+            z[held] = inner.logit(X[held])
+    model = fit_match_model(rivals(X, z, cap, gap), y, c, seed, w, features=RIVAL_FEATURES)
+    model.meta.update(folds=folds, logit_cap=cap, close_gap=gap)
+    return model
 
 
 def calibration_table(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
