@@ -582,9 +582,12 @@ def mark_objections(df: DataFrame, marks: DataFrame) -> DataFrame:
     return df.join(F.broadcast(marks), ["record_type", "record_key"], "left")
 
 
+OBJECTION_COLUMNS = ("objection_status", "objection_id")
+
+
 def objection_columns(rt: RecordTypeSpec) -> list[str]:
     """The objection columns a record table has (those of record types an objection can name)."""
-    return ["objection_status", "objection_id"] if rt.document_no else []
+    return list(OBJECTION_COLUMNS) if rt.document_no else []
 
 
 def record_table(df: DataFrame, record_type: str, src: Sources) -> DataFrame:
