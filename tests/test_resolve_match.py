@@ -246,3 +246,21 @@ def test_second_stage_accepts_a_candidate_that_stands_out() -> None:
     alike = new["rid"].str.startswith("d").to_numpy()
     assert p[standout].min() >= POLICY.match.accept
     assert p[alike].max() < POLICY.match.accept
+
+
+def test_fit_models_two_stages_and_their_fallbacks() -> None:
+    """Both stages from the same labelled pairs, each with its calibration on the held-out records; without the
+    second stage (disabled by the policy, or too few records to fit it out of fold) the first stage is kept."""
+    from radar.resolve.link import fit_models
+
+    X, y = _training_pairs()
+    X = X.assign(rid="complaint\u0001" + X["rid"], label=y, _held=X["rid"].str.endswith("7"))
+    m = POLICY.match
+    first, second = fit_models(X, {"complaint": 1.0}, m)
+    assert first.meta["source"] == "fitted" and "calibration" in first.meta
+    assert second is not None and second.features == tuple(RIVAL_FEATURES) and "calibration" in second.meta
+    off = m.model_copy(update={"second_stage": S2.model_copy(update={"enabled": False})})
+    assert fit_models(X, {"complaint": 1.0}, off)[1] is None
+    one = X[X["rid"] == "complaint\u0001s0"].assign(_held=False)  # one record: no fold left to learn from
+    first, second = fit_models(one, {"complaint": 1.0}, m)
+    assert first.meta["source"] == "fitted" and second is None

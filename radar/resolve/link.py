@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from radar.config import ResolvePolicy
+from radar.config import MatchSettings, ResolvePolicy
 from radar.ingest.parse import ident
 from radar.reference import city_districts, industry_sections
 from radar.resolve.compare import FEATURE_LABELS, FEATURES, rivals
@@ -306,6 +307,41 @@ def shipped_model() -> MatchModel:
                       {"source": "shipped", **data.get("meta", {})})
 
 
+def fit_models(
+    train: pd.DataFrame, share: dict[str, float], m: MatchSettings
+) -> tuple[MatchModel, MatchModel | None]:
+    """The first- and second-stage match models, fitted on labelled training pairs (``train``: rid, FEATURES,
+    label, _held; the held-out records only show the calibration). ``share``: each record type's share of the
+    records left to match, the weight its training records get together. A first stage that cannot be fitted
+    falls back to the shipped model, without a second stage; a second stage that cannot be fitted is left out."""
+    fit_rows, held_rows = train[~train["_held"]], train[train["_held"]]
+    st = fit_rows["rid"].str.split("\u0001", n=1).str[0]
+    per_type = fit_rows.groupby(st)["rid"].transform("nunique").to_numpy(dtype=float)
+    type_share = st.map(lambda t: share.get(t, 0.0)).to_numpy(dtype=float)
+    n_recs = fit_rows["rid"].nunique()
+    weights = np.maximum(np.where(per_type > 0, type_share * n_recs / np.maximum(per_type, 1), 0.0), 1e-3)
+    y, y_held = fit_rows["label"].to_numpy(), held_rows["label"].to_numpy()
+    try:
+        model = fit_match_model(fit_rows, y, m.regularization, m.seed, weights=weights)
+    except ValueError:
+        return shipped_model(), None
+    model.meta.update(source="fitted", train_records=int(n_recs), held_out_records=int(held_rows["rid"].nunique()))
+    if len(held_rows):
+        model.meta["calibration"] = calibration_table(model.predict_proba(held_rows), y_held)
+    s2 = m.second_stage
+    if not s2.enabled:
+        return model, None
+    try:
+        second = fit_rival_model(fit_rows, y, m.regularization, m.seed, weights, folds=s2.folds, cap=s2.logit_cap,
+                                 gap=s2.close_gap)
+    except ValueError:
+        return model, None
+    if len(held_rows):
+        held2 = rivals(held_rows, model.logit(held_rows), s2.logit_cap, s2.close_gap)
+        second.meta["calibration"] = calibration_table(second.predict_proba(held2), y_held)
+    return model, second
+
+
 def _top_contributions(model: MatchModel, top: int, skip: tuple[str, ...] = ()) -> Column:
     """The ``top`` largest feature contributions of a pair under ``model`` (Chinese labels), largest first."""
     items = [
@@ -457,35 +493,7 @@ def resolve_links(
         # a fifth of the training records (by hash) is held out to show the calibration
         held = (F.abs(F.xxhash64("rid", F.lit(m.seed + 2))) % 5 == 0).alias("_held")
         train_pd = labelled.select("rid", *FEATURES, "label", held).toPandas()
-        fit_rows = train_pd[~train_pd["_held"]]
-        held_rows = train_pd[train_pd["_held"]]
-        # each record type weighs as much as its share of the records left to match
-        st = fit_rows["rid"].str.split("\u0001", n=1).str[0]
-        per_type = fit_rows.groupby(st)["rid"].transform("nunique").to_numpy(dtype=float)
-        n_types = st.map(lambda t: need.get(t, 0) / total_need).to_numpy(dtype=float)
-        n_recs = fit_rows["rid"].nunique()
-        weights = np.where(per_type > 0, n_types * n_recs / np.maximum(per_type, 1), 0.0)
-        try:
-            model = fit_match_model(fit_rows, fit_rows["label"].to_numpy(), m.regularization, m.seed,
-                                    weights=np.maximum(weights, 1e-3))
-            model.meta.update(source="fitted", train_records=int(fit_rows["rid"].nunique()),
-                              held_out_records=int(held_rows["rid"].nunique()))
-            if len(held_rows):
-                model.meta["calibration"] = calibration_table(
-                    model.predict_proba(held_rows), held_rows["label"].to_numpy()
-                )
-            if s2.enabled:
-                second = fit_rival_model(
-                    fit_rows, fit_rows["label"].to_numpy(), m.regularization, m.seed, np.maximum(weights, 1e-3),
-                    folds=s2.folds, cap=s2.logit_cap, gap=s2.close_gap,
-                )
-                if len(held_rows):
-                    held2 = rivals(held_rows, model.logit(held_rows), s2.logit_cap, s2.close_gap)
-                    second.meta["calibration"] = calibration_table(
-                        second.predict_proba(held2), held_rows["label"].to_numpy()
-                    )
-        except ValueError:
-            model, second = shipped_model(), None
+        model, second = fit_models(train_pd, {t: n / total_need for t, n in need.items()}, m)
     else:
         model = shipped_model()
     figures["model"] = model.to_dict()
