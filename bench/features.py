@@ -98,9 +98,9 @@ def time_scale(scale: str, seed: int, repeats: int, work: Path, baseline: bool) 
     for r in range(repeats):
         t0 = time.perf_counter()
         figures = job.run(ctx)
-        runs.append({"total": time.perf_counter() - t0, **figures["seconds"]})
+        runs.append({"total": time.perf_counter() - t0, **figures["phase_seconds"]})
         print(f"  {scale} features stage run {r + 1}: {runs[-1]['total']:.1f}s "
-              f"(events {figures['seconds']['events']}s, snapshots {figures['seconds']['snapshots']}s)", flush=True)
+              f"(events {figures['phase_seconds']['events']}s, snapshots {figures['phase_seconds']['snapshots']}s)", flush=True)
     snaps = ctx.lake.read_spark(spark, job.SNAPSHOTS, AS_OF)
     out: dict[str, Any] = {
         "scale": scale,

@@ -44,3 +44,17 @@ class RunContext:
         finally:
             info["seconds"] = round(time.perf_counter() - t0, 2)
             self.report.setdefault("stages", {})[name] = info
+
+
+class PhaseClock:
+    """Wall seconds of a job's phases (``lap`` ends one), for the run report: where a slow stage spends its
+    time."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._t, 2)
+        self._t = now

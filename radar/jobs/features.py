@@ -62,7 +62,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     return {
         "events": events.count(),
         "features": len(catalog.built()),
-        "seconds": {"events": round(t1 - t0, 1), "snapshots": round(t2 - t1, 1)},
+        "phase_seconds": {"events": round(t1 - t0, 1), "snapshots": round(t2 - t1, 1)},
         "snapshots": [
             {"date": r["snapshot_date"].isoformat(), "entities": r["entities"],
              "positive_rate": round(float(r["positive_rate"] or 0), 4), "label_complete": bool(r["complete"])}

@@ -18,7 +18,6 @@ one row with its reason); it never stops the other sources.
 from __future__ import annotations
 
 import shutil
-import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +35,7 @@ from radar.ingest import records as R
 from radar.ingest.cache import ParseCache, cache_key, fingerprint
 from radar.ingest.convert import ConversionError, convert_source
 from radar.ingest.files import SourceFile, discover
-from radar.jobs.context import RunContext
+from radar.jobs.context import PhaseClock, RunContext
 from radar.lake import _claim
 
 QUARANTINE_TABLE = "ingest/quarantine"
@@ -66,7 +65,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     spark, src = ctx.spark, ctx.sources
     if ctx.input_dir is None:
         raise InputError("no input folder given")
-    clock = _Phases()
+    clock = PhaseClock()
     files = discover(ctx.input_dir, src)
     clock.lap("discover")
     if not any(f.problem is None for f in files):
@@ -123,18 +122,6 @@ def run(ctx: RunContext) -> dict[str, Any]:
         "phase_seconds": clock.laps,
     }
 
-
-class _Phases:
-    """Wall seconds of the job's phases, for the run report (where a slow ingest spends its time)."""
-
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self._t = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[name] = round(now - self._t, 2)
-        self._t = now
 
 
 # ------------------------------------------------------------------------------------------ parse

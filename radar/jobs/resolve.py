@@ -14,7 +14,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from radar.jobs.context import RunContext
+from radar.jobs.context import PhaseClock, RunContext
 from radar.jobs.ingest import records_table
 from radar.resolve.attributes import build_attributes
 from radar.resolve.entities import build_master
@@ -80,6 +80,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     def table(rt: str) -> DataFrame:
         return lake.read_spark(spark, records_table(rt), ctx.as_of)
 
+    clock = PhaseClock()
     entities, identifiers, master_figures = build_master(
         table("registry"), pol, ctx.as_of, previous_identifiers(ctx), pol.identifier_max_iterations
     )
@@ -87,6 +88,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     lake.publish_spark(identifiers, IDENTIFIERS, ctx.as_of, partitions=1)
     entities = lake.read_spark(spark, ENTITIES, ctx.as_of)
     identifiers = lake.read_spark(spark, IDENTIFIERS, ctx.as_of)
+    clock.lap("master")
 
     all_mentions = reduce(
         DataFrame.unionByName,
@@ -99,7 +101,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
     )
     links = result.links.join(entities.select("entity_id", "uscc"), "entity_id", "left")
     lake.publish_spark(links, LINKS, ctx.as_of, partitions=max(1, ctx.profile.spark.shuffle_partitions // 4))
+    clock.lap("links")
     review_counts = store_reviews(ctx, result.review, entities)
+    clock.lap("review_queue")
 
     attributes = build_attributes(
         entities, table("shareholder"), table("key_personnel"),
@@ -108,6 +112,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         max_iterations=ctx.policy.graph.max_iterations,
     )
     lake.publish_spark(attributes, ATTRIBUTES, ctx.as_of, partitions=1)
+    clock.lap("attributes")
 
     published = lake.read_spark(spark, LINKS, ctx.as_of)
     stats: dict[str, Any] = {}
@@ -143,4 +148,5 @@ def run(ctx: RunContext) -> dict[str, Any]:
         "match_second_stage": result.figures.get("second_stage"),
         **master_figures,
     }
-    return {"entities": n_entities, "links": stats, "totals": totals}
+    clock.lap("figures")
+    return {"entities": n_entities, "links": stats, "totals": totals, "phase_seconds": clock.laps}
