@@ -233,7 +233,7 @@ class TrainPolicy(_Strict):
     gap_days: int = Field(180, ge=0)
     precision_at_k: int = Field(100, ge=1)
     rule_weights: dict[str, float] = Field(default_factory=dict)
-    max_collect_rows: int = Field(2_000_000, ge=1000)
+    max_collect_rows: int = Field(1_000_000, ge=1000)
     promotion_margin: float = Field(0.0, ge=0)
     promotion_metric: Literal["auc", "auc_pr", "lift_at_10pct", "precision_at_k"] = "auc_pr"
 

@@ -47,7 +47,11 @@ def with_external_features(ctx: RunContext, snapshots: DataFrame) -> DataFrame:
 
 
 def training_frame(snapshots: DataFrame, features: list[str], max_rows: int, ratio: float, seed: int) -> Any:
-    """The labelled snapshots as pandas; above ``max_rows`` negatives are pre-sampled in Spark (weighted)."""
+    """The labelled snapshots as pandas, at most about ``max_rows`` of them (the driver holds them all).
+
+    Above ``max_rows``, rows are sampled in Spark and weighted by 1 / their sampling rate: negatives down to
+    twice ``ratio`` per positive (the model's own negative sampling takes it to ``ratio``), and when that is
+    still too many, positives and negatives alike (same class mix)."""
     lab = snapshots.where("label_complete")
     n = lab.count()
     if n == 0:
@@ -58,12 +62,23 @@ def training_frame(snapshots: DataFrame, features: list[str], max_rows: int, rat
     cols = ["entity_id", "snapshot_date", *features, "label"]
     if n > max_rows:
         pos = lab.where("label = 1").count()
-        rate = min(1.0, 2 * ratio * max(pos, 1) / max(n - pos, 1))
-        lab = lab.where((F.col("label") == 1) | (F.rand(seed) < rate)).withColumn(
-            WEIGHT, F.when(F.col("label") == 1, 1.0).otherwise(1.0 / rate)
+        pos_rate, neg_rate = sampling_rates(n, pos, max_rows, ratio)
+        positive = F.col("label") == 1
+        lab = lab.where(F.rand(seed) < F.when(positive, pos_rate).otherwise(neg_rate)).withColumn(
+            WEIGHT, F.when(positive, 1.0 / pos_rate).otherwise(1.0 / neg_rate)
         )
         cols.append(WEIGHT)
     return lab.select(*cols).orderBy("snapshot_date", "entity_id").toPandas()
+
+
+def sampling_rates(n: int, positives: int, max_rows: int, ratio: float) -> tuple[float, float]:
+    """(positive rate, negative rate) keeping about ``max_rows`` of ``n`` labelled rows: negatives first, down
+    to ``2 * ratio`` per positive, then both classes alike."""
+    negatives = max(n - positives, 1)
+    neg_rate = min(1.0, 2 * ratio * max(positives, 1) / negatives)
+    expected = positives + neg_rate * negatives
+    shrink = min(1.0, max_rows / expected) if expected > 0 else 1.0
+    return max(shrink, 1e-9), max(neg_rate * shrink, 1e-9)
 
 
 def run(ctx: RunContext) -> dict[str, Any]:
