@@ -51,7 +51,10 @@ def main() -> None:
     stages = out.setdefault("stages", {})
 
     def progress(name: str, info: dict[str, Any]) -> None:
-        stages[name] = {k: info[k] for k in KEPT if k in info} | {
+        kept = {k: info[k] for k in KEPT if k in info}
+        if isinstance(info.get("snapshots"), dict):  # the graph stage's snapshot dates and seconds
+            kept["snapshots"] = info["snapshots"]
+        stages[name] = kept | {
             "load_average_at_end": round(os.getloadavg()[0], 1),
             "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
         }
