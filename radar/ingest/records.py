@@ -428,12 +428,11 @@ def uscc_statuses(df: DataFrame, placeholder: str) -> DataFrame:
     return ids.withColumn("uscc_status", parse.uscc_status(F.col("party_uscc_raw"), placeholder))
 
 
-def add_uscc_status(df: DataFrame, placeholder: str, statuses: DataFrame | None = None) -> DataFrame:
+def add_uscc_status(df: DataFrame, statuses: DataFrame) -> DataFrame:
     """The identifier's status and, for a valid USCC, the USCC and the codes it carries: registration
-    department (1st character), organisation category (2nd), division (3rd to 8th). ``statuses`` (from
-    ``uscc_statuses``, computed once and broadcast) saves deciding them again for every table."""
-    table = uscc_statuses(df, placeholder) if statuses is None else F.broadcast(statuses)
-    out = df.join(table.withColumnRenamed("uscc_status", "_status"), "party_uscc_raw", "left").withColumn(
+    department (1st character), organisation category (2nd), division (3rd to 8th). ``statuses`` comes from
+    ``uscc_statuses`` (computed once, broadcast here)."""
+    out = df.join(F.broadcast(statuses).withColumnRenamed("uscc_status", "_status"), "party_uscc_raw", "left").withColumn(
         "uscc_status", F.coalesce(F.col("_status"), F.lit("missing"))
     ).drop("_status")
     valid = F.col("uscc_status") == "valid"

@@ -274,11 +274,9 @@ class _Assembly:
         everything = self.numbered(None)
         self.statuses = self._keep(R.uscc_statuses(everything, src.placeholder_uscc))
         self.folded = self._keep(R.folded_records(everything, R.per_type(src, "updated_at")))
-        self.folded_types = {r["record_type"] for r in self.folded.select("record_type").distinct().collect()}
         fp = ctx.policy.features
         self.marks = self._keep(R.objection_marks(self._current(everything), src, fp.objection_retracts,
                                                   fp.objection_corrects))
-        self.marked_types = {r["record_type"] for r in self.marks.select("record_type").distinct().collect()}
 
     def _keep(self, df: DataFrame) -> DataFrame:
         kept = df.persist(StorageLevel.MEMORY_AND_DISK)
@@ -300,21 +298,13 @@ class _Assembly:
             staged = self.spark.createDataFrame([], self.schema).withColumn("_key", F.lit(None).cast("string"))
         return R.number_rows(staged, self.sources, self.blocks)
 
-    def _current(self, numbered: DataFrame, record_type: str | None = None) -> DataFrame:
-        checked = R.add_uscc_status(numbered, self.src.placeholder_uscc, self.statuses)
-        if record_type is not None and record_type not in self.folded_types:  # nothing re-sent: no join
-            return checked.withColumn("is_current", F.col("quarantine_reason").isNull()).withColumn(
-                "versions", F.lit(1)
-            )
-        return R.mark_current(checked, self.folded)
+    def _current(self, numbered: DataFrame) -> DataFrame:
+        return R.mark_current(R.add_uscc_status(numbered, self.statuses), self.folded)
 
     def records(self, record_type: str | None = None) -> DataFrame:
         """Every row (of one record type, or all) with its identifier status, current flag, versions and
         objection outcome."""
-        current = self._current(self.numbered(record_type), record_type)
-        if record_type is not None and record_type not in self.marked_types:  # no objection names one
-            return current.select("*", *[F.lit(None).cast("string").alias(c) for c in R.OBJECTION_COLUMNS])
-        return R.mark_objections(current, self.marks)
+        return R.mark_objections(self._current(self.numbered(record_type)), self.marks)
 
 
 def _publish(ctx: RunContext, files: list[SourceFile], assembly: _Assembly,
