@@ -13,7 +13,13 @@ catalog's 35 features. Reported: AUC-PR and lift@10% on the time-ordered validat
 detected adverse events), and against the simulation's truth: the model refit on all labelled rows scores the
 entities alive at the as-of date, judged by their true violations (detected or not) in the 180 days after it.
 
+The differences are small, so the ablation runs on several simulated cities (``--ablation-seeds``) and the JSON
+gets, besides each seed's entry, a summary per feature set and scale (key ``ablation_summary``): the AUC-PR lost
+on the validation months and against the truth, mean / min / max over the seeds, and in how many seeds removing
+the dimension hurt (lost > 0).
+
     .venv/bin/python bench/features.py --scales small city --repeats 3 --ablation-scale small
+    .venv/bin/python bench/features.py --scales --repeats 1 --no-baseline --ablation-scale small --ablation-seeds 7 11 23
 """
 
 from __future__ import annotations
@@ -229,6 +235,52 @@ def ablation(scale: str, seed: int, work: Path) -> dict[str, Any]:
     }
 
 
+def ablation_summary(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per scale and feature set, the AUC-PR lost (validation and truth) over the seeds: mean, min, max, and in
+    how many seeds the set without it scored lower (lost > 0)."""
+    out = []
+    for scale in sorted({e["scale"] for e in entries}):
+        runs = sorted((e for e in entries if e["scale"] == scale), key=lambda e: e["seed"])
+        seeds = [e["seed"] for e in runs]
+        names = [n for n in runs[0]["runs"] if n != "all" and all(n in e["runs"] for e in runs)]
+        sets = {}
+        for name in names:
+            row: dict[str, Any] = {"features": runs[0]["runs"][name]["features"]}
+            for part in ("validation", "truth"):
+                lost = [e["runs"][name][f"{part}_auc_pr_lost"] for e in runs]
+                row[f"{part}_auc_pr_lost"] = {
+                    "mean": round(statistics.fmean(lost), 4),
+                    "min": round(min(lost), 4),
+                    "max": round(max(lost), 4),
+                    "seeds_hurt": sum(x > 0 for x in lost),
+                    "per_seed": dict(zip(map(str, seeds), lost, strict=True)),
+                }
+            sets[name] = row
+        out.append({
+            "scale": scale,
+            "seeds": seeds,
+            "all_features": {part: {str(e["seed"]): e["runs"]["all"][f"{part}_auc_pr"] for e in runs}
+                             for part in ("validation", "truth")},
+            "sets": sets,
+        })
+    return out
+
+
+def print_ablation_summary(summary: list[dict[str, Any]]) -> None:
+    for s in summary:
+        n = len(s["seeds"])
+        print(f"\nablation at {s['scale']} over seeds {', '.join(map(str, s['seeds']))}: AUC-PR lost without the set, "
+              f"mean [min, max] (seeds where it hurt / {n})")
+        print(f"  {'all features: AUC-PR by seed':<45}     val "
+              + " ".join(f"{v:.4f}" for v in s["all_features"]["validation"].values())
+              + " | truth " + " ".join(f"{v:.4f}" for v in s["all_features"]["truth"].values()))
+        for name, r in s["sets"].items():
+            v, t = r["validation_auc_pr_lost"], r["truth_auc_pr_lost"]
+            print(f"  {name:<45} {r['features']:>3}  val {v['mean']:+.4f} [{v['min']:+.4f}, {v['max']:+.4f}] "
+                  f"({v['seeds_hurt']}/{n}) | truth {t['mean']:+.4f} [{t['min']:+.4f}, {t['max']:+.4f}] "
+                  f"({t['seeds_hurt']}/{n})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scales", nargs="*", default=["small", "city"])
@@ -268,12 +320,27 @@ def main() -> None:
         "ablation": abl,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.out.exists():  # keep results of scales or parts not rerun this time
+    if args.out.exists():  # keep results of scales, seeds or parts not rerun this time
         prev = json.loads(args.out.read_text(encoding="utf-8"))
         done = {(t["scale"], t["seed"]) for t in timing}
-        doc["timing"] += [t for t in prev.get("timing", []) if (t["scale"], t["seed"]) not in done]
-        if not abl:
-            doc["ablation"] = prev.get("ablation", [])
+        for t in prev.get("timing", []):
+            if (t["scale"], t["seed"]) in done:
+                continue
+            # an entry kept from an earlier run keeps that run's provenance (the top level is this run's)
+            t.setdefault("command", prev.get("command"))
+            t.setdefault("date", prev.get("date"))
+            t.setdefault("load_average_at_end", prev.get("machine", {}).get("load_average_at_end"))
+            doc["timing"].append(t)
+        done = {(a["scale"], a["seed"]) for a in abl}
+        for a in prev.get("ablation", []):
+            if (a["scale"], a["seed"]) not in done:
+                a.setdefault("command", prev.get("command"))
+                a.setdefault("date", prev.get("date"))
+                doc["ablation"].append(a)
+        doc["ablation"].sort(key=lambda a: (a["scale"], a["seed"]))
+    doc["ablation_summary"] = ablation_summary(doc["ablation"])
+    if abl:
+        print_ablation_summary(doc["ablation_summary"])
     args.out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"written {args.out}")
 
