@@ -682,3 +682,74 @@ def test_graphx_components_equal_large_star_and_networkx(spark: Any) -> None:
     # a chain of 13 entities is 24 hops long: GraphX needs that many supersteps, and says when it stopped short
     with pytest.raises(ComponentsDidNotConverge, match="GraphX"):
         connected_components(frame, 5, algorithm="graphx")
+
+
+# ---------------------------------------------------------------- snapshots on a random city, date by date
+def _random_city(seed: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """60 entities founded and closed at random, sharing people (by ID and by name), addresses and phones
+    from small pools (so some become hubs on some dates only), ties that begin and end, risky events."""
+    rng = random.Random(seed)
+
+    def day(lo: int, hi: int) -> date:
+        return date.fromordinal(date(2020, 1, 1).toordinal() + rng.randrange(lo, hi))
+
+    ents, ties, events = [], [], []
+    for i in range(60):
+        est = day(0, 1600)
+        dereg = day(1000, 1800) if rng.random() < 0.2 else None
+        dereg = dereg if dereg is None or dereg > est else None
+        ents.append(
+            _entity(
+                f"R{i:02d}",
+                district=rng.choice(["211302", "211303", "211381", None]),
+                industry=rng.choice(["F", "I", "C", None]),
+                est=est.isoformat(),
+                dereg=dereg.isoformat() if dereg else None,
+            )
+        )
+        for _ in range(rng.randrange(1, 4)):
+            kind = rng.choice(["legal_rep", "shareholder", "officer", "address", "phone", "shareholder"])
+            key = {
+                "address": f"朝阳市双塔区路{rng.randrange(8)}号",
+                "phone": f"1390000{rng.randrange(10):04d}",
+            }.get(kind, rng.choice([f"id:p{rng.randrange(25)}", f"name:人{rng.randrange(5)}@ctx"]))
+            if kind == "shareholder" and rng.random() < 0.2:
+                key = f"org:R{rng.randrange(60):02d}"
+            since = est if rng.random() < 0.8 else None
+            until = day(900, 1900) if rng.random() < 0.3 else None
+            ties.append(
+                (
+                    f"R{i:02d}",
+                    kind,
+                    key,
+                    key,
+                    since,
+                    until if until is None or since is None or until > since else None,
+                )
+            )
+        for _ in range(rng.choice([0, 0, 1, 2])):
+            kind = rng.choice(
+                ["penalty", "abnormal_list", "dishonest_debtor", "revoked", "serious_violation"]
+            )
+            end = day(1200, 1900) if kind.endswith("list") and rng.random() < 0.5 else None
+            events.append((f"R{i:02d}", kind, day(0, 1700), end))
+    return ents, ties, events
+
+
+def test_snapshots_equal_the_graph_built_on_each_date(spark: Any) -> None:
+    ents, ties, events = _random_city(11)
+    entities = spark.createDataFrame(ents, ENTITY_SCHEMA)
+    attributes = spark.createDataFrame(ties, ATTRIBUTE_SCHEMA)
+    risk = spark.createDataFrame(events, EVENT_SCHEMA)
+    days = [date(2022, 9, 30), date(2023, 12, 31), AS_OF]
+    snaps = graph_snapshots(entities, attributes, risk, days, AS_OF, SETTINGS).toPandas()
+    snaps = snaps.set_index(["snapshot_date", "entity_id"]).sort_index()
+    checked = [f for f in GRAPH_FEATURES if f != "graph_is_phoenix"]  # phoenix: approximated, see module doc
+    assert snaps["graph_component_size"].max() > 2 and snaps["graph_n_hub_links"].max() > 0
+    assert snaps["graph_propagated_risk"].max() > 0 and snaps["graph_in_ring"].max() == 1
+    for day in days[:2]:
+        g = related_party_graph(entities, attributes, risk, day, SETTINGS)
+        want = g.features.toPandas().set_index("entity_id").sort_index()[checked]
+        g.unpersist()
+        got = snaps.loc[day].sort_index()[checked]
+        pd.testing.assert_frame_equal(got, want, check_dtype=False, atol=1e-7)
