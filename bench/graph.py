@@ -17,6 +17,12 @@ once into a lake, then run the graph stage ``--repeats`` times and report
     .venv/bin/python bench/graph.py --scales small city --repeats 3 --out bench/results/graph.json
 
 Results merge into the output JSON by scale, so scales can be run one at a time.
+
+``--city CITY --lake LAKE`` only scores a lake that already exists (e.g. the one ``bench/city.py`` builds)
+against that city's ``truth/``: no stage, no Spark (pandas and polars); the quality goes to
+``scales.<the city's scale>.quality`` with the command and date beside it, the rest of the entry is kept.
+
+    .venv/bin/python bench/graph.py --city /tmp/resolve_bench/city-city-7 --lake /tmp/city-lake
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import random
 import shutil
 import statistics
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +62,7 @@ def evaluate(lake_dir: Path, truth: Path, as_of: date, new_entity_months: int) -
 
     from radar.lake import Lake
 
-    lake = Lake(lake_dir).open()
+    lake = Lake(lake_dir).open(recover=False)  # a reader: never touch a lake another job may be writing
     flags = lake.read_polars("graph/flags", as_of).to_pandas()
     entities = lake.read_polars("resolve/entities", as_of).to_pandas()[["entity_id", "uscc"]]
     t_ent = pd.read_parquet(truth / "entities.parquet")
@@ -113,6 +119,53 @@ def evaluate(lake_dir: Path, truth: Path, as_of: date, new_entity_months: int) -
     out["ring_eligible"]["precision"] = out["ring"]["precision"]
     out["flags"] = flags["flag"].value_counts().to_dict()
     return out
+
+
+def score_existing(city: Path, lake_dir: Path, out: Path) -> dict[str, Any]:
+    """Score an existing lake's graph flags against its city's truth (no stage, no Spark); merge into ``out``."""
+    from radar.config import policy
+    from radar.lake import Lake
+
+    scenario = json.loads((city / "truth" / "scenario.json").read_text())
+    as_of = date.fromisoformat(scenario["as_of"])
+    lake = Lake(lake_dir).open(recover=False)
+    flags_at = lake.require("graph/flags", as_of).stat().st_mtime
+    resolved_at = lake.require("resolve/entities", as_of).stat().st_mtime
+    source: dict[str, Any] = {}
+    if resolved_at > flags_at:
+        # ids map to the truth through resolve/entities: check the newer one still names the flagged entities
+        import polars as pl
+
+        flags = lake.read_polars("graph/flags", as_of).select("entity_id", "uscc")
+        ents = lake.read_polars("resolve/entities", as_of).select("entity_id", pl.col("uscc").alias("_u"))
+        j = flags.join(ents, on="entity_id", how="left")
+        source["resolve_newer_than_flags"] = {
+            "flag_ids_not_in_entities": flags.join(ents, on="entity_id", how="anti").height,
+            "flag_uscc_differs": int((j["uscc"] != j["_u"]).sum()),
+        }
+        print(f"warning: resolve/entities was published after graph/flags: {source}", flush=True)
+    quality = evaluate(lake_dir, city / "truth", as_of, policy().graph.new_entity_months)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    entry = results.setdefault("scales", {}).setdefault(scenario["scale"], {})
+    entry.update(
+        {
+            "scale": scenario["scale"],
+            "seed": scenario["seed"],
+            "entities": scenario["entity_count"],
+            "as_of": scenario["as_of"],
+            "quality": quality,
+            "quality_source": {
+                "command": "bench/graph.py " + " ".join(os.sys.argv[1:]),
+                "date": date.today().isoformat(),
+                "note": "scored the graph flags of an existing lake (its graph stage run elsewhere, e.g. bench/city.py); "
+                "no stage run here, so no graph_stage timing or components comparison for this scale",
+                "graph_flags_published": datetime.fromtimestamp(flags_at, UTC).isoformat(timespec="seconds"),
+                **source,
+            },
+        }
+    )
+    _write(out, results)
+    return quality
 
 
 # ---------------------------------------------------------------- graph stage time
@@ -267,7 +320,18 @@ def main() -> None:
         help="components algorithms to compare (none: skip the comparison)",
     )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "graph.json")
+    ap.add_argument(
+        "--city", type=Path, help="score an existing lake against this city's truth/ (with --lake)"
+    )
+    ap.add_argument("--lake", type=Path, help="the existing lake to score (with --city); no stage is run")
     args = ap.parse_args()
+    if (args.city is None) != (args.lake is None):
+        ap.error("--city and --lake go together")
+    if args.city is not None:
+        quality = score_existing(args.city, args.lake, args.out)
+        print(json.dumps(quality, indent=1), flush=True)
+        print(f"wrote {args.out}")
+        return
     args.work.mkdir(parents=True, exist_ok=True)
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     results.setdefault("scales", {})
