@@ -206,11 +206,13 @@ class GraphPolicy(_Strict):
     # a name-only person is one person across entities sharing an address, phone, owner or person held by
     # at most this many entities (see radar/resolve/attributes.py)
     name_context_max_entities: int = Field(10, ge=2)
-    # phoenix: a shared address or phone counts only when at most this many entities ever held it
-    phoenix_max_sharing: int = Field(3, ge=2)
-    # phoenix: a name-only person matches by name in a district only when at most this many of its
-    # entities hold that name
-    phoenix_name_max_entities: int = Field(4, ge=2)
+    # phoenix: a shared person, address or phone is a tie on its own when at most this many entities ever
+    # held it; one held by more ties firms of one industry section one to one (radar/graph/patterns.py)
+    phoenix_max_sharing: int = Field(2, ge=2)
+    # phoenix: a name-only person matches by name when at most this many holders besides the two firms are
+    # expected in the district and/or industry section they share (the name's holders in the city x the
+    # context's share of the city's entities)
+    phoenix_name_max_entities: float = Field(1.0, gt=0)
     components_algorithm: Literal["large_star", "graphx"] = "large_star"
     # graph/snapshots: the graph is built on every n-th feature snapshot date (the others take the latest
     # one before them)

@@ -420,7 +420,8 @@ def _phoenix_city(spark: Any) -> dict[str, Any]:
     ents = [
         _entity("P1", est="2015-01-01", dereg="2023-10-01"),  # 赵敏 by name, then S1 in the same district
         _entity("S1", est="2024-02-01"),
-        _entity("P2", district="211303", est="2015-01-01", dereg="2023-11-01"),  # 钱多: another district
+        # 钱多: another district and another line of business, nothing shared
+        _entity("P2", district="211303", industry="I", est="2015-01-01", dereg="2023-11-01"),
         _entity("S2", est="2024-02-01"),
         _entity("P3", est="2015-01-01", dereg="2023-11-01"),  # 孙丽: two successors, not one to one
         _entity("S3", est="2024-02-01"),
@@ -429,15 +430,35 @@ def _phoenix_city(spark: Any) -> dict[str, Any]:
         _entity("S5", est="2024-02-01"),
         _entity("P5", est="2015-01-01", dereg="2023-10-01"),  # a house number is
         _entity("S6", est="2024-02-01"),
-        _entity("P6", est="2015-01-01", dereg="2023-10-01"),  # a phone four entities held: an agent's
-        _entity("S7", est="2024-02-01"),
+        # a phone four entities held (an accountant's), tying firms of two lines of business
+        _entity("P6", est="2015-01-01", dereg="2023-10-01"),
+        _entity("S7", industry="I", est="2024-02-01"),
         _entity("X1"),
         _entity("X2"),
         _entity("P7", est="2015-01-01", dereg="2023-10-01"),  # two ID numbers are two people
         _entity("S8", est="2024-02-01"),
-        *[_entity(f"W{i}") for i in range(4)],  # 王伟 is common in the district: with P8 and S9, six hold it
+        *[_entity(f"W{i}") for i in range(4)],  # 王伟 is common where P8 and S9 are: four others hold it
         _entity("P8", est="2015-01-01", dereg="2023-10-01"),
         _entity("S9", est="2024-02-01"),
+        # 周杰: other districts, one line of business (K) where no one else holds the name
+        _entity("P9", district="211303", industry="K", est="2015-01-01", dereg="2023-10-01"),
+        _entity("S10", industry="K", est="2024-02-01"),
+        # a shop front three firms held: a tie within one line of business, one to one
+        _entity("P10", est="2015-01-01", dereg="2023-10-01"),
+        _entity("S11", est="2024-02-01"),
+        _entity("Y1"),
+        # 吴刚 was P11's shareholder, not the one who ran it
+        _entity("P11", est="2015-01-01", dereg="2023-10-01"),
+        _entity("S12", est="2024-02-01"),
+        # 郑宏: as many others hold it as 王伟 (two), but in a district and section of two firms in 37
+        _entity("P12", district="211381", industry="C", est="2015-01-01", dereg="2023-10-01"),
+        _entity("S13", district="211381", industry="C", est="2024-02-01"),
+        _entity("Z1"),
+        _entity("Z2"),
+        # a group controller's ID number on three firms, the new one in another line of business
+        _entity("P13", est="2015-01-01", dereg="2023-10-01"),
+        _entity("S14", industry="I", est="2024-02-01"),
+        _entity("Y2"),
     ]
 
     def rep(e: str, name: str, key: str | None = None, since: str = "2015-01-01") -> tuple[Any, ...]:
@@ -460,6 +481,16 @@ def _phoenix_city(spark: Any) -> dict[str, Any]:
         rep("S8", "李强", "id:210000198001010022", "2024-02-01"),
         *[rep(e, "王伟") for e in ("W0", "W1", "W2", "W3", "P8")],
         rep("S9", "王伟", since="2024-02-01"),
+        rep("P9", "周杰"),
+        rep("S10", "周杰", since="2024-02-01"),
+        *[_tie(e, "address", "addr:双塔区中山路9号", "双塔区中山路9号", "2015-01-01") for e in ("P10", "Y1")],
+        _tie("S11", "address", "addr:双塔区中山路9号", "双塔区中山路9号", "2024-02-01"),
+        _tie("P11", "shareholder", "name:吴刚@P11", "吴刚", "2015-01-01"),
+        rep("S12", "吴刚", since="2024-02-01"),
+        *[rep(e, "郑宏") for e in ("P12", "Z1", "Z2")],
+        rep("S13", "郑宏", since="2024-02-01"),
+        *[rep(e, "冯军", "id:210000199909090099") for e in ("P13", "Y2")],
+        rep("S14", "冯军", "id:210000199909090099", "2024-02-01"),
     ]
     entities = spark.createDataFrame(ents, ENTITY_SCHEMA)
     return {
@@ -469,8 +500,7 @@ def _phoenix_city(spark: Any) -> dict[str, Any]:
     }
 
 
-def test_phoenix_by_name_only_in_district_one_to_one_uncommon(spark: Any) -> None:
-    c = _phoenix_city(spark)
+def _phoenix_evidence(spark: Any, c: dict[str, Any], **kwargs: Any) -> dict[str, list[dict[str, Any]]]:
     flags = phoenix_flags(
         c["attributes"],
         c["entities"],
@@ -480,13 +510,39 @@ def test_phoenix_by_name_only_in_district_one_to_one_uncommon(spark: Any) -> Non
         AS_OF,
         new_entity_months=12,
         phoenix_months=12,
-        max_sharing=3,
-        max_name_entities=4,
+        **kwargs,
     ).toPandas()
-    evidence = {e: json.loads(v) for e, v in zip(flags["entity_id"], flags["evidence"], strict=True)}
-    assert set(evidence) == {"S1", "S6"}
+    return {e: json.loads(v) for e, v in zip(flags["entity_id"], flags["evidence"], strict=True)}
+
+
+def test_phoenix_ties_uncommon_where_both_firms_are_one_to_one(spark: Any) -> None:
+    c = _phoenix_city(spark)
+    evidence = _phoenix_evidence(spark, c, max_sharing=2, max_name_entities=1.0)
+    assert set(evidence) == {"S1", "S6", "S10", "S11", "S13"}
     assert evidence["S1"][0]["via"]["basis"] == "name+district" and evidence["S1"][0]["from"] == "UP1"
-    assert evidence["S6"][0]["via"]["type"] == "address" and "basis" not in evidence["S6"][0]["via"]
+    assert evidence["S10"][0]["via"]["basis"] == "name+section" and evidence["S10"][0]["from"] == "UP9"
+    assert evidence["S13"][0]["via"]["basis"] == "name+district" and evidence["S13"][0]["from"] == "UP12"
+    for s, p in (("S6", "UP5"), ("S11", "UP10")):  # an address held by two, and one held by three
+        assert evidence[s][0]["via"]["type"] == "address" and "basis" not in evidence[s][0]["via"]
+        assert evidence[s][0]["from"] == p
+
+
+def test_phoenix_name_bar_is_relative_to_the_city(spark: Any) -> None:
+    c = _phoenix_city(spark)
+    # 王伟: four others in the city, where P8 and S9 are most of the city: expected there 4 x 30/37 = 3.2 (> 3)
+    assert "S9" in _phoenix_evidence(spark, c, max_sharing=2, max_name_entities=4.0)
+    assert "S9" not in _phoenix_evidence(spark, c, max_sharing=2, max_name_entities=3.0)
+    # the same city ten times as large, the newcomers elsewhere: P8 and S9's part of it shrinks ten times
+    more = [_entity(f"N{i:03d}", district="211324", industry="A") for i in range(333)]
+    big = {**c, "entities": c["entities"].unionByName(spark.createDataFrame(more, ENTITY_SCHEMA))}
+    big["components"] = big["entities"].select("entity_id", F.col("entity_id").alias("component_id"))
+    assert "S9" in _phoenix_evidence(spark, big, max_sharing=2, max_name_entities=1.0)
+
+
+def test_phoenix_shared_node_without_a_limit(spark: Any) -> None:
+    # no sharing limit: the accountant's phone and the group controller's ID tie across lines of business
+    evidence = _phoenix_evidence(spark, _phoenix_city(spark), max_sharing=None, max_name_entities=1.0)
+    assert {"S7", "S14"} <= set(evidence) and "S11" in evidence
 
 
 # ---------------------------------------------------------------- attributes: people in context, dated by changes

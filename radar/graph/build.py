@@ -31,9 +31,11 @@ from radar.graph.risk import component_stats, propagated_risk, risky_members
 class GraphSettings:
     """The policy numbers the graph uses (``graph:`` and ``features.shell_address_min_entities``).
 
-    ``phoenix_max_sharing``: a shared address or phone ties a phoenix to its predecessor only when at
-    most this many entities ever held it (None: no limit); ``phoenix_name_max_entities``: a name-only
-    person matches by name within a district only when at most this many of its entities hold the name. ``components_algorithm``: ``large_star`` or
+    ``phoenix_max_sharing``: a shared person, address or phone ties a phoenix to its predecessor on its
+    own when at most this many entities ever held it, one held by more only within one industry section and
+    one to one (None: no limit); ``phoenix_name_max_entities``: a name-only person matches by name when at
+    most this many holders besides the two firms are expected in the district and/or section they share
+    (see :func:`radar.graph.patterns.phoenix_pairs`). ``components_algorithm``: ``large_star`` or
     ``graphx`` (:func:`radar.graph.components.connected_components`).
     """
 
@@ -47,7 +49,7 @@ class GraphSettings:
     networkx_max_entities: int
     shell_address_min_entities: int
     phoenix_max_sharing: int | None = None
-    phoenix_name_max_entities: int = 4
+    phoenix_name_max_entities: float = 1.0
     components_algorithm: str = "large_star"
 
     @classmethod

@@ -9,8 +9,8 @@ entity, e.g.::
 
 ``via.type`` / ``since`` / ``until`` describe the ``from`` entity's tie to the attribute and
 ``to_type`` / ``to_since`` / ``to_until`` the ``to`` entity's; ``via.basis`` says how a shared person was
-recognised when not by ID number (``name+entity``, ``name+related``, ``name``, ``name+district``: see
-:mod:`radar.resolve.attributes`); ``event`` names the adverse events of the
+recognised when not by ID number (``name+entity``, ``name+related``, ``name``: see
+:mod:`radar.resolve.attributes`; ``name+district``, ``name+section``: see :mod:`radar.graph.patterns`); ``event`` names the adverse events of the
 ``from`` entity; missing values are left out. The Spark-built evidence (phoenix, shell address) and the
 pandas-built one below (ring, cross-region, cross-industry) share this shape.
 """
@@ -179,7 +179,7 @@ class ComponentBook:
         return out
 
 
-# how a key was found, strongest first (radar.resolve.attributes; name+district: radar.graph.patterns)
+# how a key was found, strongest first (radar.resolve.attributes; name+district/section: radar.graph.patterns)
 BASIS_ORDER = (
     "id",
     "uscc",
@@ -189,6 +189,7 @@ BASIS_ORDER = (
     "name+related",
     "name",
     "name+district",
+    "name+section",
 )
 
 

@@ -108,6 +108,20 @@ def _closures(entities: DataFrame, risk_events: DataFrame, day: Column) -> DataF
     )
 
 
+def _one_to_one(pairs: DataFrame, s_key: str, p_key: str, among: Column | None = None) -> DataFrame:
+    """Keep the pairs in which S has one predecessor through ``s_key`` and P one successor through ``p_key``.
+
+    With ``among``, the predecessors and successors counted (and the pairs held to the rule) are only the
+    rows where it holds; the others pass as they are.
+    """
+    p = F.col("p_id") if among is None else F.when(among, F.col("p_id"))
+    s = F.col("s_id") if among is None else F.when(among, F.col("s_id"))
+    one = (F.size(F.collect_set(p).over(Window.partitionBy("s_id", s_key))) == 1) & (
+        F.size(F.collect_set(s).over(Window.partitionBy("p_id", p_key))) == 1
+    )
+    return pairs.withColumn("_one", one if among is None else ~among | one).where("_one").drop("_one")
+
+
 def phoenix_pairs(
     attributes: DataFrame,
     entities: DataFrame,
@@ -118,7 +132,7 @@ def phoenix_pairs(
     phoenix_months: int,
     link_types: Sequence[str] = PHOENIX_LINK_TYPES,
     max_sharing: int | None = None,
-    max_name_entities: int = 4,
+    max_name_entities: float = 1.0,
 ) -> DataFrame:
     """Pairs (successor, predecessor): a new entity tied to one that closed or was blacklisted just before.
 
@@ -131,29 +145,41 @@ def phoenix_pairs(
     * S's tie held at some time between its establishment and ``as_of``;
     * P's tie held at some time in the ``phoenix_months`` before ``d`` (a legal representative who is
       swapped out just before the firm is closed still counts);
-    * a shared address or phone counts only when at most ``max_sharing`` entities ever held it (a
-      registered-agent address or an accountant's phone says nothing about succession), and an address
-      only when it is specific (a house number, building or room: a village is no place);
+    * an address only when it is specific (a house number, building or room: a village is no place);
+    * a person, address or phone is a tie on its own when at most ``max_sharing`` entities ever held it
+      (the two firms alone, at 2). One held by more (a shop front re-let over the years, an accountant's
+      phone, a group controller's ID number) ties S to P only when both are in the same industry section
+      (S carries on P's line of business) and it ties them one to one: P is S's only predecessor through it
+      and S P's only successor through it. ``None``: no limit;
     * a person is the same node on both sides (one ID number, or one name within a shared context, see
-      :mod:`radar.resolve.attributes`), or, for people known by name only, the same name in the same
-      district when that name is uncommon there (held by at most ``max_name_entities`` entities of the
-      district, at any time) and one to one: S is the only successor of P with that name and P the only
-      predecessor of S with it (``via.basis`` = ``name+district``). Two different ID numbers are never
-      the same person; corporate owners are control, not succession, and are not ties here.
+      :mod:`radar.resolve.attributes`), or, for people known by name only, the same name when P's side is
+      its legal representative (the one who ran it) and the name is uncommon where both firms are: the
+      name's holders across the city (entities, at any time) times the share of the city's entities in the
+      context both firms share (their district and industry section, else their district, else their
+      section; none: no match) expects at most ``max_name_entities`` holders besides S and P there. One to
+      one as well: S is the only successor of P with that name and P the only predecessor of S with it
+      (``via.basis`` = ``name+district``, or ``name+section`` when only the section is shared). Being
+      relative to the city's size, the bar holds as a city grows: a name as frequent in a city ten times as
+      large is expected ten times as often in each district. Two different ID numbers are never the same
+      person; corporate owners are control, not succession, and are not ties here.
 
     The ties are read from the dated ``attributes`` rows, not the as-of edges, because the
     predecessor's ties have usually ended by ``as_of``.
 
     Inputs: attributes (entity_id, attr_type, attr_key, attr_label, since, until[, basis]); entities
-    (entity_id, uscc, established_date, deregistered_date, district_code); risk_events; hubs (node_id,
-    from :func:`radar.graph.edges.attribute_hubs`).
+    (entity_id, uscc, established_date, deregistered_date, district_code[, industry_section]: without it
+    no firms share a section); risk_events; hubs (node_id, from :func:`radar.graph.edges.attribute_hubs`).
     Output (one row per successor, predecessor, tie and closure): s_id, s_display, s_established,
     p_id, p_display, node_id, basis, event_type, event_date, p_type, p_label, p_since, p_until, s_type,
     s_label, s_since, s_until. :func:`phoenix_flags` turns them into flags with evidence.
     """
     day = F.lit(as_of).cast("date")
+    section = (
+        F.col("industry_section") if "industry_section" in entities.columns else F.lit(None).cast("string")
+    )
+    places = entities.select("entity_id", "district_code", section.alias("industry_section"))
     people = _display_id(entities).join(
-        entities.select("entity_id", "established_date", "district_code"), "entity_id"
+        entities.select("entity_id", "established_date").join(places, "entity_id"), "entity_id"
     )
     closures = _closures(entities, risk_events, day)
     ties = (
@@ -163,13 +189,8 @@ def phoenix_pairs(
         .where(F.col("node_type") != "org")
         .where((F.col("node_type") != "address") | F.col("attr_label").rlike(SPECIFIC_ADDRESS))
     )
-    if max_sharing is not None:
-        ever = ties.groupBy("node_id").agg(F.countDistinct("entity_id").alias("_n_ever"))
-        ties = (
-            ties.join(ever, "node_id")
-            .where(F.col("node_type").isin("person", "org") | (F.col("_n_ever") <= max_sharing))
-            .drop("_n_ever")
-        )
+    ever = ties.groupBy("node_id").agg(F.countDistinct("entity_id").alias("n_ever"))
+    ties = ties.join(ever, "node_id")
     successors = (
         ties.join(
             people.where(
@@ -187,9 +208,11 @@ def phoenix_pairs(
             F.col("display_id").alias("s_display"),
             F.col("established_date").alias("s_established"),
             F.col("district_code").alias("s_district"),
+            F.col("industry_section").alias("s_section"),
             "node_id",
             "node_type",
             "attr_key",
+            "n_ever",
             F.col("attr_type").alias("s_type"),
             F.col("attr_label").alias("s_label"),
             F.col("since").alias("s_since"),
@@ -203,11 +226,12 @@ def phoenix_pairs(
             (F.col("since").isNull() | (F.col("since") <= F.col("event_date")))
             & (F.col("until").isNull() | (F.col("until") > F.add_months("event_date", -phoenix_months)))
         )
-        .join(people.select("entity_id", "display_id", "district_code"), "entity_id")
+        .join(people.select("entity_id", "display_id", "district_code", "industry_section"), "entity_id")
         .select(
             F.col("entity_id").alias("p_id"),
             F.col("display_id").alias("p_display"),
             F.col("district_code").alias("p_district"),
+            F.col("industry_section").alias("p_section"),
             "node_id",
             "node_type",
             "attr_key",
@@ -225,40 +249,74 @@ def phoenix_pairs(
         & (F.col("event_date") <= F.col("s_established"))
         & (F.col("event_date") >= F.add_months("s_established", -phoenix_months))
     )
+    same_district = F.coalesce(F.col("s_district") == F.col("p_district"), F.lit(False))
+    same_section = F.coalesce(F.col("s_section") == F.col("p_section"), F.lit(False))
     same_node = (
         successors.join(predecessors.drop("node_type", "attr_key"), "node_id")
         .where(in_window)
         .withColumn("basis", _weaker_basis(F.col("s_basis"), F.col("p_basis")))
     )
-    # people known by name only: the same uncommon name in the same district, one predecessor to one successor
-    uncommon = (
-        ties.where(F.col("node_type") == "person")
-        .join(entities.select("entity_id", "district_code"), "entity_id")
-        .groupBy(F.col("attr_label").alias("s_label"), F.col("district_code").alias("s_district"))
-        .agg(F.countDistinct("entity_id").alias("_holders"))
-        .where(F.col("_holders") <= max_name_entities)
-        .drop("_holders")
+    if max_sharing is not None:
+        # a node more entities held: same line of business, one to one
+        shared = F.col("n_ever") > max_sharing
+        same_node = same_node.where(~shared | same_section)
+        same_node = _one_to_one(same_node, "node_id", "node_id", among=shared)
+    # people known by name only: an uncommon name where both firms are, P's legal representative, one to one
+    n_all = places.agg(F.count("*").alias("n_all"))
+    in_both = places.groupBy(
+        F.col("district_code").alias("s_district"), F.col("industry_section").alias("s_section")
+    ).agg(F.count("*").alias("n_ds"))
+    in_district = places.groupBy(F.col("district_code").alias("s_district")).agg(F.count("*").alias("n_d"))
+    in_section = places.groupBy(F.col("industry_section").alias("s_section")).agg(
+        F.count("*").alias("n_sec")
     )
-    s_people = successors.where(F.col("node_type") == "person").withColumnRenamed("node_id", "s_node")
+    holders = (
+        ties.where(F.col("node_type") == "person")
+        .groupBy(F.col("attr_label").alias("s_label"))
+        .agg(F.countDistinct("entity_id").alias("_holders"))
+    )
+    # expected holders besides S and P in a context of n entities: (holders - 2) * n / n_all
+    others = F.col("_holders") - 2
+    s_people = (
+        successors.where(F.col("node_type") == "person")
+        .withColumnRenamed("node_id", "s_node")
+        .join(holders, "s_label")
+        .join(in_both, ["s_district", "s_section"], "left")
+        .join(in_district, "s_district", "left")
+        .join(in_section, "s_section", "left")
+        .crossJoin(F.broadcast(n_all))
+        # the narrowest context S can share with anyone: a name too common there matches no one
+        .where(others * F.least("n_ds", "n_d", "n_sec") <= F.lit(max_name_entities) * F.col("n_all"))
+    )
     p_people = (
-        predecessors.where(F.col("node_type") == "person")
+        predecessors.where((F.col("node_type") == "person") & (F.col("p_type") == "legal_rep"))
         .withColumnRenamed("node_id", "p_node")
         .withColumnRenamed("attr_key", "p_key")
     )
+    context = (
+        F.when(same_district & same_section, F.col("n_ds"))
+        .when(same_district, F.col("n_d"))
+        .when(same_section, F.col("n_sec"))
+    )
     by_name = (
         s_people.join(p_people.drop("node_type"), F.col("s_label") == F.col("p_label"))
-        .join(uncommon, ["s_label", "s_district"])
         .where(
             in_window
             & (F.col("s_node") != F.col("p_node"))
             & ~(F.col("attr_key").startswith("id:") & F.col("p_key").startswith("id:"))
-            & (F.col("s_district") == F.col("p_district"))
+            & (others * context <= F.lit(max_name_entities) * F.col("n_all"))
         )
-        .withColumn("n_p", F.size(F.collect_set("p_id").over(Window.partitionBy("s_id", "s_label"))))
-        .withColumn("n_s", F.size(F.collect_set("s_id").over(Window.partitionBy("p_id", "p_label"))))
-        .where((F.col("n_p") == 1) & (F.col("n_s") == 1))
-        .withColumn("node_id", F.concat(F.lit("name:"), "s_label", F.lit("@"), "s_district"))
-        .withColumn("basis", F.lit("name+district"))
+        .transform(lambda df: _one_to_one(df, "s_label", "p_label"))
+        .withColumn(
+            "node_id",
+            F.concat(
+                F.lit("name:"),
+                "s_label",
+                F.lit("@"),
+                F.when(same_district, F.col("s_district")).otherwise(F.concat(F.lit("section:"), "s_section")),
+            ),
+        )
+        .withColumn("basis", F.when(same_district, F.lit("name+district")).otherwise(F.lit("name+section")))
     )
     cols = [
         "s_id",
@@ -293,7 +351,7 @@ def phoenix_flags(
     phoenix_months: int,
     link_types: Sequence[str] = PHOENIX_LINK_TYPES,
     max_sharing: int | None = None,
-    max_name_entities: int = 4,
+    max_name_entities: float = 1.0,
 ) -> DataFrame:
     """Phoenix flags with evidence: the pairs of :func:`phoenix_pairs`, one flag per successor.
 
