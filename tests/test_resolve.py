@@ -507,3 +507,22 @@ def test_address_and_phone_keys(attrs: pd.DataFrame) -> None:
     assert xs["address"] == "addr:双塔区友谊大街1号"
     assert xs["phone"] == "tel:04212612345"
     assert not attrs.duplicated(["entity_id", "attr_type", "attr_key", "since"]).any()
+
+
+def test_a_code_one_character_off_links_by_near_code(
+    spark: Any, master: tuple[Any, Any], ent: pd.DataFrame
+) -> None:
+    typo = U_HT[:4] + ("7" if U_HT[4] != "7" else "8") + U_HT[5:]  # one character off 恒通物流's code only
+    rows = [
+        _pen("n-typo", "恒通物流有限公司", typo),
+        _pen("n-exact", "恒通物流有限公司", U_HT),  # settled by its code: no near-code search
+        _pen("n-typo-no-name", None, typo),  # a typo is confirmed only by a name
+    ]
+    m = mentions(ingest_table(spark, "penalty", rows), "penalty")
+    out = link_records(m, master[0], POLICY, identifiers=master[1]).toPandas()
+    out["key"] = out["record_key"].str.split("|").str[1]
+    got = out.set_index("key")
+    assert (got.loc["n-typo", "rule"], got.loc["n-typo", "entity_id"]) == ("near_code", ent.loc[U_HT, "entity_id"])
+    assert got.loc["n-typo", "probability"] == POLICY.match.near_code_probability
+    assert (got.loc["n-exact", "rule"], got.loc["n-exact", "entity_id"]) == ("uscc", ent.loc[U_HT, "entity_id"])
+    assert got.loc["n-typo-no-name", "entity_id"] is None and got.loc["n-typo-no-name", "method"] == "unlinked"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -231,7 +232,8 @@ def names_agree(pairs: DataFrame, names: DataFrame, ents: DataFrame, policy: Res
 def identifier_links(
     rec: DataFrame, identifiers: DataFrame, names: DataFrame, ents: DataFrame, policy: ResolvePolicy
 ) -> DataFrame:
-    """(rid, eid, rule, agree) for every identifier hit of a record, before choosing among them."""
+    """(rid, eid, rule, agree) for every identifier hit of a record, before choosing among them (near codes only
+    for records no other identifier settles: see :func:`rule_rank`)."""
     hits = []
     for rule, key, id_type, trusted in (
         ("uscc", "party_uscc", "uscc", True),
@@ -245,7 +247,14 @@ def identifier_links(
                 "rid", "eid", F.lit(rule).alias("rule")
             )
         )
-    # a code one character off an entity's code (trusted or as written): a typo, never the code itself
+    exact = reduce(DataFrame.unionByName, hits).distinct()
+    # kept: both the near-code search (which records are settled) and the result read it
+    exact = exact.join(_agreement(exact, rec, names, ents, policy), ["rid", "eid"]).localCheckpoint()
+    # a code one character off an entity's code (trusted or as written): a typo, never the code itself. Looked
+    # for only where no identifier settles the record (a near code ranks last, so it could not change the
+    # choice there): the few codes written by those records are broadcast against the entities' codes
+    settled = exact.where(rule_rank().isNotNull()).select("rid").distinct()
+    open_codes = rec.where(F.col("code18").isNotNull()).select("rid", "code18").join(settled, "rid", "left_anti")
     codes = identifiers.where(F.col("id_type").isin("uscc", "written_code") & (F.length("id_value") == 18))
     codes = codes.select(F.col("id_value").alias("_code"), F.col("entity_id").alias("eid")).distinct()
     pos = F.sequence(F.lit(1), F.lit(18))
@@ -253,35 +262,42 @@ def identifier_links(
     def masked(c: str) -> Column:
         return F.explode(F.transform(pos, lambda i: F.concat(F.substring(c, 1, i - 1), F.lit("_"), F.substring(c, i + 1, 18))))
 
-    ekeys = codes.select("_code", "eid", masked("_code").alias("_m"))
-    # once per distinct code written (a firm's records repeat it), then back to its records
-    rcodes = rec.where(F.col("code18").isNotNull()).select("code18").distinct()
+    rkeys = open_codes.select("code18").distinct().select("code18", masked("code18").alias("_m"))
     near_codes = (
-        rcodes.select("code18", masked("code18").alias("_m"))
-        .join(ekeys, "_m")
+        codes.select("_code", "eid", masked("_code").alias("_m"))
+        .join(F.broadcast(rkeys), "_m")
         .where(F.col("code18") != F.col("_code"))
         .select("code18", "eid")
         .distinct()
     )
     near = (
-        rec.where(F.col("code18").isNotNull()).select("rid", "code18").join(near_codes, "code18")
-        .select("rid", "eid", F.lit("near_code").alias("rule"))
-        .distinct()
+        open_codes.join(near_codes, "code18").select("rid", "eid", F.lit("near_code").alias("rule")).distinct()
     )
-    hits.append(near)
-    all_hits = hits[0]
-    for h in hits[1:]:
-        all_hits = all_hits.unionByName(h)
-    all_hits = all_hits.distinct()
-    with_names = all_hits.join(rec.select("rid", "r_core", "r_full", "r_form", "r_person"), "rid")
-    agree = names_agree(with_names, names, ents, policy)
+    near = near.join(_agreement(near, rec, names, ents, policy), ["rid", "eid"])
     # a near code is a guess at a typo: only a name that is there and agrees confirms it (no name, no link)
     named = rec.select("rid", F.col("r_core").isNotNull().alias("_named"))
+    near = near.join(named, "rid").withColumn("agree", F.col("agree") & F.col("_named")).drop("_named")
+    return exact.unionByName(near)
+
+
+def _agreement(
+    hits: DataFrame, rec: DataFrame, names: DataFrame, ents: DataFrame, policy: ResolvePolicy
+) -> DataFrame:
+    """(rid, eid, agree) of identifier hits: :func:`names_agree` on the records' names."""
+    with_names = hits.select("rid", "eid").distinct().join(rec.select("rid", "r_core", "r_full", "r_form", "r_person"), "rid")
+    return names_agree(with_names, names, ents, policy)
+
+
+def rule_rank() -> Column:
+    """The precedence of an identifier hit (1 first; null: the hit does not count): an agreeing USCC, an
+    agreeing organisation code, an old registration number, an agreeing code as the registry wrote it, an
+    agreeing near code."""
     return (
-        all_hits.join(agree, ["rid", "eid"]).join(named, "rid")
-        .withColumn("agree", F.when(F.col("rule") == "near_code", F.col("agree") & F.col("_named"))
-                    .otherwise(F.col("agree")))
-        .drop("_named")
+        F.when((F.col("rule") == "uscc") & F.col("agree"), 1)
+        .when((F.col("rule") == "org_code") & F.col("agree"), 2)
+        .when(F.col("rule") == "reg_no", 3)
+        .when((F.col("rule") == "written_code") & F.col("agree"), 4)
+        .when((F.col("rule") == "near_code") & F.col("agree"), 5)
     )
 
 
@@ -399,14 +415,9 @@ def resolve_links(
 
     # ---------------------------------------------------------------- exact rules, by identifier
     eligible = rec.where(~F.col("natural_person"))
-    hits = identifier_links(eligible, identifiers, names, ents, policy)
-    rank = (
-        F.when((F.col("rule") == "uscc") & F.col("agree"), 1)
-        .when((F.col("rule") == "org_code") & F.col("agree"), 2)
-        .when(F.col("rule") == "reg_no", 3)
-        .when((F.col("rule") == "written_code") & F.col("agree"), 4)
-        .when((F.col("rule") == "near_code") & F.col("agree"), 5)
-    )
+    # computed once: the chosen links and the codes' owners both read it (each costs the near-code join again)
+    hits = identifier_links(eligible, identifiers, names, ents, policy).localCheckpoint()
+    rank = rule_rank()
     per_rec = Window.partitionBy("rid").orderBy("_rank", "eid")
     chosen = (
         hits.withColumn("_rank", rank).where(F.col("_rank").isNotNull())
@@ -415,8 +426,11 @@ def resolve_links(
         .where("_rn = 1 and _n = 1")
         .select("rid", "eid", "rule")
     )
-    owner = hits.where(F.col("rule").isin("uscc", "org_code") & ~F.col("agree")).groupBy("rid").agg(
-        F.min("eid").alias("code_owner")
+    owner = (
+        hits.where(F.col("rule").isin("uscc", "org_code") & ~F.col("agree"))
+        .groupBy("rid")
+        .agg(F.min("eid").alias("code_owner"))
+        .localCheckpoint()
     )
     exact = chosen.localCheckpoint()
 
