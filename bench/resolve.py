@@ -20,6 +20,13 @@ and both matchers are compared on the records left to the probabilistic stage.
     .venv/bin/python bench/resolve.py --scales small --repeats 0 --splink   # Splink on the lake already resolved
 
 Results merge into ``--out`` by scale, so scales can be run one at a time.
+
+``--city CITY --lake LAKE`` only scores a lake that already exists (e.g. the one ``bench/city.py`` builds)
+against that city's ``truth/``: no stage, no Spark (polars; the lake is opened read-only), the same
+:func:`quality` as above; the entry goes to ``results.<the city's scale>`` with the command and date, and
+without timings (the resolve run that wrote the lake was timed elsewhere).
+
+    .venv/bin/python bench/resolve.py --city /tmp/resolve_bench/city-city-7 --lake /tmp/city-lake
 """
 
 from __future__ import annotations
@@ -29,8 +36,9 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +75,7 @@ def quality(lake_dir: Path, truth: Path, as_of: date) -> dict[str, Any]:
     from radar.lake import Lake
     from radar.resolve.evaluate import evaluate, prf, score_links, truth_targets
 
-    lake = Lake(lake_dir).open()
+    lake = Lake(lake_dir).open(recover=False)  # a reader: never touch a lake another job may be writing
     links = lake.read_polars("resolve/links", as_of)
     entities = lake.read_polars("resolve/entities", as_of)
     out = evaluate(links, entities, truth)
@@ -154,6 +162,42 @@ def bench_scale(
     return result
 
 
+def score_existing(city: Path, lake_dir: Path, out: Path) -> dict[str, Any]:
+    """Score an existing lake's resolve outputs against its city's truth (no stage, no Spark); merge into ``out``."""
+    from radar.lake import Lake
+
+    scenario = json.loads((city / "truth" / "scenario.json").read_text())
+    as_of = date.fromisoformat(scenario["as_of"])
+    lake = Lake(lake_dir).open(recover=False)
+    links_at = lake.require("resolve/links", as_of).stat().st_mtime
+    entities_at = lake.require("resolve/entities", as_of).stat().st_mtime
+    q = quality(lake_dir, city / "truth", as_of)
+    doc: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    scale = scenario["scale"]
+    entry = {
+        "scale": scale,
+        "seed": scenario["seed"],
+        "entities": scenario["entity_count"],
+        "records": q["all"]["records"],
+        "as_of": scenario["as_of"],
+        "quality": q,
+        "command": ".venv/bin/python bench/resolve.py " + " ".join(sys.argv[1:]),
+        "date": date.today().isoformat(),
+        "note": "scored the resolve outputs of an existing lake (its resolve stage run elsewhere, e.g. bench/city.py); "
+        "no stage run here, so the timing is not part of this entry",
+        "source": {
+            "lake": str(lake_dir),
+            "city": str(city),
+            "links_published": datetime.fromtimestamp(links_at, UTC).isoformat(timespec="seconds"),
+            "entities_published": datetime.fromtimestamp(entities_at, UTC).isoformat(timespec="seconds"),
+        },
+    }
+    doc.setdefault("results", {})[scale] = entry
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    return entry
+
+
 def _resolve_runs(ctx: Any, scale: str, seed: int, repeats: int, scenario: dict[str, Any]) -> dict[str, Any]:
     """Run the resolve stage ``repeats`` times; its timings and figures."""
     from radar.jobs import resolve
@@ -188,8 +232,9 @@ def _resolve_runs(ctx: Any, scale: str, seed: int, repeats: int, scenario: dict[
 
 def _print(res: dict[str, Any]) -> None:
     q = res["quality"]
-    print(f"\n{res['scale']}: {res['entities']} entities, {res['records']} records; resolve median "
-          f"{res['resolve_seconds']['median']}s ({res['records_linked_per_second']} records/s)")
+    timing = (f"; resolve median {res['resolve_seconds']['median']}s ({res['records_linked_per_second']} records/s)"
+              if "resolve_seconds" in res else " (scored an existing lake: no timing)")
+    print(f"\n{res['scale']}: {res['entities']} entities, {res['records']} records{timing}")
     for name, m in (("all", q["all"]), ("complaints", q["complaint"]), ("auto accepted", q["auto_accepted"]),
                     ("name / name+address", q["probabilistic_accepted"])):
         print(f"  {name:<22} P {m['precision']:.4f}  R {m['recall']:.4f}  F1 {m['f1']:.4f}  "
@@ -198,9 +243,10 @@ def _print(res: dict[str, Any]) -> None:
         print(f"    {st:<20} P {m['precision']:.4f}  R {m['recall']:.4f}  F1 {m['f1']:.4f}  n={m['records']}")
     print(f"  review share {q['review_share']:.4f} ({q['review_pending']} pending, "
           f"{q['review_candidates_right']} with the right candidate)")
+    run = res.get("run_figures", {})
     print(f"  wrong code {q['wrong_code']}; duplicates {q['duplicates']}; "
-          f"run: wrong_code_rate {res['run_figures'].get('wrong_code_rate')}, "
-          f"duplicate_code_rate {res['run_figures'].get('duplicate_code_rate')}")
+          f"run: wrong_code_rate {run.get('wrong_code_rate')}, "
+          f"duplicate_code_rate {run.get('duplicate_code_rate')}")
     worst = sorted(q["by_dirt"].items(), key=lambda kv: -(kv[1]["fp"] + kv[1]["fn"]))[:8]
     print("  errors by dirt type: " + "; ".join(f"{d} fp {v['fp']} fn {v['fn']} / {v['records']}" for d, v in worst))
     if "splink_comparison" in res:
@@ -215,7 +261,15 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/radar-bench-resolve"))
     ap.add_argument("--splink", action="store_true", help="also match with Splink (pip install '.[splink]')")
     ap.add_argument("--out", type=Path, default=Path("bench/results/resolve.json"))
+    ap.add_argument("--city", type=Path, help="score an existing lake against this city's truth/ (with --lake)")
+    ap.add_argument("--lake", type=Path, help="the existing lake to score (with --city); no stage is run")
     args = ap.parse_args()
+    if (args.city is None) != (args.lake is None):
+        ap.error("--city and --lake go together")
+    if args.city is not None:
+        _print(score_existing(args.city, args.lake, args.out))
+        print(f"written {args.out}", flush=True)
+        return
     args.work.mkdir(parents=True, exist_ok=True)
     doc: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
     doc.setdefault("results", {})
