@@ -47,7 +47,7 @@ from scipy.sparse.csgraph import connected_components as sparse_components
 from radar.graph.build import GraphSettings
 from radar.graph.components import connected_components
 from radar.graph.edges import attribute_nodes, valid_on
-from radar.graph.features import GRAPH_FEATURES
+from radar.graph.features import FLAG_FEATURES, GRAPH_FEATURES
 from radar.graph.patterns import PHOENIX_LINK_TYPES, phoenix_pairs
 from radar.graph.risk import ADVERSE_EVENTS, LISTINGS
 
@@ -55,36 +55,22 @@ SNAPSHOT_KEY = ("entity_id", "snapshot_date")
 CONTROL_NODES = ("person", "org")
 # entities per bucket handed to numpy at once (memory grows with it times the number of dates)
 BUCKET_ENTITIES = 5000
-# the features a bucket computes (the others come from Spark: hub links, phoenix, big shell addresses)
-BUCKET_FEATURES: tuple[str, ...] = (
-    "graph_component_size",
-    "graph_n_districts",
-    "graph_n_industries",
-    "graph_component_risky",
-    "graph_n_neighbours",
-    "graph_risky_neighbours",
-    "graph_risky_share",
-    "graph_propagated_risk",
-    "graph_in_ring",
-    "graph_shell_address",
-    "graph_cross_region",
-    "graph_cross_industry",
-)
-_LONG = {
-    "graph_component_size",
-    "graph_n_districts",
-    "graph_n_industries",
-    "graph_component_risky",
-    "graph_n_neighbours",
-    "graph_risky_neighbours",
-}
+# the features a bucket computes (the others come from Spark: hub links, phoenix; big shell addresses are added)
+FROM_SPARK = ("graph_n_hub_links", "graph_is_phoenix")
+BUCKET_FEATURES: tuple[str, ...] = tuple(f for f in GRAPH_FEATURES if f not in FROM_SPARK)
 _DOUBLE = {"graph_risky_share", "graph_propagated_risk"}
+
+
+def _bucket_type(feature: str) -> T.DataType:
+    """A flag is an int, a share or a risk a double, a count a long (as GRAPH_FEATURES come out)."""
+    if feature in FLAG_FEATURES.values():
+        return T.IntegerType()
+    return T.DoubleType() if feature in _DOUBLE else T.LongType()
+
+
 BUCKET_SCHEMA = T.StructType(
     [T.StructField("entity_id", T.StringType()), T.StructField("snapshot_date", T.DateType())]
-    + [
-        T.StructField(c, T.LongType() if c in _LONG else T.DoubleType() if c in _DOUBLE else T.IntegerType())
-        for c in BUCKET_FEATURES
-    ]
+    + [T.StructField(c, _bucket_type(c)) for c in BUCKET_FEATURES]
 )
 
 
