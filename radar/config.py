@@ -207,12 +207,18 @@ class GraphPolicy(_Strict):
     # at most this many entities (see radar/resolve/attributes.py)
     name_context_max_entities: int = Field(10, ge=2)
     # phoenix: a shared person, address or phone is a tie on its own when at most this many entities ever
-    # held it; one held by more ties firms of one industry section one to one (radar/graph/patterns.py)
+    # held it; one held by more ties firms one to one when the successor carries on the predecessor's
+    # business: same industry section (a person, a phone) or a resembling trade name (an address)
     phoenix_max_sharing: int = Field(2, ge=2)
     # phoenix: a name-only person matches by name when at most this many holders besides the two firms are
     # expected in the district and/or industry section they share (the name's holders in the city x the
     # context's share of the city's entities)
     phoenix_name_max_entities: float = Field(1.0, gt=0)
+    # phoenix: trade names resemble when the Levenshtein similarity of their cores reaches this (None: never);
+    # then a shared address held by more firms ties them, and a name may be phoenix_trade_name_factor times
+    # as common as phoenix_name_max_entities allows
+    phoenix_trade_name_similarity: float | None = Field(None, gt=0, le=1)
+    phoenix_trade_name_factor: float = Field(1.0, ge=1)
     components_algorithm: Literal["large_star", "graphx"] = "large_star"
     # graph/snapshots: the graph is built on every n-th feature snapshot date (the others take the latest
     # one before them)

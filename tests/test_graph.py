@@ -545,6 +545,44 @@ def test_phoenix_shared_node_without_a_limit(spark: Any) -> None:
     assert {"S7", "S14"} <= set(evidence) and "S11" in evidence
 
 
+def test_phoenix_trade_name_carries_on_a_shop_front_and_a_common_name(spark: Any) -> None:
+    c = _phoenix_city(spark)
+    # a shop front three firms held, the new firm in another trade but under the old trade name
+    ents = [
+        _entity("P20", est="2015-01-01", dereg="2023-10-01"),
+        _entity("S20", industry="I", est="2024-02-01"),
+        _entity("Y3"),
+    ]
+    shop = "addr:双塔区解放路3号"
+    atts = [_tie(e, "address", shop, "双塔区解放路3号", "2015-01-01") for e in ("P20", "Y3")]
+    atts.append(_tie("S20", "address", shop, "双塔区解放路3号", "2024-02-01"))
+    cores = {"P10": "老王烧烤", "S11": "佳佳美发", "P20": "刘记烧烤", "S20": "刘记烧烤城", "P8": "伟业五金", "S9": "伟业五金店"}
+    core = F.udf(lambda e: cores.get(e), "string")  # the others have none: never alike
+    entities = c["entities"].unionByName(spark.createDataFrame(ents, ENTITY_SCHEMA))
+    city = {
+        "entities": entities.withColumn("name_core", core("entity_id")),
+        "attributes": c["attributes"].unionByName(spark.createDataFrame(atts, ATTRIBUTE_SCHEMA)),
+        "components": entities.select("entity_id", F.col("entity_id").alias("component_id")),
+    }
+    before = _phoenix_evidence(spark, city, max_sharing=2, max_name_entities=1.0)
+    assert "S11" in before and "S20" not in before and "S9" not in before
+    after = _phoenix_evidence(
+        spark, city, max_sharing=2, max_name_entities=1.0, trade_name_similarity=0.4, trade_name_factor=30
+    )
+    # the shop front: the trade name, not the line of business, says who carries on (烧烤 -> 美发: no)
+    assert "S11" not in after and after["S20"][0]["from"] == "UP20"
+    assert after["S20"][0]["via"]["trade_name_similarity"] == 0.8
+    # 王伟, four others where both are (3.2 expected): too common alone, not with the trade name carried on
+    assert after["S9"][0]["via"]["basis"] == "name+district" and after["S9"][0]["from"] == "UP8"
+    assert after["S9"][0]["via"]["trade_name_similarity"] == 0.8
+    # ties that need no trade name carry none
+    assert {"S1", "S6", "S10", "S13"} <= set(after) and "trade_name_similarity" not in after["S1"][0]["via"]
+    capped = _phoenix_evidence(
+        spark, city, max_sharing=2, max_name_entities=1.0, trade_name_similarity=0.4, trade_name_factor=3
+    )
+    assert "S9" not in capped and "S20" in capped
+
+
 # ---------------------------------------------------------------- attributes: people in context, dated by changes
 @pytest.fixture(scope="module")
 def people(spark: Any) -> pd.DataFrame:

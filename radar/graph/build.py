@@ -32,10 +32,12 @@ class GraphSettings:
     """The policy numbers the graph uses (``graph:`` and ``features.shell_address_min_entities``).
 
     ``phoenix_max_sharing``: a shared person, address or phone ties a phoenix to its predecessor on its
-    own when at most this many entities ever held it, one held by more only within one industry section and
-    one to one (None: no limit); ``phoenix_name_max_entities``: a name-only person matches by name when at
-    most this many holders besides the two firms are expected in the district and/or section they share
-    (see :func:`radar.graph.patterns.phoenix_pairs`). ``components_algorithm``: ``large_star`` or
+    own when at most this many entities ever held it, one held by more only when the successor carries on
+    the predecessor's business, one to one (None: no limit); ``phoenix_name_max_entities``: a name-only
+    person matches by name when at most this many holders besides the two firms are expected in the
+    district and/or section they share; ``phoenix_trade_name_similarity`` / ``phoenix_trade_name_factor``:
+    trade names that resemble (None: never) carry on a re-let address and let a name be that many times as
+    common (see :func:`radar.graph.patterns.phoenix_pairs`). ``components_algorithm``: ``large_star`` or
     ``graphx`` (:func:`radar.graph.components.connected_components`).
     """
 
@@ -50,6 +52,8 @@ class GraphSettings:
     shell_address_min_entities: int
     phoenix_max_sharing: int | None = None
     phoenix_name_max_entities: float = 1.0
+    phoenix_trade_name_similarity: float | None = None
+    phoenix_trade_name_factor: float = 1.0
     components_algorithm: str = "large_star"
 
     @classmethod
@@ -68,6 +72,8 @@ class GraphSettings:
             shell_address_min_entities=policy.features.shell_address_min_entities,
             phoenix_max_sharing=g.phoenix_max_sharing,
             phoenix_name_max_entities=g.phoenix_name_max_entities,
+            phoenix_trade_name_similarity=g.phoenix_trade_name_similarity,
+            phoenix_trade_name_factor=g.phoenix_trade_name_factor,
             components_algorithm=g.components_algorithm,
         )
 
@@ -142,6 +148,8 @@ def related_party_graph(
             link_types=[t for t in PHOENIX_LINK_TYPES if t in s.link_types],
             max_sharing=s.phoenix_max_sharing,
             max_name_entities=s.phoenix_name_max_entities,
+            trade_name_similarity=s.phoenix_trade_name_similarity,
+            trade_name_factor=s.phoenix_trade_name_factor,
         )
         .unionByName(ring_flags(edges, components, known, risk_events, as_of, s.risk_window_days))
         .unionByName(shell_address_flags(edges, known, components, as_of, s.shell_address_min_entities))

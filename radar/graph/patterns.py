@@ -133,6 +133,8 @@ def phoenix_pairs(
     link_types: Sequence[str] = PHOENIX_LINK_TYPES,
     max_sharing: int | None = None,
     max_name_entities: float = 1.0,
+    trade_name_similarity: float | None = None,
+    trade_name_factor: float = 1.0,
 ) -> DataFrame:
     """Pairs (successor, predecessor): a new entity tied to one that closed or was blacklisted just before.
 
@@ -148,9 +150,11 @@ def phoenix_pairs(
     * an address only when it is specific (a house number, building or room: a village is no place);
     * a person, address or phone is a tie on its own when at most ``max_sharing`` entities ever held it
       (the two firms alone, at 2). One held by more (a shop front re-let over the years, an accountant's
-      phone, a group controller's ID number) ties S to P only when both are in the same industry section
-      (S carries on P's line of business) and it ties them one to one: P is S's only predecessor through it
-      and S P's only successor through it. ``None``: no limit;
+      phone, a group controller's ID number) ties S to P only when S carries on P's business and it ties
+      them one to one: P is S's only predecessor through it and S P's only successor through it. Carrying
+      on is the same industry section for a person or phone; for an address, where the next tenant of a
+      shop front is often in the same trade, it is S's trade name resembling P's (see below; the same
+      section when ``trade_name_similarity`` is None). ``None``: no limit;
     * a person is the same node on both sides (one ID number, or one name within a shared context, see
       :mod:`radar.resolve.attributes`), or, for people known by name only, the same name when P's side is
       its legal representative (the one who ran it) and the name is uncommon where both firms are: the
@@ -160,24 +164,33 @@ def phoenix_pairs(
       one as well: S is the only successor of P with that name and P the only predecessor of S with it
       (``via.basis`` = ``name+district``, or ``name+section`` when only the section is shared). Being
       relative to the city's size, the bar holds as a city grows: a name as frequent in a city ten times as
-      large is expected ten times as often in each district. Two different ID numbers are never the same
-      person; corporate owners are control, not succession, and are not ties here.
+      large is expected ten times as often in each district. When S's trade name resembles P's, the name
+      may be ``trade_name_factor`` times as common: two namesakes' firms rarely have similar trade names
+      by chance. Two different ID numbers are never the same person; corporate owners are control, not
+      succession, and are not ties here;
+    * trade names resemble when the Levenshtein similarity of the name cores (``entities.name_core``: the
+      name without region, organisation form and branch, see :mod:`radar.resolve.names`), one minus the
+      edit distance over the longer core's length, is at least ``trade_name_similarity`` (None: never).
+      A pair whose tie needed it says so in ``trade_name`` (the similarity, else null).
 
     The ties are read from the dated ``attributes`` rows, not the as-of edges, because the
     predecessor's ties have usually ended by ``as_of``.
 
     Inputs: attributes (entity_id, attr_type, attr_key, attr_label, since, until[, basis]); entities
     (entity_id, uscc, established_date, deregistered_date, district_code[, industry_section]: without it
-    no firms share a section); risk_events; hubs (node_id, from :func:`radar.graph.edges.attribute_hubs`).
+    no firms share a section[, name_core]: without it no trade names resemble); risk_events; hubs (node_id, from :func:`radar.graph.edges.attribute_hubs`).
     Output (one row per successor, predecessor, tie and closure): s_id, s_display, s_established,
     p_id, p_display, node_id, basis, event_type, event_date, p_type, p_label, p_since, p_until, s_type,
-    s_label, s_since, s_until. :func:`phoenix_flags` turns them into flags with evidence.
+    s_label, s_since, s_until, trade_name. :func:`phoenix_flags` turns them into flags with evidence.
     """
     day = F.lit(as_of).cast("date")
     section = (
         F.col("industry_section") if "industry_section" in entities.columns else F.lit(None).cast("string")
     )
-    places = entities.select("entity_id", "district_code", section.alias("industry_section"))
+    core = F.col("name_core") if "name_core" in entities.columns else F.lit(None).cast("string")
+    places = entities.select(
+        "entity_id", "district_code", section.alias("industry_section"), core.alias("name_core")
+    )
     people = _display_id(entities).join(
         entities.select("entity_id", "established_date").join(places, "entity_id"), "entity_id"
     )
@@ -209,6 +222,7 @@ def phoenix_pairs(
             F.col("established_date").alias("s_established"),
             F.col("district_code").alias("s_district"),
             F.col("industry_section").alias("s_section"),
+            F.col("name_core").alias("s_core"),
             "node_id",
             "node_type",
             "attr_key",
@@ -226,12 +240,16 @@ def phoenix_pairs(
             (F.col("since").isNull() | (F.col("since") <= F.col("event_date")))
             & (F.col("until").isNull() | (F.col("until") > F.add_months("event_date", -phoenix_months)))
         )
-        .join(people.select("entity_id", "display_id", "district_code", "industry_section"), "entity_id")
+        .join(
+            people.select("entity_id", "display_id", "district_code", "industry_section", "name_core"),
+            "entity_id",
+        )
         .select(
             F.col("entity_id").alias("p_id"),
             F.col("display_id").alias("p_display"),
             F.col("district_code").alias("p_district"),
             F.col("industry_section").alias("p_section"),
+            F.col("name_core").alias("p_core"),
             "node_id",
             "node_type",
             "attr_key",
@@ -251,15 +269,25 @@ def phoenix_pairs(
     )
     same_district = F.coalesce(F.col("s_district") == F.col("p_district"), F.lit(False))
     same_section = F.coalesce(F.col("s_section") == F.col("p_section"), F.lit(False))
+    if trade_name_similarity is None:
+        similarity = F.lit(None).cast("double")
+    else:
+        longer = F.greatest(F.length("s_core"), F.length("p_core"))
+        similarity = F.when(longer > 0, 1 - F.levenshtein("s_core", "p_core") / longer)
+    similar = F.coalesce(similarity >= F.lit(trade_name_similarity), F.lit(False))
+    shown = F.round(similarity, 2)
     same_node = (
         successors.join(predecessors.drop("node_type", "attr_key"), "node_id")
         .where(in_window)
         .withColumn("basis", _weaker_basis(F.col("s_basis"), F.col("p_basis")))
+        .withColumn("trade_name", F.lit(None).cast("double"))
     )
     if max_sharing is not None:
-        # a node more entities held: same line of business, one to one
+        # a node more entities held: S carries on P's business, one to one
         shared = F.col("n_ever") > max_sharing
-        same_node = same_node.where(~shared | same_section)
+        by_trade_name = F.col("node_type") == "address" if trade_name_similarity is not None else F.lit(False)
+        same_node = same_node.where(~shared | F.when(by_trade_name, similar).otherwise(same_section))
+        same_node = same_node.withColumn("trade_name", F.when(shared & by_trade_name, shown))
         same_node = _one_to_one(same_node, "node_id", "node_id", among=shared)
     # people known by name only: an uncommon name where both firms are, P's legal representative, one to one
     n_all = places.agg(F.count("*").alias("n_all"))
@@ -275,8 +303,10 @@ def phoenix_pairs(
         .groupBy(F.col("attr_label").alias("s_label"))
         .agg(F.countDistinct("entity_id").alias("_holders"))
     )
-    # expected holders besides S and P in a context of n entities: (holders - 2) * n / n_all
+    # expected holders besides S and P in a context of n entities: (holders - 2) * n / n_all; a similar
+    # trade name allows trade_name_factor times as many
     others = F.col("_holders") - 2
+    widest = max_name_entities * (trade_name_factor if trade_name_similarity is not None else 1.0)
     s_people = (
         successors.where(F.col("node_type") == "person")
         .withColumnRenamed("node_id", "s_node")
@@ -286,7 +316,7 @@ def phoenix_pairs(
         .join(in_section, "s_section", "left")
         .crossJoin(F.broadcast(n_all))
         # the narrowest context S can share with anyone: a name too common there matches no one
-        .where(others * F.least("n_ds", "n_d", "n_sec") <= F.lit(max_name_entities) * F.col("n_all"))
+        .where(others * F.least("n_ds", "n_d", "n_sec") <= F.lit(widest) * F.col("n_all"))
     )
     p_people = (
         predecessors.where((F.col("node_type") == "person") & (F.col("p_type") == "legal_rep"))
@@ -298,14 +328,16 @@ def phoenix_pairs(
         .when(same_district, F.col("n_d"))
         .when(same_section, F.col("n_sec"))
     )
+    plain = others * context <= F.lit(max_name_entities) * F.col("n_all")
     by_name = (
         s_people.join(p_people.drop("node_type"), F.col("s_label") == F.col("p_label"))
         .where(
             in_window
             & (F.col("s_node") != F.col("p_node"))
             & ~(F.col("attr_key").startswith("id:") & F.col("p_key").startswith("id:"))
-            & (others * context <= F.lit(max_name_entities) * F.col("n_all"))
+            & (plain | (similar & (others * context <= F.lit(widest) * F.col("n_all"))))
         )
+        .withColumn("trade_name", F.when(~plain, shown))
         .transform(lambda df: _one_to_one(df, "s_label", "p_label"))
         .withColumn(
             "node_id",
@@ -336,6 +368,7 @@ def phoenix_pairs(
         "s_label",
         "s_since",
         "s_until",
+        "trade_name",
     ]
     return same_node.select(*cols).unionByName(by_name.select(*cols))
 
@@ -352,11 +385,14 @@ def phoenix_flags(
     link_types: Sequence[str] = PHOENIX_LINK_TYPES,
     max_sharing: int | None = None,
     max_name_entities: float = 1.0,
+    trade_name_similarity: float | None = None,
+    trade_name_factor: float = 1.0,
 ) -> DataFrame:
     """Phoenix flags with evidence: the pairs of :func:`phoenix_pairs`, one flag per successor.
 
     Output: entity_id, uscc, flag = ``phoenix``, evidence (steps from each predecessor to S, newest
-    closure first), component_id.
+    closure first; ``via.trade_name_similarity`` when the tie needed the trade names to resemble),
+    component_id.
     """
     pairs = (
         phoenix_pairs(
@@ -370,6 +406,8 @@ def phoenix_flags(
             link_types,
             max_sharing,
             max_name_entities,
+            trade_name_similarity,
+            trade_name_factor,
         )
         .withColumn("p_rank", _role_rank("p_type"))
         .withColumn("s_rank", _role_rank("s_type"))
@@ -379,6 +417,7 @@ def phoenix_flags(
         F.min(F.struct("p_rank", "p_type", "p_label", "p_since", "p_until")).alias("p"),
         F.min(F.struct("s_rank", "s_type", "s_label", "s_since", "s_until")).alias("s"),
         F.max("basis").alias("basis"),
+        F.max("trade_name").alias("trade_name"),
         F.max("event_date").alias("last_event_date"),
         F.array_join(
             F.sort_array(F.collect_set(F.concat_ws(" ", "event_type", _day_text("event_date"))), asc=False),
@@ -396,6 +435,7 @@ def phoenix_flags(
             _day_text("s.s_since").alias("to_since"),
             _day_text("s.s_until").alias("to_until"),
             F.col("basis").alias("basis"),
+            F.col("trade_name").alias("trade_name_similarity"),
         ).alias("via"),
         F.col("s_display").alias("to"),
         F.col("event"),

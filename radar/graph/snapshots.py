@@ -281,6 +281,8 @@ def _phoenix_on(
         link_types=[t for t in PHOENIX_LINK_TYPES if t in s.link_types],
         max_sharing=s.phoenix_max_sharing,
         max_name_entities=s.phoenix_name_max_entities,
+        trade_name_similarity=s.phoenix_trade_name_similarity,
+        trade_name_factor=s.phoenix_trade_name_factor,
     )
     day = F.col("snapshot_date")
     return (
