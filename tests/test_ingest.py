@@ -17,8 +17,15 @@ import pytest
 
 from radar.config import policy, profile, sources
 from radar.errors import InputError
-from radar.ingest.files import detect_encoding, ends_with_line_break
-from radar.ingest.records import extra_column_keys, spark_path
+from radar.ingest.files import SourceFile, detect_encoding, ends_with_line_break
+from radar.ingest.records import (
+    ENCODINGS,
+    MALFORMED,
+    extra_column_keys,
+    malformed_code,
+    present_mask,
+    spark_path,
+)
 from radar.jobs import ingest
 from radar.jobs.context import RunContext
 from radar.lake import Lake
@@ -446,6 +453,21 @@ def test_extra_column_keys() -> None:
     headers = ["a", "ID", "", "ID", " note ", ""]
     assert extra_column_keys(headers, [1, 2, 3, 4, 5]) == ["ID#2", "#3", "ID#4", "note", "#6"]
     assert extra_column_keys(headers, [1]) == ["ID"]
+
+
+def test_per_row_codes_cover_every_source() -> None:
+    """What differs between sources travels as numbers (see records.slot_source): every format has its
+    malformed-row message, every encoding Spark reads text in its own code, every field its own presence bit."""
+    for fmt, expected in [("csv", "columns does not match"), ("xlsx", "cells beyond"), ("jsonl", "JSON object"),
+                          ("json_array", "JSON object")]:
+        assert expected in MALFORMED[malformed_code(SourceFile(path=Path("x"), relpath="x", format=fmt, size=1))]
+    for enc in ("utf-8", "gb18030", None):
+        assert SourceFile(path=Path("x"), relpath="x", format="csv", size=1, encoding=enc).spark_encoding in ENCODINGS
+    penalty = sources().record_types["penalty"]
+    names = list(penalty.fields)
+    assert present_mask(penalty, set()) == 0
+    assert present_mask(penalty, set(names)) == (1 << len(names)) - 1
+    assert present_mask(penalty, {names[0], names[-1]}) == 1 | 1 << (len(names) - 1)
 
 
 def test_identifier_quality_is_counted(run: Run) -> None:

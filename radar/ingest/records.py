@@ -236,25 +236,40 @@ def extra_column_keys(headers: list[str], positions: list[int]) -> list[str]:
     return [n if n and counts[n] == 1 else f"{n}#{i + 1}" for n, i in zip(names, positions, strict=True)]
 
 
-def _malformed_reason(sf: SourceFile) -> str:
-    if sf.format == "csv":
-        return "malformed row: the number of columns does not match the header"
-    if sf.format == "xlsx":
-        return f"malformed row: {BEYOND_HEADER}"
-    return "malformed row: not a JSON object"
+# What differs between sources travels with each row as a few numbers, not as text: the rows are copied from
+# one parsing stage to the next, and a list of field names or a message on every row would be copied with them.
+MALFORMED = (
+    "malformed row: the number of columns does not match the header",  # CSV
+    f"malformed row: {BEYOND_HEADER}",  # a workbook sheet
+    "malformed row: not a JSON object",  # JSON lines and arrays
+)
+ENCODINGS = ("UTF-8", "GB18030")  # what Spark reads a text source in (SourceFile.spark_encoding)
 
 
-def _array_lit(values: list[str]) -> str:
-    """A SQL array of string literals (an empty one typed)."""
-    return "array(" + ", ".join(map(parse.lit, values)) + ")" if values else "CAST(array() AS ARRAY<STRING>)"
+def malformed_code(sf: SourceFile) -> int:
+    """The index in ``MALFORMED`` of the message for a malformed row of ``sf``."""
+    return 0 if sf.format == "csv" else 1 if sf.format == "xlsx" else 2
+
+
+def _code_sql(code: str, texts: tuple[str, ...]) -> str:
+    """The text a row's code (``code``: an index into ``texts``) stands for."""
+    return "(CASE " + " ".join(f"WHEN {code} = {i} THEN {parse.lit(t)}" for i, t in enumerate(texts)) + " END)"
+
+
+def present_mask(rt: RecordTypeSpec, fields: set[str]) -> int:
+    """The fields of a record type a source has, as bits: bit ``j`` for the ``j``-th field of conf/sources.yaml."""
+    assert len(rt.fields) <= 63, "a record type has more fields than a presence mask holds"
+    return sum(1 << j for j, f in enumerate(rt.fields) if f in fields)
 
 
 def slot_source(raw: DataFrame, sf: SourceFile, src: Sources) -> DataFrame:
     """One source's rows in the slot layout shared by every source (``SlotLayout``), ready for ``parse_slots``.
 
-    What differs between files travels as per-row literals: the record type, the fields present, the money
-    unit of each money slot, the message for a malformed row, the encoding, whether the raw text must be kept;
-    unknown columns are folded into ``_extra`` and the row's text into ``_raw``. One ``selectExpr``.
+    What differs between files travels as per-row literals: the record type, the fields present (``_present``,
+    see ``present_mask``), the money slots whose unit is 万元 (``_wan``, one bit per slot), the codes of the
+    messages for a malformed row (``_fmt``, see ``MALFORMED``) and undecodable bytes (``_enc``, see
+    ``ENCODINGS``), whether the raw text must be kept; unknown columns are folded into ``_extra`` and the row's
+    text into ``_raw``. One ``selectExpr``.
     """
     assert sf.mapping is not None
     rt_name = sf.mapping.record_type
@@ -278,19 +293,20 @@ def slot_source(raw: DataFrame, sf: SourceFile, src: Sources) -> DataFrame:
     )
     units = {c.field: c.unit for c in sf.mapping.columns}
     money = [by_slot.get(("money", i)) for i in range(layout.width.get("money", 0))]
+    wan = sum(1 << i for i, f in enumerate(money) if f and (units.get(f) or rt.fields[f].unit) == "wan")
     return raw.selectExpr(
         *exprs,
         f"{parse.lit(rt_name)} AS record_type",
         f"{extra} AS _extra",
         f"{text} AS _raw",
-        f"{CORRUPT} AS _corrupt",
+        f"{CORRUPT} IS NOT NULL AS _malformed",
         "_blk",
         "_idx",
         f"{parse.lit(sf.cache_key)} AS _key",
-        f"{_array_lit([f for f in rt.fields if f in sf.mapping.fields])} AS _present",
-        f"{_array_lit([(units.get(f) or rt.fields[f].unit or 'yuan') if f else 'yuan' for f in money])} AS _units",
-        f"{parse.lit(_malformed_reason(sf))} AS _malformed",
-        f"{parse.lit(f'undecodable bytes: the row is not valid {sf.spark_encoding}')} AS _undecodable",
+        f"CAST({present_mask(rt, sf.mapping.fields)} AS BIGINT) AS _present",
+        f"{wan} AS _wan",
+        f"{malformed_code(sf)} AS _fmt",
+        f"{ENCODINGS.index(sf.spark_encoding)} AS _enc",
         f"{'true' if sf.truncated else 'false'} AS _keep_raw",
     )
 
@@ -301,64 +317,84 @@ def _per_type_sql(make: dict[str, str], default: str = "NULL") -> str:
     return f"(CASE {branches} ELSE {default} END)" if make else default
 
 
+# the per-row literals of ``slot_source`` that every parsing stage passes on
+_PASSED = ["record_type", "_extra", "_raw", "_malformed", "_blk", "_idx", "_key", "_present", "_wan", "_fmt",
+           "_enc", "_keep_raw"]
+UNDECODABLE = tuple(f"undecodable bytes: the row is not valid {e}" for e in ENCODINGS)
+
+
 def parse_slots(df: DataFrame, src: Sources) -> DataFrame:
     """Typed slots, data-quality issues, the quarantine reason and the record columns of ``slot_source`` rows
     of any record types, in the staging shape (``staging_schema``) plus ``_key``.
 
-    Built in stages (raw text -> cleaned text -> parsed dates -> typed values -> reasons) so each value is
-    cleaned once; Spark keeps the stages apart because their expressions are used more than once. Issues
-    follow the order of the fields in conf/sources.yaml; the quarantine reason is the first that applies.
+    Built in stages (raw text -> cleaned text -> parsed dates and typed values -> open-ended dates -> reasons
+    and record columns -> raw text of rejected rows) so each value is cleaned once; Spark keeps the stages
+    apart because their expressions are used more than once. Each stage passes on only what a later one
+    reads: the projection is too wide for whole-stage code generation, so every stage copies its rows, and
+    narrow rows are cheap to copy. Issues follow the order of the fields in conf/sources.yaml; the quarantine
+    reason is the first that applies.
     """
     layout = slot_layout(src)
     slots = layout.names()
     dates = [i for k, i in slots if k == "date"]
-    cleaned = df.selectExpr("*", *[f"{parse.clean_text(f's_{k}_{i}')} AS c_{k}_{i}" for k, i in slots])
-    dated = cleaned.selectExpr("*", *[f"{parse.date_of_clean(f'c_date_{i}', src.timezone)} AS d_date_{i}"
-                                      for i in dates])
-    opened = dated.selectExpr(
-        "*", *[f"{parse.open_ended_of(f'c_date_{i}', f'd_date_{i}', src.sentinel_dates)} AS o_date_{i}" for i in dates]
-    )
-    typed = []
-    for k, i in slots:
+    typed_kinds = [(k, i) for k, i in slots if k != "string"]  # their cleaned text tells a bad value from none
+    s_dates = [f"s_date_{i}" for i in dates]  # the text of an unparseable required date goes into its reason
+    cleaned = df.selectExpr(*_PASSED, *s_dates, *[f"{parse.clean_text(f's_{k}_{i}')} AS c_{k}_{i}" for k, i in slots])
+
+    def typed_sql(k: str, i: int) -> str:
         c = f"c_{k}_{i}"
-        e = {
-            "date": f"CASE WHEN o_date_{i} THEN CAST(NULL AS DATE) ELSE d_date_{i} END",
-            "money": parse.money_of_clean(c, "yuan", f"try_element_at(_units, {i + 1})"),
+        return {
+            "date": parse.date_of_clean(c, src.timezone),
+            "money": parse.money_of_clean(c, "yuan", f"IF((_wan & {1 << i}) != 0, 'wan', 'yuan')"),
             "decimal": parse.decimal_of_clean(c),
             "int": parse.int_of_clean(c),
             "bool": parse.bool_of_clean(c),
             "list": parse.list_of_clean(c, src.list_separators, src.list_keep_whole),
         }.get(k, c)
-        typed.append(f"{e} AS t_{k}_{i}")
-    step = opened.selectExpr("*", *typed)
+
+    all_empty = " AND ".join(f"c_{k}_{i} IS NULL" for k, i in slots) or "true"
+    # a date slot's parsed date is d_date_<i> until open-ended dates are told apart; a string slot's value is its
+    # cleaned text
+    typed = cleaned.selectExpr(
+        *_PASSED, *s_dates, *[f"c_{k}_{i}" for k, i in typed_kinds],
+        *[f"{typed_sql(k, i)} AS {'d' if k == 'date' else 't'}_{k}_{i}" for k, i in slots],
+        f"({all_empty}) AS _empty",
+    )
+    opened = typed.selectExpr(
+        *_PASSED, *s_dates, *[f"c_{k}_{i}" for k, i in typed_kinds],
+        *[f"t_{k}_{i}" for k, i in slots if k != "date"], "_empty",
+        *[f"{parse.open_ended_of(f'c_date_{i}', f'd_date_{i}', src.sentinel_dates)} AS o_date_{i}" for i in dates],
+        *[f"CASE WHEN {parse.open_ended_of(f'c_date_{i}', f'd_date_{i}', src.sentinel_dates)} "
+          f"THEN CAST(NULL AS DATE) ELSE d_date_{i} END AS t_date_{i}" for i in dates],
+    )
+
+    def cleaned_of(k: str, i: int) -> str:  # a string slot's cleaned text is its value
+        return f"t_{k}_{i}" if k == "string" else f"c_{k}_{i}"
 
     issues: dict[str, str] = {}
     reasons: dict[str, str] = {}
     for rt_name, rt in src.record_types.items():
         found, why = [], []
-        for f, spec in rt.fields.items():
+        for j, (f, spec) in enumerate(rt.fields.items()):
             k, i = layout.slots[rt_name][f]
             if k in ("date", "money", "decimal", "int"):
                 bad = f"c_{k}_{i} IS NOT NULL AND t_{k}_{i} IS NULL" + (f" AND NOT o_date_{i}" if k == "date" else "")
                 found.append(f"CASE WHEN {bad} THEN {parse.lit(f'bad_{k}:{f}')} END")
             if spec.required:
-                why.append(f"WHEN NOT array_contains(_present, {parse.lit(f)}) "
-                           f"THEN {parse.lit(f'missing required column: {f}')}")
-                why.append(f"WHEN c_{k}_{i} IS NULL THEN {parse.lit(f'missing required value: {f}')}")
+                why.append(f"WHEN (_present & {1 << j}) = 0 THEN {parse.lit(f'missing required column: {f}')}")
+                why.append(f"WHEN {cleaned_of(k, i)} IS NULL THEN {parse.lit(f'missing required value: {f}')}")
                 if k == "date":
                     why.append(f"WHEN t_date_{i} IS NULL AND NOT o_date_{i} "
                                f"THEN concat({parse.lit(f'unparseable date in {f}: ')}, s_date_{i})")
         issues[rt_name] = f"array_compact(array({', '.join(found)}))" if found else "CAST(array() AS ARRAY<STRING>)"
         if why:
             reasons[rt_name] = "CASE " + " ".join(why) + " END"
-    all_empty = " AND ".join(f"c_{k}_{i} IS NULL" for k, i in slots) or "true"
     reason = (
-        "CASE WHEN _corrupt IS NOT NULL THEN _malformed "
-        f"WHEN ({all_empty}) THEN 'empty row: no values' "
-        "WHEN contains(_raw, '\\ufffd') THEN _undecodable "
+        f"CASE WHEN _malformed THEN {_code_sql('_fmt', MALFORMED)} "
+        "WHEN _empty THEN 'empty row: no values' "
+        f"WHEN contains(_raw, '\\ufffd') THEN {_code_sql('_enc', UNDECODABLE)} "
         f"ELSE {_per_type_sql(reasons)} END"
     )
-    checked = step.selectExpr("*", f"{_per_type_sql(issues)} AS issues", f"{reason} AS quarantine_reason")
 
     keys, status, event = {}, {}, {}
     subject: dict[str, dict[str, str]] = {a: {} for a in ("uscc", "name", "address", "legal_rep", "phone", "reg_no")}
@@ -378,15 +414,7 @@ def parse_slots(df: DataFrame, src: Sources) -> DataFrame:
         norm = _status_norm(rt_name, layout.of(rt_name, "status") if "status" in rt.fields else None)
         if norm:
             status[rt_name] = norm
-    return checked.selectExpr(
-        "record_type",
-        "_blk",
-        "_idx",
-        *[f"t_{k}_{i}" for k, i in slots],
-        "issues",
-        "_extra AS extra",
-        "quarantine_reason",
-        "CASE WHEN quarantine_reason IS NOT NULL OR _keep_raw THEN _raw END AS raw",
+    record = [
         f"{_per_type_sql(keys)} AS record_key",
         f"{_per_type_sql(subject['uscc'])} AS party_uscc_raw",
         f"{_per_type_sql(subject['name'])} AS party_name",
@@ -396,6 +424,22 @@ def parse_slots(df: DataFrame, src: Sources) -> DataFrame:
         f"{_per_type_sql(subject['reg_no'])} AS party_reg_no",
         f"{_per_type_sql(event)} AS event_date",
         f"{_per_type_sql(status, parse.lit('active'))} AS record_status",
+    ]
+    checked = opened.selectExpr(
+        "record_type", "_blk", "_idx", *[f"t_{k}_{i}" for k, i in slots],
+        f"{_per_type_sql(issues)} AS issues", "_extra", f"{reason} AS quarantine_reason", "_raw", "_keep_raw",
+        *record, "_key",
+    )
+    return checked.selectExpr(
+        "record_type",
+        "_blk",
+        "_idx",
+        *[f"t_{k}_{i}" for k, i in slots],
+        "issues",
+        "_extra AS extra",
+        "quarantine_reason",
+        "CASE WHEN quarantine_reason IS NOT NULL OR _keep_raw THEN _raw END AS raw",
+        *[r.rsplit(" AS ", 1)[1] for r in record],
         "_key",
     )
 
