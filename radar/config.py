@@ -72,6 +72,7 @@ class BlockingSettings(_Strict):
     max_bigram_entities: int = Field(400, ge=1)
     min_name_score: float = Field(0.2, ge=0, le=1)
     name_top_k: int = Field(10, ge=1)
+    max_exact_entities: int = Field(30, ge=0)
     max_address_entities: int = Field(30, ge=1)
     max_hint_entities: int = Field(60, ge=1)
     max_sibling_entities: int = Field(3, ge=1)

@@ -264,3 +264,52 @@ def test_fit_models_two_stages_and_their_fallbacks() -> None:
     one = X[X["rid"] == "complaint\u0001s0"].assign(_held=False)  # one record: no fold left to learn from
     first, second = fit_models(one, {"complaint": 1.0}, m)
     assert first.meta["source"] == "fitted" and second is None
+
+
+# ---------------------------------------------------------------- blocking: which names are candidates
+def test_top_names_break_ties_by_edit_distance(spark: Any) -> None:
+    """Sixteen names tie on their bigram score (``X氏便利``, ``赵纪便利``, ``赵记便利``): the namesake and the
+    name a character off come first, not the smallest entity ids; a better score still comes before a closer
+    name."""
+    from radar.resolve.match import top_names
+
+    names = [(f"e{i:02d}", f"{c}氏便利") for i, c in enumerate("韩孙李周吴郑冯陈褚卫蒋沈杨朱")]
+    names += [("e90", "赵纪便利"), ("e99", "赵记便利")]                 # a typo, the namesake: the largest ids
+    names += [("f0", "幸运"), ("f1", "幸福"), ("f2", "福")]
+    scores = [("赵记便利", eid, 1.0) for eid, _ in names if eid[0] == "e"]
+    scores += [("幸福", "f0", 0.9), ("幸福", "f1", 0.5), ("幸福", "f2", 0.5)]
+    s = spark.createDataFrame(scores, "r_core string, eid string, _s double")
+    nm = spark.createDataFrame(names, "eid string, v_core string")
+    got: dict[str, set[str]] = {}
+    for r in top_names(s, nm, 2).collect():
+        got.setdefault(r["r_core"], set()).add(r["eid"])
+    assert got == {"赵记便利": {"e99", "e90"}, "幸福": {"f0", "f1"}}
+
+
+def test_namesakes_are_candidates_whatever_their_bigrams(spark: Any) -> None:
+    """A shop sign whose every bigram is too common to block on still finds the entities bearing it, in every
+    district, up to ``blocking.max_exact_entities`` of them."""
+    from radar.resolve.match import candidate_pairs
+
+    regs = [(f"a{i}", f"{d}赵记便利店", d) for i, d in enumerate(["双塔区", "龙城区", "北票市"])]
+    regs += [(f"b{i}", f"双塔区{c}记便利店", "双塔区") for i, c in enumerate("韩孙李周")]
+    ents = spark.createDataFrame(
+        [(eid, name, None, "211302", None, "individual") for eid, name, _ in regs],
+        "entity_id string, name string, address_key string, district_code string, legal_rep_name string, "
+        "entity_class string",
+    )
+    names = spark.createDataFrame([(eid, RULES.parts_py(n).core) for eid, n, _ in regs], "eid string, v_core string")
+    recs = spark.createDataFrame(
+        [("r1", "赵记便利", None, None, None, None, None, None, False)],
+        "rid string, r_core string, r_region string, r_addr_key string, r_addr_district string, "
+        "r_code_district string, r_hint_district string, r_hint_also string, r_person boolean",
+    )
+    siblings = spark.createDataFrame([], "rid string, r_core string, eid string")
+
+    def found(**blocking: Any) -> set[str]:
+        pol = POLICY.model_copy(update={"blocking": POLICY.blocking.model_copy(update=blocking)})
+        return {r["eid"] for r in candidate_pairs(recs, names, ents, siblings, pol).collect()}
+
+    # 便利 and 记便 are each in more entities than one: nothing left to block on but the name itself
+    assert found(max_bigram_entities=1, max_exact_entities=3) == {"a0", "a1", "a2"}
+    assert found(max_bigram_entities=1, max_exact_entities=2) == set()

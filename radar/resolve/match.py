@@ -2,8 +2,10 @@
 
 1. **Names**: every entity is known by its registry name and its former names (名称变更 change records).
 2. **Blocking**: candidates of a record are the entities whose names share its rarest character bigrams (the
-   top ``blocking.name_top_k`` by summed inverse document frequency; bigrams of more than
-   ``blocking.max_bigram_entities`` entities are too common to block on), the entities at its address
+   top ``blocking.name_top_k`` by summed inverse document frequency, ties broken by edit distance: see
+   :func:`top_names`; bigrams of more than ``blocking.max_bigram_entities`` entities are too common to block
+   on), every entity bearing the record's name core when at most ``blocking.max_exact_entities`` do, the
+   entities at its address
    (house number or building), the individual businesses registered under an operator's name whose surname
    or given name the shop sign carries (``老王饺子馆``, ``海燕麻辣烫``) in the record's district, and the
    entities other records with the same name were linked to by their code ("siblings").
@@ -113,6 +115,26 @@ def entity_names(entities: DataFrame, former: DataFrame | None, policy: ResolveP
     return named.withColumn("_r", F.row_number().over(first)).where("_r = 1").drop("_r")
 
 
+def top_names(scores: DataFrame, names: DataFrame, k: int) -> DataFrame:
+    """(r_core, eid): the ``k`` entities whose names are closest to each record's name core, from ``scores``
+    (r_core, eid, _s: the share of the core's bigram weight the entity's names hold).
+
+    The bigram score alone ties often: when the core's rare bigrams are too common to block on, every
+    ``X记便利`` shares the one bigram left (``记便``) with ``赵记便利``, and a cut by entity id would keep ten
+    arbitrary ones. Among the candidates scoring at least the ``k``-th best score, the edit distance of the
+    closest name breaks the tie: the namesakes come first, then the names a character off (a homophone, a typo).
+    """
+    by_score = Window.partitionBy("r_core").orderBy(F.col("_s").desc())
+    contenders = scores.withColumn("_rk", F.rank().over(by_score)).where(F.col("_rk") <= k).select("r_core", "eid", "_s")
+    dist = (
+        contenders.join(names.select("eid", "v_core"), "eid")
+        .groupBy("r_core", "eid")
+        .agg(F.max("_s").alias("_s"), F.min(F.levenshtein("r_core", "v_core")).alias("_d"))
+    )
+    ranked = Window.partitionBy("r_core").orderBy(F.col("_s").desc(), F.col("_d"), F.col("eid"))
+    return dist.withColumn("_rk", F.row_number().over(ranked)).where(F.col("_rk") <= k).select("r_core", "eid")
+
+
 def candidate_pairs(
     records: DataFrame, names: DataFrame, entities: DataFrame, siblings: DataFrame, policy: ResolvePolicy
 ) -> DataFrame:
@@ -139,9 +161,18 @@ def candidate_pairs(
         .withColumn("_s", F.col("_s") / F.col("_tot"))
         .where(F.col("_s") >= b.min_name_score)
     )
-    top = Window.partitionBy("r_core").orderBy(F.col("_s").desc(), F.col("eid"))
-    by_core = by_core.withColumn("_rk", F.row_number().over(top)).where(F.col("_rk") <= b.name_top_k)
-    by_name = records.join(by_core, "r_core").select("rid", "eid", F.lit("name").alias("block"))
+    by_name = records.join(top_names(by_core, names, b.name_top_k), "r_core").select(
+        "rid", "eid", F.lit("name").alias("block")
+    )
+    # every entity bearing exactly the record's name core, when few do: the same shop sign in several
+    # districts or trades (the bigrams of such template names are often all too common to block on)
+    bearers = names.select("eid", "v_core").distinct()
+    few = bearers.groupBy("v_core").agg(F.count(F.lit(1)).alias("_xn")).where(F.col("_xn") <= b.max_exact_entities)
+    by_namesake = (
+        records.where(F.col("r_core").isNotNull())
+        .join(bearers.join(few, "v_core"), F.col("r_core") == F.col("v_core"))
+        .select("rid", "eid", F.lit("namesake").alias("block"))
+    )
 
     # the same house number or building
     ent_addr = entities.where(F.col("address_key").isNotNull()).select("entity_id", "address_key")
@@ -205,7 +236,7 @@ def candidate_pairs(
         .where(F.col("_srid") != F.col("rid"))
         .select("rid", "eid", F.lit("sibling").alias("block"))
     )
-    return by_name.unionByName(by_addr).unionByName(by_hint).unionByName(by_sibling)
+    return by_name.unionByName(by_namesake).unionByName(by_addr).unionByName(by_hint).unionByName(by_sibling)
 
 
 def sibling_support(pairs: DataFrame, records: DataFrame, siblings: DataFrame) -> DataFrame:
