@@ -89,13 +89,17 @@ def bench_scale(spark: Any, scale: str, seed: int, repeats: int, work: Path) -> 
     city, as_of = _city(scale, seed, work)
     raw = city / "raw"
     cold, warm, floors = [], [], []
+    phases: list[dict[str, float]] = []
+    loads: list[float] = []  # the 1-minute load average after each run's floor (other work inflates timings)
     report: dict[str, Any] = {}
     for r in range(repeats):
         lake = work / f"lake-{scale}-{r}"
         shutil.rmtree(lake, ignore_errors=True)
         secs, report = _timed_ingest(spark, lake, as_of, raw)
         cold.append(secs)
+        phases.append(report["phase_seconds"])
         floors.append(csv_copy_floor(spark, raw, work / f"floor-{scale}-{r}"))
+        loads.append(round(os.getloadavg()[0], 2))
         secs_warm, again = _timed_ingest(spark, lake, as_of, raw)
         warm.append(secs_warm)
         assert again["parse_cache"]["sources_parsed"] == 0, "an unchanged file was parsed again"
@@ -116,6 +120,8 @@ def bench_scale(spark: Any, scale: str, seed: int, repeats: int, work: Path) -> 
         "reconciled": rows_in == accepted + quarantined,
         "repeats": repeats,
         "cold_seconds": {"median": round(c, 1), "runs": [round(x, 1) for x in cold]},
+        "cold_phase_seconds": phases,
+        "load_average_after_floor": loads,
         "floor_csv_to_parquet_seconds": {"median": round(f, 1), "runs": [round(x, 1) for x in floors]},
         "warm_seconds": {"median": round(w, 1), "runs": [round(x, 1) for x in warm]},
         "cold_to_floor_ratio": round(c / f, 2) if f else None,
@@ -242,7 +248,7 @@ def main() -> None:
         "command": "bench/ingest.py " + " ".join(sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "load_average_at_start": os.getloadavg()[0],
+        "load_average_at_start": round(os.getloadavg()[0], 2),
     }
     if args.scales:
         from radar.config import profile

@@ -23,6 +23,7 @@ from radar.ingest.records import (
     MALFORMED,
     extra_column_keys,
     malformed_code,
+    parse_tasks,
     present_mask,
     spark_path,
 )
@@ -468,6 +469,21 @@ def test_per_row_codes_cover_every_source() -> None:
     assert present_mask(penalty, set()) == 0
     assert present_mask(penalty, set(names)) == (1 << len(names)) - 1
     assert present_mask(penalty, {names[0], names[-1]}) == 1 | 1 << (len(names) - 1)
+
+
+def test_small_sources_share_parsing_tasks(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sources are parsed by about one task per BYTES_PER_PARSE_TASK of text, and never fewer than the cores."""
+    from radar.ingest import records
+
+    paths = []
+    for i in range(5):
+        paths.append(tmp_path / f"f{i}.csv")
+        paths[-1].write_text("a,b\n1,2\n", encoding="utf-8")
+    df = spark.read.csv([spark_path(p) for p in paths], header=True)
+    cores = spark.sparkContext.defaultParallelism
+    assert parse_tasks(df) == cores
+    monkeypatch.setattr(records, "BYTES_PER_PARSE_TASK", 1)
+    assert parse_tasks(df) == max(cores, sum(p.stat().st_size for p in paths))
 
 
 def test_identifier_quality_is_counted(run: Run) -> None:

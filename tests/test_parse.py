@@ -58,6 +58,7 @@ DATE_CASES: dict[str | None, tuple[date | None, bool]] = {
     "20210305": (date(2021, 3, 5), False),
     "2021.03.05": (date(2021, 3, 5), False),
     "2021-03-05 13:45:00": (date(2021, 3, 5), False),
+    "2021-03-05x": (date(2021, 3, 5), False),  # a Y-M-D prefix is taken
     "2021/03/05 23:59:59": (date(2021, 3, 5), False),
     "2021-03-05T23:59:59.000": (date(2021, 3, 5), False),
     "２０２１－０３－０５": (date(2021, 3, 5), False),  # full-width digits
@@ -84,6 +85,8 @@ DATE_CASES: dict[str | None, tuple[date | None, bool]] = {
     "2021/02/29": (None, False),
     "20211345": (None, False),
     "12345": (None, False),
+    "16094304000001": (None, False),  # 14 digits: no epoch
+    "1609430400000x": (None, False),
     "2021年": (None, False),
     "": (None, False),
     "null": (None, False),
@@ -190,6 +193,11 @@ def test_booleans_text_folding_and_null_tokens(spark: Any) -> None:
         "0": (False, "0", "0"),
         "１": (True, "1", "1"),
         " Y ": (True, "Y", "Y"),
+        "YES": (True, "YES", "YES"),
+        "True": (True, "True", "TRUE"),
+        "nO": (False, "nO", "NO"),
+        "F": (False, "F", "F"),
+        "｢ｱ｣": (None, "｢ｱ｣", "｢ｱ｣"),  # half-width forms share the full-width forms' first UTF-8 bytes: kept
         "false": (False, "false", "FALSE"),
         "也许": (None, "也许", "也许"),
         "ＡＢＣ１２３": (None, "ABC123", "ABC123"),

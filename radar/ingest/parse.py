@@ -18,7 +18,6 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, 
 # Full-width ASCII (U+FF01..U+FF5E) and the ideographic space fold to their half-width forms, as NFKC does.
 _FULL = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
 _HALF = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
-_FULL_CLASS = f"[{chr(0xFF01)}-{chr(0xFF5E)}\u3000]"  # a regular expression: any character of _FULL
 NULL_TOKENS = ["", "null", "NULL", "Null", "None", "none", "nan", "NaN", "\\N", "N/A", "n/a", "-", "--", "/"]
 OPEN_ENDED_WORDS = ["长期", "永久", "长期有效", "无固定期限"]
 
@@ -42,10 +41,21 @@ def _in(values: list[str]) -> str:
     return "(" + ", ".join(lit(v) for v in values) + ")"
 
 
+# The UTF-8 bytes that begin every character of _FULL: U+FF01..U+FF5E begin EF BC or EF BD, U+3000 is E3 80 80.
+# Looking for them in a value's bytes is much cheaper than a regular expression over its decoded text. A few
+# other characters share the two-byte prefixes (U+FF00, U+FF5F..U+FF7F); ``translate`` leaves those as they are.
+_FULL_UTF8_PREFIXES = ("EFBC", "EFBD", "E38080")
+
+
+def has_full_width(x: str) -> str:
+    """Whether text ``x`` may hold a full-width character (see ``_FULL_UTF8_PREFIXES``)."""
+    return "(" + " OR ".join(f"contains(CAST({x} AS BINARY), X'{p}')" for p in _FULL_UTF8_PREFIXES) + ")"
+
+
 def clean_text(x: str) -> str:
     """Half-width, trimmed text; empty and null-like tokens become null. Only text holding a full-width
-    character is translated (most values hold none, and the scan is much cheaper than the translation)."""
-    half = f"CASE WHEN {x} RLIKE {lit(_FULL_CLASS)} THEN translate({x}, {lit(_FULL)}, {lit(_HALF)}) ELSE {x} END"
+    character is translated (most values hold none, and the byte scan is much cheaper than the translation)."""
+    half = f"CASE WHEN {has_full_width(x)} THEN translate({x}, {lit(_FULL)}, {lit(_HALF)}) ELSE {x} END"
     t = f"trim({half})"
     return f"(CASE WHEN {t} IN {_in(NULL_TOKENS)} THEN NULL ELSE {t} END)"
 
@@ -65,11 +75,17 @@ def date_of_clean(t: str, timezone: str = "Asia/Shanghai") -> str:
         f"regexp_extract(regexp_replace(regexp_replace({t}, '[年月/.]', '-'), '日', ''), "
         f"'^(\\\\d{{4}}-\\\\d{{1,2}}-\\\\d{{1,2}})', 1)"
     )
+
+    def digits(n: int) -> str:  # the length test spares most values the regular expression
+        return f"length({t}) = {n} AND {t} RLIKE '^\\\\d{{{n}}}$'"
+
+    # Y-M-D, the commonest form, first: it has nothing to normalise (``norm`` would return it unchanged)
     return (
-        f"(CASE WHEN {t} RLIKE '^\\\\d{{13}}$' THEN {epoch_date(f'timestamp_millis(try_cast({t} AS BIGINT))')} "
-        f"WHEN {t} RLIKE '^\\\\d{{10}}$' THEN {epoch_date(f'timestamp_seconds(try_cast({t} AS BIGINT))')} "
-        f"WHEN {t} RLIKE '^\\\\d{{8}}$' THEN try_to_date({t}, 'yyyyMMdd') "
-        f"WHEN {norm} != '' THEN try_to_date({norm}, 'y-M-d') END)"
+        f"(CASE WHEN {t} RLIKE '^\\\\d{{4}}-\\\\d{{1,2}}-\\\\d{{1,2}}$' THEN try_to_date({t}, 'y-M-d') "
+        f"WHEN {digits(13)} THEN {epoch_date(f'timestamp_millis(try_cast({t} AS BIGINT))')} "
+        f"WHEN {digits(10)} THEN {epoch_date(f'timestamp_seconds(try_cast({t} AS BIGINT))')} "
+        f"WHEN {digits(8)} THEN try_to_date({t}, 'yyyyMMdd') "
+        f"ELSE try_to_date(nullif({norm}, ''), 'y-M-d') END)"
     )
 
 
@@ -125,12 +141,17 @@ def int_of_clean(t: str) -> str:
     return f"CAST(try_cast(regexp_replace({t}, '[,，\\\\s人岁]', '') AS DOUBLE) AS INT)"
 
 
+_TRUE = ["是", "y", "yes", "1", "true", "t"]
+_FALSE = ["否", "n", "no", "0", "false", "f"]
+
+
 def bool_of_clean(t: str) -> str:
-    """是/否, Y/N, 1/0, true/false from cleaned text."""
+    """是/否, Y/N, 1/0, true/false (any case) from cleaned text. Values already in lower case are looked up
+    before anything is lower-cased (Spark lower-cases with ICU, which is slow)."""
     lo = f"lower({t})"
     return (
-        f"(CASE WHEN {lo} IN ('是', 'y', 'yes', '1', 'true', 't') THEN true "
-        f"WHEN {lo} IN ('否', 'n', 'no', '0', 'false', 'f') THEN false END)"
+        f"(CASE WHEN {t} IN {_in(_TRUE)} THEN true WHEN {t} IN {_in(_FALSE)} THEN false "
+        f"WHEN {lo} IN {_in(_TRUE)} THEN true WHEN {lo} IN {_in(_FALSE)} THEN false END)"
     )
 
 
@@ -173,9 +194,14 @@ def split_list(x: str, separators: list[str], keep_whole: list[str]) -> str:
     return list_of_clean(clean_text(x), separators, keep_whole)
 
 
+def uscc_of_clean(t: str) -> str:
+    """Upper-case identifier without spaces or separators, from cleaned text."""
+    return f"upper(regexp_replace({t}, '[\\\\s\\\\-]', ''))"
+
+
 def clean_uscc(x: str) -> str:
     """Upper-case identifier without spaces or separators (full-width folded)."""
-    return f"upper(regexp_replace({clean_text(x)}, '[\\\\s\\\\-]', ''))"
+    return uscc_of_clean(clean_text(x))
 
 
 # ------------------------------------------------------------------------------------------ USCC

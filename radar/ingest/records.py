@@ -19,6 +19,7 @@ Two phases, so that the number of Spark jobs does not grow with record types tim
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -317,6 +318,23 @@ def _per_type_sql(make: dict[str, str], default: str = "NULL") -> str:
     return f"(CASE {branches} ELSE {default} END)" if make else default
 
 
+# Bytes of source text per parsing task. The parsing projection is too wide for whole-stage code generation,
+# so every task generates the code of its stages anew (some 70 ms of CPU): with one task per file that fixed
+# cost was most of the parse of a small city. Sources smaller than this together share a task; there are at
+# least as many tasks as cores, and large inputs keep many tasks so the cores stay evenly loaded.
+BYTES_PER_PARSE_TASK = 32 << 20
+
+
+def parse_tasks(df: DataFrame) -> int | None:
+    """How many tasks should parse the sources ``df`` reads (see ``BYTES_PER_PARSE_TASK``); None when their
+    sizes cannot be read here (not local files)."""
+    try:
+        total = sum(os.path.getsize(local_path_of(u)) for u in df.inputFiles())
+    except OSError:
+        return None
+    return max(df.sparkSession.sparkContext.defaultParallelism, math.ceil(total / BYTES_PER_PARSE_TASK))
+
+
 # the per-row literals of ``slot_source`` that every parsing stage passes on
 _PASSED = ["record_type", "_extra", "_raw", "_malformed", "_blk", "_idx", "_key", "_present", "_wan", "_fmt",
            "_enc", "_keep_raw"]
@@ -339,6 +357,9 @@ def parse_slots(df: DataFrame, src: Sources) -> DataFrame:
     dates = [i for k, i in slots if k == "date"]
     typed_kinds = [(k, i) for k, i in slots if k != "string"]  # their cleaned text tells a bad value from none
     s_dates = [f"s_date_{i}" for i in dates]  # the text of an unparseable required date goes into its reason
+    tasks = parse_tasks(df)
+    if tasks is not None:
+        df = df.coalesce(tasks)  # no shuffle; row numbers are taken below it (read_source)
     cleaned = df.selectExpr(*_PASSED, *s_dates, *[f"{parse.clean_text(f's_{k}_{i}')} AS c_{k}_{i}" for k, i in slots])
 
     def typed_sql(k: str, i: int) -> str:
@@ -409,7 +430,7 @@ def parse_slots(df: DataFrame, src: Sources) -> DataFrame:
             f = getattr(rt.subject, a)
             if f:
                 col = layout.of(rt_name, f)
-                subject[a][rt_name] = parse.clean_uscc(col) if a in ("uscc", "reg_no") else col
+                subject[a][rt_name] = parse.uscc_of_clean(col) if a in ("uscc", "reg_no") else col
         event[rt_name] = layout.of(rt_name, rt.event_date)
         norm = _status_norm(rt_name, layout.of(rt_name, "status") if "status" in rt.fields else None)
         if norm:
