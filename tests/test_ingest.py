@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from pyspark.sql import functions as F
 
 from radar.config import policy, profile, sources
 from radar.errors import InputError
@@ -484,6 +485,16 @@ def test_small_sources_share_parsing_tasks(spark: Any, tmp_path: Path, monkeypat
     assert parse_tasks(df) == cores
     monkeypatch.setattr(records, "BYTES_PER_PARSE_TASK", 1)
     assert parse_tasks(df) == max(cores, sum(p.stat().st_size for p in paths))
+
+
+def test_small_tables_keep_one_partition_per_core(spark: Any) -> None:
+    """The kept tables broadcast to every table's job (statuses, re-sent records, objection marks) are not
+    spread over the shuffle partitions."""
+    from radar.ingest.records import small
+
+    df = spark.range(100).groupBy((F.col("id") % 7).alias("k")).count()
+    assert small(df).rdd.getNumPartitions() <= spark.sparkContext.defaultParallelism
+    assert sorted(small(df).collect()) == sorted(df.collect())
 
 
 def test_identifier_quality_is_counted(run: Run) -> None:

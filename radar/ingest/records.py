@@ -486,10 +486,17 @@ def _status_norm(record_type: str, status: str | None) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------ assembling
+def small(df: DataFrame) -> DataFrame:
+    """A small table (the result of an aggregation) in one partition per core instead of one per shuffle
+    partition: it is kept and then broadcast to every table's job, and each of those reads it in as many tasks
+    as it has partitions; the identifiers' statuses are also checked in Python, a worker per partition."""
+    return df.coalesce(df.sparkSession.sparkContext.defaultParallelism)
+
+
 def uscc_statuses(df: DataFrame, placeholder: str) -> DataFrame:
     """(party_uscc_raw, uscc_status) of every distinct identifier of ``df``: python-stdnum decides USCC
     validity once per distinct value. Small (one row per identifier): joined by ``add_uscc_status``."""
-    ids = df.select("party_uscc_raw").where(F.col("party_uscc_raw").isNotNull()).distinct()
+    ids = small(df.select("party_uscc_raw").where(F.col("party_uscc_raw").isNotNull()).distinct())
     return ids.withColumn("uscc_status", parse.uscc_status(F.col("party_uscc_raw"), placeholder))
 
 
@@ -557,6 +564,7 @@ def folded_records(df: DataFrame, updated: Column | None = None) -> DataFrame:
         .select("record_type", "record_key", "versions",
                 F.col("_current.source_file").alias("_current_file"),
                 F.col("_current.source_row").alias("_current_row"))
+        .transform(small)
     )
 
 
@@ -637,6 +645,7 @@ def objection_marks(df: DataFrame, src: Sources, retracts: list[str], corrects: 
         .groupBy("record_type", "record_key")
         .agg(best.alias("_best"))
         .select("record_type", "record_key", "_best.objection_status", "_best.objection_id")
+        .transform(small)
     )
 
 
