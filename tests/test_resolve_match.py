@@ -139,6 +139,21 @@ def test_alone_at_the_address_and_under_the_name() -> None:
     assert f["alias_unique"].to_dict() == {"e1": 0.0, "e2": 1.0, "e3": 0.0}
 
 
+def test_operator_named_business_at_the_record_s_house_number() -> None:
+    """The sign's operator-named business at the house number the record gives; not at another number, not an
+    entity with a name of its own there, and not merely in the same village (a village is no premises)."""
+    df = _shop_sign_pairs()
+    village = {"r_addr": "朝阳县羊山镇王家店村", "r_addr_key": "朝阳县羊山镇王家店村", "e_addr": "朝阳县羊山镇王家店村",
+               "e_addr_key": "朝阳县羊山镇王家店村", "e_person_named": True, "e_class": "individual"}
+    df = pd.concat([df, pd.DataFrame([
+        pair("r1", "e4", "老王饺子馆", "双塔区老李饺子馆", e_addr="双塔区新华路3号", e_addr_key="双塔区新华路3号",
+             r_addr="双塔区新华路3号", r_addr_key="双塔区新华路3号", e_class="individual"),
+        pair("r2", "e5", "老王饺子馆", "王建军", e_rep="王建军", **village),
+    ])], ignore_index=True)
+    f = pair_features(df, FOLDS).set_index("eid")
+    assert f["operator_at_addr"].to_dict() == {"e1": 1.0, "e2": 0.0, "e3": 0.0, "e4": 0.0, "e5": 0.0}
+
+
 def test_two_at_the_address_are_not_alone() -> None:
     df = _shop_sign_pairs()
     df.loc[df["eid"] == "e3", ["e_addr", "e_addr_key"]] = "双塔区新华路3号"
@@ -267,6 +282,17 @@ def test_fit_models_two_stages_and_their_fallbacks() -> None:
 
 
 # ---------------------------------------------------------------- blocking: which names are candidates
+# the record and entity columns blocking reads
+RECORDS = (
+    "rid string, r_core string, r_region string, r_form string, r_addr_key string, r_addr_district string, "
+    "r_code_district string, r_hint_district string, r_hint_also string, r_person boolean"
+)
+ENTITIES = (
+    "entity_id string, name string, address_key string, district_code string, legal_rep_name string, "
+    "entity_class string"
+)
+
+
 def test_top_names_break_ties_by_edit_distance(spark: Any) -> None:
     """Sixteen names tie on their bigram score (``X氏便利``, ``赵纪便利``, ``赵记便利``): the namesake and the
     name a character off come first, not the smallest entity ids; a better score still comes before a closer
@@ -293,16 +319,11 @@ def test_namesakes_are_candidates_whatever_their_bigrams(spark: Any) -> None:
 
     regs = [(f"a{i}", f"{d}赵记便利店", d) for i, d in enumerate(["双塔区", "龙城区", "北票市"])]
     regs += [(f"b{i}", f"双塔区{c}记便利店", "双塔区") for i, c in enumerate("韩孙李周")]
-    ents = spark.createDataFrame(
-        [(eid, name, None, "211302", None, "individual") for eid, name, _ in regs],
-        "entity_id string, name string, address_key string, district_code string, legal_rep_name string, "
-        "entity_class string",
-    )
+    ents = spark.createDataFrame([(eid, name, None, "211302", None, "individual") for eid, name, _ in regs], ENTITIES)
     names = spark.createDataFrame([(eid, RULES.parts_py(n).core) for eid, n, _ in regs], "eid string, v_core string")
     recs = spark.createDataFrame(
-        [("r1", "赵记便利", None, None, None, None, None, None, False)],
-        "rid string, r_core string, r_region string, r_addr_key string, r_addr_district string, "
-        "r_code_district string, r_hint_district string, r_hint_also string, r_person boolean",
+        [("r1", "赵记便利", None, None, None, None, None, None, None, False)],
+        RECORDS,
     )
     siblings = spark.createDataFrame([], "rid string, r_core string, eid string")
 
@@ -313,3 +334,43 @@ def test_namesakes_are_candidates_whatever_their_bigrams(spark: Any) -> None:
     # 便利 and 记便 are each in more entities than one: nothing left to block on but the name itself
     assert found(max_bigram_entities=1, max_exact_entities=3) == {"a0", "a1", "a2"}
     assert found(max_bigram_entities=1, max_exact_entities=2) == set()
+
+
+def test_names_that_read_alike_are_candidates(spark: Any) -> None:
+    """A name written by ear (富满 for 福满) is a character off the registry's, as are many other names; the
+    entities whose names read like it are candidates whatever the bigrams, the others are not."""
+    from radar.resolve.match import candidate_pairs
+
+    regs = [("a0", "北票市福满鑫鑫粮油店"), ("b0", "北票市丰满鑫鑫粮油店"), ("b1", "北票市富源鑫鑫粮油店")]
+    ents = spark.createDataFrame([(eid, name, None, "211381", None, "individual") for eid, name in regs], ENTITIES)
+    names = spark.createDataFrame([(eid, RULES.parts_py(n).core) for eid, n in regs], "eid string, v_core string")
+    recs = spark.createDataFrame(
+        [("r1", RULES.parts_py("北票市富满鑫鑫粮油店").core, None, None, None, None, None, None, None, False)],
+        RECORDS,
+    )
+    siblings = spark.createDataFrame([], "rid string, r_core string, eid string")
+    pol = POLICY.model_copy(update={"blocking": POLICY.blocking.model_copy(update={"max_bigram_entities": 1})})
+    assert {r["eid"] for r in candidate_pairs(recs, names, ents, siblings, pol).collect()} == {"a0"}
+
+
+def test_operator_named_businesses_of_a_crowded_village_are_candidates(spark: Any) -> None:
+    """A village hosts more entities than the address blocks on; the ones registered under an operator's name
+    are still candidates of a shop sign given there (not of a company's name)."""
+    from radar.resolve.match import candidate_pairs
+
+    village = "凌源市宋杖子镇杨树沟村"
+    rows = [(f"c{i}", f"凌源市{c}{d}商贸有限公司", village, "211382", "张伟", "enterprise")
+            for i, (c, d) in enumerate(zip("甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳", "东南西北中上下左右前后里外春夏秋", strict=True))]
+    rows += [("p0", "李海涛", village, "211382", "李海涛", "individual")]
+    ents = spark.createDataFrame(rows, ENTITIES)
+    names = spark.createDataFrame([(r[0], RULES.parts_py(r[1]).core) for r in rows], "eid string, v_core string")
+    recs = spark.createDataFrame(
+        [("r1", "老李粮油批发", None, None, village, None, None, None, None, False),
+         ("r2", "顺达粮油", None, "有限公司", village, None, None, None, None, False)],
+        RECORDS,
+    )
+    siblings = spark.createDataFrame([], "rid string, r_core string, eid string")
+    pol = POLICY.model_copy(update={"blocking": POLICY.blocking.model_copy(update={"max_address_entities": 10})})
+    got = {(r["rid"], r["eid"]) for r in candidate_pairs(recs, names, ents, siblings, pol).collect()}
+    assert ("r1", "p0") in got and not any(e.startswith("c") for _, e in got)
+    assert ("r2", "p0") not in got

@@ -37,6 +37,7 @@ FEATURES = [
     "hint_given", "names_operator", "class_conflict", "industry_agree", "industry_conflict", "shop_word",
     "core_common", "short_core", "is_best_name", "name_margin", "exact_rivals", "n_candidates",
     "addr_unique", "alias_unique", "exact_x_addr", "weak_name_x_addr", "exact_no_form", "exact_no_region",
+    "operator_at_addr",
 ]
 # the second stage: how a candidate's first-stage log-odds stand against the record's other candidates
 RIVAL_FEATURES = ["first_logit", "lead", "is_top", "n_candidates", "close_rivals"]
@@ -62,6 +63,7 @@ FEATURE_LABELS = {
     "addr_unique": "唯一地址一致的候选", "alias_unique": "唯一被其他记录使用该名称的候选", "exact_x_addr": "名称与地址均一致",
     "weak_name_x_addr": "名称不近但地址一致", "exact_no_form": "字号一致，记录省略组织形式",
     "exact_no_region": "字号一致，记录省略地名",
+    "operator_at_addr": "以经营者姓名登记的个体户在记录所载门牌",
     "first_logit": "逐项比对得分", "lead": "领先次优候选的幅度", "is_top": "得分最高的候选",
     "close_rivals": "得分接近的其他候选数",
 }
@@ -216,6 +218,10 @@ def pair_features(df: pd.DataFrame, folds: tuple[tuple[str, str], ...] = ()) -> 
     out["short_core"] = np.array([1.0 / max(len(c), 1) if c else 1.0 for c in rc])
     out["exact_x_addr"] = exact.astype(float) * (a_exact | k_same)
     out["weak_name_x_addr"] = (out["name_ratio"].to_numpy() < 0.5) * (a_exact | k_same)
+    # a business registered under its operator's name at the very house number the record gives: the registry
+    # knows no shop sign of it, so the sign cannot agree, and the premises say who it is (a village is no premises)
+    premises = np.array([k.endswith(("号", "栋")) for k in _s(df["e_addr_key"])], dtype=bool)
+    out["operator_at_addr"] = (person_named & (a_exact | k_same) & premises).astype(float)
     # a short name for the entity (the form or the place left out), as complainants write it
     out["exact_no_form"] = (exact & ~_present(df["r_form"]) & _present(df["v_form"])).astype(float)
     out["exact_no_region"] = (exact & ~_present(df["r_region"]) & _present(df["v_region"])).astype(float)

@@ -4,10 +4,11 @@
 2. **Blocking**: candidates of a record are the entities whose names share its rarest character bigrams (the
    top ``blocking.name_top_k`` by summed inverse document frequency, ties broken by edit distance: see
    :func:`top_names`; bigrams of more than ``blocking.max_bigram_entities`` entities are too common to block
-   on), every entity bearing the record's name core when at most ``blocking.max_exact_entities`` do, the
-   entities at its address
+   on), every entity bearing the record's name core, or a name that reads the same (a name written by ear),
+   when at most ``blocking.max_exact_entities`` do, the entities at its address
    (house number or building), the individual businesses registered under an operator's name whose surname
-   or given name the shop sign carries (``老王饺子馆``, ``海燕麻辣烫``) in the record's district, and the
+   or given name the shop sign carries (``老王饺子馆``, ``海燕麻辣烫``) in the record's district or that are at
+   the record's address (a village, a market hall: too many entities for the address alone), and the
    entities other records with the same name were linked to by their code ("siblings").
 3. **Comparison**: :mod:`radar.resolve.compare` in ``mapInPandas`` (rapidfuzz, vectorised per batch), the
    closest name of each candidate, then how the candidate compares with the record's other candidates.
@@ -33,7 +34,7 @@ from radar.resolve.compare import (
     pair_features,
 )
 from radar.resolve.model import MatchModel
-from radar.resolve.normalize import name_rules, person_sql
+from radar.resolve.normalize import name_rules, person_sql, pinyin_key
 
 PAIR_FEATURE_SCHEMA = "rid string, eid string, v_kind string, " + ", ".join(f"{f} double" for f in NAME_LEVEL)
 
@@ -135,6 +136,19 @@ def top_names(scores: DataFrame, names: DataFrame, k: int) -> DataFrame:
     return dist.withColumn("_rk", F.row_number().over(ranked)).where(F.col("_rk") <= k).select("r_core", "eid")
 
 
+def sound_keys(texts: DataFrame, column: str, folds: tuple[tuple[str, str], ...] = ()) -> DataFrame:
+    """(``column``, _key): how each distinct text of ``column`` reads (:func:`radar.resolve.normalize.pinyin_key`,
+    the commonest reading of each character, ``folds`` applied), computed once per text in ``mapInPandas``."""
+    import pandas as pd
+
+    def batches(it: Any) -> Any:
+        for pdf in it:
+            yield pd.DataFrame({column: pdf[column], "_key": [pinyin_key(t, folds) for t in pdf[column]]})
+
+    distinct = texts.select(column).where(F.col(column).isNotNull()).distinct()
+    return distinct.mapInPandas(batches, f"{column} string, _key string").where(F.col("_key").isNotNull())
+
+
 def candidate_pairs(
     records: DataFrame, names: DataFrame, entities: DataFrame, siblings: DataFrame, policy: ResolvePolicy
 ) -> DataFrame:
@@ -173,6 +187,19 @@ def candidate_pairs(
         .join(bearers.join(few, "v_core"), F.col("r_core") == F.col("v_core"))
         .select("rid", "eid", F.lit("namesake").alias("block"))
     )
+    # and every entity whose name reads like it, when few do: a name written by ear (富满 for 福满, 长盛 for 昌盛)
+    # differs from the registry's in a character, and so from many other names in one character too
+    folds = tuple(tuple(f) for f in policy.homophone_folds)
+    sounding = bearers.join(sound_keys(bearers, "v_core", folds), "v_core").select("eid", "_key")
+    few_sounds = sounding.groupBy("_key").agg(F.count(F.lit(1)).alias("_kn")).where(
+        F.col("_kn") <= b.max_exact_entities
+    )
+    by_sound = (
+        records.where(F.col("r_core").isNotNull())
+        .join(sound_keys(records, "r_core", folds), "r_core")
+        .join(sounding.join(few_sounds, "_key"), "_key")
+        .select("rid", "eid", F.lit("sound").alias("block"))
+    )
 
     # the same house number or building
     ent_addr = entities.where(F.col("address_key").isNotNull()).select("entity_id", "address_key")
@@ -185,8 +212,12 @@ def candidate_pairs(
         .select("rid", F.col("entity_id").alias("eid"), F.lit("address").alias("block"))
     )
 
-    # operators' names behind shop signs, within the record's district
-    ent_side = entities.select("entity_id", "district_code", "legal_rep_name", "entity_class", "name").where(
+    # operators' names behind shop signs, within the record's district; and every business registered under
+    # its operator's name at the record's address (a village or a market hall hosts too many entities for the
+    # address alone to block on, but few operator-named ones, and the registry knows none of their signs)
+    ent_side = entities.select(
+        "entity_id", "district_code", "legal_rep_name", "entity_class", "name", "address_key"
+    ).where(
         (F.col("entity_class") == "individual")
         & F.col("legal_rep_name").isNotNull()
         & ((F.col("name") == F.col("legal_rep_name")) | F.expr(person_sql("name")))
@@ -200,6 +231,7 @@ def candidate_pairs(
                     F.when(F.length(rep).between(2, 4) & F.col("district_code").isNotNull(),
                            F.concat_ws("|", F.lit("S"), "district_code", F.substring(rep, 1, 1))),
                     F.when(F.length(rep) == 3, F.concat_ws("|", F.lit("G"), F.substring(rep, 2, 2))),
+                    F.when(F.col("address_key").isNotNull(), F.concat_ws("|", F.lit("A"), "address_key")),
                 )
             )
         ).alias("hk"),
@@ -214,11 +246,14 @@ def candidate_pairs(
                 "r_hint_district"),
         F.coalesce(F.split("r_hint_also", ","), F.array().cast("array<string>")),
     )))
+    company = F.coalesce(F.col("r_form"), F.lit("")).rlike("公司|企业|合作社")
     rkeys = records.where(F.col("r_core").isNotNull() & ~F.col("r_person")).select(
         "rid",
         F.explode(F.array_compact(F.concat(
             F.transform(dists, lambda d: F.when(lead.isNotNull(), F.concat_ws("|", F.lit("S"), d, lead))),
             F.array(F.when(F.length("r_core") >= 4, F.concat_ws("|", F.lit("G"), F.substring("r_core", 1, 2)))),
+            F.array(F.when(F.col("r_addr_key").isNotNull() & ~company,
+                           F.concat_ws("|", F.lit("A"), "r_addr_key"))),
         ))).alias("hk"),
     )
     by_hint = rkeys.join(ekeys.join(hk_n, "hk"), "hk").select(
@@ -236,7 +271,7 @@ def candidate_pairs(
         .where(F.col("_srid") != F.col("rid"))
         .select("rid", "eid", F.lit("sibling").alias("block"))
     )
-    return by_name.unionByName(by_namesake).unionByName(by_addr).unionByName(by_hint).unionByName(by_sibling)
+    return by_name.unionByName(by_namesake).unionByName(by_sound).unionByName(by_addr).unionByName(by_hint).unionByName(by_sibling)
 
 
 def sibling_support(pairs: DataFrame, records: DataFrame, siblings: DataFrame) -> DataFrame:
