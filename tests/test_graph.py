@@ -342,6 +342,26 @@ def test_sparse_propagation_matches_networkx() -> None:
     assert small["propagated_risk"].to_dict() == pytest.approx(large["propagated_risk"].to_dict(), abs=1e-6)
 
 
+def test_source_tree_paths_equal_the_nearest_source_paths() -> None:
+    from radar.graph.evidence import SourceTree, nearest_sources
+
+    rng = random.Random(3)
+    for n in (5, 40, 200):
+        g = nx.gnm_random_graph(n, 2 * n, seed=rng.randrange(1000))
+        g.add_edges_from((i, i + 1) for i in range(0, n - 1, 7))  # chains between the random links
+        sources = sorted(rng.sample(range(n), max(1, n // 10)))
+        reach = nearest_sources(g.adj, sources, 1)
+        tree = SourceTree.search(g.adj, sources)
+        assert set(tree.depth) == set(reach)
+        for node, paths in reach.items():
+            assert tree.path(node) == paths[0] and tree.depth[node] == len(paths[0]) - 1
+        # paths built for some nodes only: the same paths
+        wanted = rng.sample(sorted(reach), min(5, len(reach)))
+        assert nearest_sources(g.adj, sources, 3, targets=wanted) == {
+            t: nearest_sources(g.adj, sources, 3)[t] for t in wanted
+        }
+
+
 def test_settings_come_from_policy() -> None:
     from radar.config import policy
 

@@ -41,7 +41,10 @@ def evidence_json(steps: Sequence[dict[str, Any]]) -> str:
 
 
 def nearest_sources(
-    adjacency: Mapping[Hashable, Iterable[Hashable]], sources: Iterable[Hashable], k: int
+    adjacency: Mapping[Hashable, Iterable[Hashable]],
+    sources: Iterable[Hashable],
+    k: int,
+    targets: Iterable[Hashable] | None = None,
 ) -> dict[Hashable, list[list[Hashable]]]:
     """For every reachable node, shortest paths from up to ``k`` near sources (nearest first).
 
@@ -51,6 +54,7 @@ def nearest_sources(
     its component) sources; with k = 1 that is exactly its nearest source, with k > 1 they are near
     ones (a source screened off by k nearer ones upstream may be missed). Each path is a shortest path
     from its source, starting at the source and ending at the node; ties go to the source listed first.
+    With ``targets``, only those nodes' paths are built (the search is the same).
     """
     parent: dict[Hashable, dict[Hashable, Hashable | None]] = {}
     frontier: list[tuple[Hashable, Hashable, Hashable | None]] = [(s, s, None) for s in sources]
@@ -64,13 +68,55 @@ def nearest_sources(
             following.extend((nb, source, node) for nb in adjacency[node])
         frontier = following
     paths: dict[Hashable, list[list[Hashable]]] = {}
-    for node, kept in parent.items():
+    wanted = parent.keys() if targets is None else [t for t in targets if t in parent]
+    for node in wanted:
+        kept = parent[node]
         for source in kept:  # dicts keep insertion order: nearest first
             path, step = [node], node
             while (step := parent[step][source]) is not None:
                 path.append(step)
             paths.setdefault(node, []).append(path[::-1])
     return paths
+
+
+@dataclass(frozen=True)
+class SourceTree:
+    """The nearest-source search of :func:`nearest_sources` with ``k = 1``, paths left unbuilt.
+
+    ``parent`` maps each reached node to the node it was reached from (None for a source), ``depth`` to
+    its distance from its nearest source. :meth:`path` builds one node's path on demand, equal to
+    ``nearest_sources(adjacency, sources, 1)[node][0]``: a caller that needs few of the paths (the
+    nearest other district's risky member of each entity) skips building the rest.
+    """
+
+    parent: dict[Hashable, Hashable | None]
+    depth: dict[Hashable, int]
+
+    @classmethod
+    def search(cls, adjacency: Mapping[Hashable, Iterable[Hashable]], sources: Iterable[Hashable]) -> SourceTree:
+        """Breadth-first search from all sources at once; the first source to reach a node keeps it."""
+        parent: dict[Hashable, Hashable | None] = {}
+        depth: dict[Hashable, int] = {}
+        frontier: list[tuple[Hashable, Hashable | None]] = [(s, None) for s in sources]
+        level = 0
+        while frontier:
+            following = []
+            for node, via in frontier:
+                if node in parent:
+                    continue
+                parent[node] = via
+                depth[node] = level
+                following.extend((nb, node) for nb in adjacency[node])
+            frontier = following
+            level += 1
+        return cls(parent, depth)
+
+    def path(self, node: Hashable) -> list[Hashable]:
+        """The shortest path from the node's nearest source to it (source first)."""
+        path, step = [node], node
+        while (step := self.parent[step]) is not None:
+            path.append(step)
+        return path[::-1]
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from radar.graph.evidence import (
     BASIS_ORDER,
     MAX_EVIDENCE_STEPS,
     ComponentBook,
+    SourceTree,
     evidence_json,
     merge_steps,
     nearest_sources,
@@ -552,10 +553,9 @@ def ring_component(pdf: pd.DataFrame) -> pd.DataFrame:
         if len(sources) < 2:
             continue
         # a risky member reaches itself first: keep one more path and drop its own
-        reach = nearest_sources(graph.subgraph(nodes).adj, sources, RING_PATHS + 1)
-        for kind, member in sorted(nodes, key=str):
-            if kind != "e":
-                continue
+        members = [n for n in sorted(nodes, key=str) if n[0] == "e"]
+        reach = nearest_sources(graph.subgraph(nodes).adj, sources, RING_PATHS + 1, targets=members)
+        for _, member in members:
             paths = [p for p in reach[("e", member)] if p[0] != ("e", member)][:RING_PATHS]
             steps = merge_steps(book.steps(p) for p in paths)
             rows.append((member, "ring", evidence_json(steps)))
@@ -583,18 +583,16 @@ def cross_component(pdf: pd.DataFrame) -> pd.DataFrame:
                 sources.setdefault(value[r], set()).add(("e", r))
         if len(set(value.values()) - {None}) < 2 or not sources:
             continue
-        # one multi-source search per district (industry) holding risk: nearest risky member from there
-        reach = {v: nearest_sources(graph.adj, sorted(s, key=str), 1) for v, s in sources.items()}
+        # one multi-source search per district (industry) holding risk: nearest risky member from there;
+        # only the chosen path of each member is built
+        trees = {v: SourceTree.search(graph.adj, sorted(s, key=str)) for v, s in sources.items()}
         for member, own in value.items():
             if own is None:
                 continue
-            candidates = [
-                (len(reach[v][("e", member)][0]), str(v), v)
-                for v in reach
-                if v != own and ("e", member) in reach[v]
-            ]
+            node = ("e", member)
+            candidates = [(t.depth[node], str(v), v) for v, t in trees.items() if v != own and node in t.depth]
             if candidates:
-                path = reach[min(candidates)[2]][("e", member)][0]
+                path = trees[min(candidates)[2]].path(node)
                 rows.append((member, flag, evidence_json(book.steps(path, show=(fact,)))))
     return pd.DataFrame(rows, columns=["entity_id", "flag", "evidence"])
 
