@@ -56,6 +56,28 @@ def _pr(predicted: set[str], actual: set[str]) -> dict[str, Any]:
     }
 
 
+def truth_ids(entities: Any, truth_entities: Any) -> Any:
+    """The truth's entity id of each lake entity (pandas Series indexed by the lake's entity_id).
+
+    The lake knows an entity by the USCC its registry row carries: both spellings the truth holds (the
+    code and the registry's, which may be wrong) map to the truth id.
+    """
+    import pandas as pd
+
+    t = truth_entities
+    by_code = (
+        pd.concat([t[["uscc", "entity_id"]], t[["registry_uscc", "entity_id"]].rename(columns={"registry_uscc": "uscc"})])
+        .dropna()
+        .drop_duplicates("uscc")
+    )
+    return (
+        entities[["entity_id", "uscc"]]
+        .dropna(subset=["uscc"])
+        .merge(by_code.rename(columns={"entity_id": "truth_id"}), on="uscc")
+        .set_index("entity_id")["truth_id"]
+    )
+
+
 def evaluate(lake_dir: Path, truth: Path, as_of: date, new_entity_months: int) -> dict[str, Any]:
     """Phoenix and ring-member precision / recall of the lake's graph flags against the truth."""
     import pandas as pd
@@ -66,22 +88,7 @@ def evaluate(lake_dir: Path, truth: Path, as_of: date, new_entity_months: int) -
     flags = lake.read_polars("graph/flags", as_of).to_pandas()
     entities = lake.read_polars("resolve/entities", as_of).to_pandas()[["entity_id", "uscc"]]
     t_ent = pd.read_parquet(truth / "entities.parquet")
-    # the lake knows an entity by the USCC its registry row carries: map both spellings to the truth id
-    by_code = (
-        pd.concat(
-            [
-                t_ent[["uscc", "entity_id"]],
-                t_ent[["registry_uscc", "entity_id"]].rename(columns={"registry_uscc": "uscc"}),
-            ]
-        )
-        .dropna()
-        .drop_duplicates("uscc")
-    )
-    lake_to_truth = (
-        entities.dropna(subset=["uscc"])
-        .merge(by_code.rename(columns={"entity_id": "truth_id"}), on="uscc")
-        .set_index("entity_id")["truth_id"]
-    )
+    lake_to_truth = truth_ids(entities, t_ent)
 
     def flagged(flag: str) -> set[str]:
         ids = flags.loc[flags["flag"] == flag, "entity_id"]

@@ -47,6 +47,8 @@ def candidate_pairs(lake: Path, as_of: pd.Timestamp, new_months: int, window_mon
     """Every (successor, predecessor, tie) pair before the rules' limits, with the evidence of each tie."""
     from rapidfuzz.distance import Levenshtein
 
+    from radar.graph.patterns import CLOSURE_EVENTS, PHOENIX_LINK_TYPES, SPECIFIC_ADDRESS
+
     ent = _read(lake, "resolve/entities")
     attrs = _read(lake, "resolve/attributes")
     events = _read(lake, "features/events")[["entity_id", "event_type", "event_date"]]
@@ -55,7 +57,7 @@ def candidate_pairs(lake: Path, as_of: pd.Timestamp, new_months: int, window_mon
         ent[c] = pd.to_datetime(ent[c])
     for c in ("since", "until"):
         attrs[c] = pd.to_datetime(attrs[c])
-    a = attrs[attrs["attr_type"].isin(["legal_rep", "shareholder", "address", "phone"])].copy()
+    a = attrs[attrs["attr_type"].isin(PHOENIX_LINK_TYPES)].copy()
     a["attr_key"] = a["attr_key"].str.strip()
     a = a[a["attr_key"].fillna("").str.len() > 0]
     a = a[~a["attr_key"].str.startswith("org:")]
@@ -68,7 +70,7 @@ def candidate_pairs(lake: Path, as_of: pd.Timestamp, new_months: int, window_mon
             ent.loc[ent["deregistered_date"].notna(), ["entity_id", "deregistered_date"]]
             .rename(columns={"deregistered_date": "event_date"})
             .assign(event_type="deregistered"),
-            events[events["event_type"].isin(["deregistered", "revoked", "serious_violation"])],
+            events[events["event_type"].isin(CLOSURE_EVENTS)],
         ]
     )
     closures["event_date"] = pd.to_datetime(closures["event_date"])
@@ -98,7 +100,7 @@ def candidate_pairs(lake: Path, as_of: pd.Timestamp, new_months: int, window_mon
               "industry_section"]  # fmt: skip
     # shared nodes
     nodes = s_side[~s_side["node_id"].isin(hubs)]
-    nodes = nodes[(nodes["node_type"] != "address") | nodes["attr_label"].str.contains("[号室栋]", na=False)]
+    nodes = nodes[(nodes["node_type"] != "address") | nodes["attr_label"].str.contains(SPECIFIC_ADDRESS, na=False)]
     m = in_window(nodes.merge(p_side[p_cols].drop(columns=["attr_label", "attr_key"]), on="node_id",
                               suffixes=("_s", "_p")))  # fmt: skip
     m = m.assign(kind=m["node_type"], e=m["n_ever"] - 2.0, label=m["node_id"])
@@ -183,14 +185,12 @@ def ceiling(city: Path, lake: Path, seed: int) -> dict[str, Any]:
     as_of = pd.Timestamp(scenario["as_of"])
     g = policy().graph
     pairs = candidate_pairs(lake, as_of, g.new_entity_months, g.phoenix_months)
-    # the lake's ids to the truth's, through the USCC the registry row carries
-    ent = _read(lake, "resolve/entities")[["entity_id", "uscc"]].dropna()
-    te = pd.read_parquet(city / "truth" / "entities.parquet")
-    codes = pd.concat(
-        [te[["uscc", "entity_id"]], te[["registry_uscc", "entity_id"]].rename(columns={"registry_uscc": "uscc"})]
-    ).dropna().drop_duplicates("uscc")
-    to_lake = ent.merge(codes.rename(columns={"entity_id": "tid"}), on="uscc").drop_duplicates("tid")
-    to_lake = to_lake.set_index("tid")["entity_id"]
+    # the truth's ids to the lake's, through the USCC the registry row carries
+    from graph import truth_ids
+
+    lake_ids = truth_ids(_read(lake, "resolve/entities"), pd.read_parquet(city / "truth" / "entities.parquet"))
+    to_lake = pd.Series(lake_ids.index, index=lake_ids.to_numpy())
+    to_lake = to_lake[~to_lake.index.duplicated()]
     phoenix = pd.read_parquet(city / "truth" / "phoenix.parquet")
     true_pairs = set(zip(phoenix["entity_id"].map(to_lake), phoenix["predecessor_entity_id"].map(to_lake), strict=True))
     successors = set(phoenix["entity_id"].map(to_lake).dropna())
