@@ -220,6 +220,15 @@ class GraphPolicy(_Strict):
     # as common as phoenix_name_max_entities allows
     phoenix_trade_name_similarity: float | None = Field(None, gt=0, le=1)
     phoenix_trade_name_factor: float = Field(1.0, ge=1)
+    # phoenix: what carries on the business through a person, phone or address more than phoenix_max_sharing
+    # firms held: the same industry section, the same district, a resembling trade name (None: a section for
+    # a person or phone, a trade name for an address)
+    phoenix_carries_on: (
+        dict[Literal["person", "phone", "address"], list[Literal["section", "district", "trade_name"]]] | None
+    ) = None
+    # phoenix: a shared specific address and a shared person (or P's legal representative's name) together tie
+    # the two firms, however common each is
+    phoenix_corroboration: bool = False
     components_algorithm: Literal["large_star", "graphx"] = "large_star"
     # graph/snapshots: the graph is built on every n-th feature snapshot date (the others take the latest
     # one before them)

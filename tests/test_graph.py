@@ -603,6 +603,54 @@ def test_phoenix_trade_name_carries_on_a_shop_front_and_a_common_name(spark: Any
     assert "S9" not in capped and "S20" in capped
 
 
+def test_phoenix_district_trade_name_and_corroboration_carry_on(spark: Any) -> None:
+    c = _phoenix_city(spark)
+    ents = [
+        # a phone three firms held: two closed ones in S21's line of business; S21 took P22's trade name
+        _entity("P21", est="2015-01-01", dereg="2023-10-01"),
+        _entity("P22", est="2015-01-01", dereg="2023-11-01"),
+        _entity("S21", est="2024-02-01"),
+        # an address and a person three firms held each, S23 in another line of business: neither alone
+        _entity("P23", est="2015-01-01", dereg="2023-10-01"),
+        _entity("S23", industry="I", est="2024-02-01"),
+        _entity("Y4"),
+        _entity("Y5"),
+    ]
+    atts = [
+        *[_tie(e, "phone", "tel:13900000021", "13900000021", "2015-01-01") for e in ("P21", "P22")],
+        _tie("S21", "phone", "tel:13900000021", "13900000021", "2024-02-01"),
+        *[_tie(e, "address", "addr:双塔区文化路5号", "双塔区文化路5号", "2015-01-01") for e in ("P23", "Y4")],
+        _tie("S23", "address", "addr:双塔区文化路5号", "双塔区文化路5号", "2024-02-01"),
+        *[_tie(e, "legal_rep", "id:210000197505050055", "陈刚", "2015-01-01") for e in ("P23", "Y5")],
+        _tie("S23", "shareholder", "id:210000197505050055", "陈刚", "2024-02-01"),
+    ]
+    cores = {"P21": "好运超市", "P22": "鑫源酒家", "S21": "鑫源酒楼"}
+    core = F.udf(lambda e: cores.get(e), "string")
+    entities = c["entities"].unionByName(spark.createDataFrame(ents, ENTITY_SCHEMA))
+    city = {
+        "entities": entities.withColumn("name_core", core("entity_id")),
+        "attributes": c["attributes"].unionByName(spark.createDataFrame(atts, ATTRIBUTE_SCHEMA)),
+        "components": entities.select("entity_id", F.col("entity_id").alias("component_id")),
+    }
+    rules = {"max_sharing": 2, "max_name_entities": 1.0}
+    before = _phoenix_evidence(spark, city, **rules)
+    assert not {"S7", "S14", "S21", "S23"} & set(before)
+    # the same district carries on through a person or phone: the accountant's phone, the group controller
+    district = {"person": ["section", "district"], "phone": ["section", "district"], "address": ["section"]}
+    by_district = _phoenix_evidence(spark, city, **rules, carries_on=district)
+    assert {"S7", "S14", "S23"} <= set(by_district) and "S21" not in by_district  # S21: two predecessors
+    assert by_district["S23"][0]["via"]["type"] == "legal_rep" and len(by_district["S23"]) == 1
+    # the trade name picks S21's predecessor among the two, one to one or not
+    named = _phoenix_evidence(spark, city, **rules, trade_name_similarity=0.5)
+    assert [step["from"] for step in named["S21"]] == ["UP22"]
+    assert named["S21"][0]["via"]["trade_name_similarity"] == 0.75
+    # an address and a person together: two steps, each saying it needed the other
+    both = _phoenix_evidence(spark, city, **rules, corroboration=True)
+    assert {step["via"]["type"] for step in both["S23"]} == {"address", "legal_rep"}
+    assert all(step["via"]["corroborated"] for step in both["S23"]) and len(both["S23"]) == 2
+    assert "corroborated" not in both["S6"][0]["via"] and set(before) <= set(both)
+
+
 # ---------------------------------------------------------------- attributes: people in context, dated by changes
 @pytest.fixture(scope="module")
 def people(spark: Any) -> pd.DataFrame:

@@ -267,6 +267,9 @@ def test_rings_span_districts_and_phoenix_share_an_attribute(city: Path, truth_r
     for _, r in ph.iterrows():
         new, old = ent.loc[r["entity_id"]], ent.loc[r["predecessor_entity_id"]]
         assert new["established_date"] > old["established_date"]
+        if r["trigger"] != "blacklisted":  # founded within 12 months of the closure, as planted
+            closed = pd.Timestamp(old["deregistered_date"])
+            assert closed < pd.Timestamp(new["established_date"]) <= closed + pd.DateOffset(months=12)
         if r["link_type"] == "legal_rep":
             assert (
                 new["legal_rep_person_id"] == old["controller_person_id"]

@@ -7,6 +7,7 @@ per as-of date.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -37,7 +38,9 @@ class GraphSettings:
     person matches by name when at most this many holders besides the two firms are expected in the
     district and/or section they share; ``phoenix_trade_name_similarity`` / ``phoenix_trade_name_factor``:
     trade names that resemble (None: never) carry on a re-let address and let a name be that many times as
-    common (see :func:`radar.graph.patterns.phoenix_pairs`). ``components_algorithm``: ``large_star`` or
+    common; ``phoenix_carries_on``: per node type what carries on the business through a shared node;
+    ``phoenix_corroboration``: an address and a person together tie two firms (see
+    :func:`radar.graph.patterns.phoenix_pairs`). ``components_algorithm``: ``large_star`` or
     ``graphx`` (:func:`radar.graph.components.connected_components`).
     """
 
@@ -54,6 +57,8 @@ class GraphSettings:
     phoenix_name_max_entities: float = 1.0
     phoenix_trade_name_similarity: float | None = None
     phoenix_trade_name_factor: float = 1.0
+    phoenix_carries_on: Mapping[str, tuple[str, ...]] | None = None
+    phoenix_corroboration: bool = False
     components_algorithm: str = "large_star"
 
     @classmethod
@@ -74,6 +79,12 @@ class GraphSettings:
             phoenix_name_max_entities=g.phoenix_name_max_entities,
             phoenix_trade_name_similarity=g.phoenix_trade_name_similarity,
             phoenix_trade_name_factor=g.phoenix_trade_name_factor,
+            phoenix_carries_on=(
+                None
+                if g.phoenix_carries_on is None
+                else {k: tuple(v) for k, v in g.phoenix_carries_on.items()}
+            ),
+            phoenix_corroboration=g.phoenix_corroboration,
             components_algorithm=g.components_algorithm,
         )
 
@@ -150,6 +161,8 @@ def related_party_graph(
             max_name_entities=s.phoenix_name_max_entities,
             trade_name_similarity=s.phoenix_trade_name_similarity,
             trade_name_factor=s.phoenix_trade_name_factor,
+            carries_on=s.phoenix_carries_on,
+            corroboration=s.phoenix_corroboration,
         )
         .unionByName(ring_flags(edges, components, known, risk_events, as_of, s.risk_window_days))
         .unionByName(shell_address_flags(edges, known, components, as_of, s.shell_address_min_entities))

@@ -7,7 +7,7 @@ entity_id, uscc, flag (phoenix / ring / shell_address / cross_region / cross_ind
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -136,6 +136,8 @@ def phoenix_pairs(
     max_name_entities: float = 1.0,
     trade_name_similarity: float | None = None,
     trade_name_factor: float = 1.0,
+    carries_on: Mapping[str, Sequence[str]] | None = None,
+    corroboration: bool = False,
 ) -> DataFrame:
     """Pairs (successor, predecessor): a new entity tied to one that closed or was blacklisted just before.
 
@@ -152,10 +154,13 @@ def phoenix_pairs(
     * a person, address or phone is a tie on its own when at most ``max_sharing`` entities ever held it
       (the two firms alone, at 2). One held by more (a shop front re-let over the years, an accountant's
       phone, a group controller's ID number) ties S to P only when S carries on P's business and it ties
-      them one to one: P is S's only predecessor through it and S P's only successor through it. Carrying
-      on is the same industry section for a person or phone; for an address, where the next tenant of a
-      shop front is often in the same trade, it is S's trade name resembling P's (see below; the same
-      section when ``trade_name_similarity`` is None). ``None``: no limit;
+      them one to one: P is S's only predecessor through it and S P's only successor through it. What
+      counts as carrying on is ``carries_on``, per node type (person, phone, address) a list of
+      ``section`` (the same industry section), ``district`` (the same district) and ``trade_name`` (S's
+      trade name resembles P's, see below); by default the same section for a person or phone and, for an
+      address, where the next tenant of a shop front is often in the same trade, a resembling trade name
+      (the same section when ``trade_name_similarity`` is None). A pair whose trade names resemble needs no
+      one to one: the name tells which firm S carries on. ``None``: no limit;
     * a person is the same node on both sides (one ID number, or one name within a shared context, see
       :mod:`radar.resolve.attributes`), or, for people known by name only, the same name when P's side is
       its legal representative (the one who ran it) and the name is uncommon where both firms are: the
@@ -169,6 +174,9 @@ def phoenix_pairs(
       may be ``trade_name_factor`` times as common: two namesakes' firms rarely have similar trade names
       by chance. Two different ID numbers are never the same person; corporate owners are control, not
       succession, and are not ties here;
+    * with ``corroboration``, S and P sharing both a specific address and a person (the same node, or the
+      same name as P's legal representative, however common either is, hubs excepted) are tied: two
+      independent ties rarely coincide by chance. Such a pair's steps say ``corroborated``;
     * trade names resemble when the Levenshtein similarity of the name cores (``entities.name_core``: the
       name without region, organisation form and branch, see :mod:`radar.resolve.names`), one minus the
       edit distance over the longer core's length, is at least ``trade_name_similarity`` (None: never).
@@ -182,7 +190,8 @@ def phoenix_pairs(
     no firms share a section[, name_core]: without it no trade names resemble); risk_events; hubs (node_id, from :func:`radar.graph.edges.attribute_hubs`).
     Output (one row per successor, predecessor, tie and closure): s_id, s_display, s_established,
     p_id, p_display, node_id, basis, event_type, event_date, p_type, p_label, p_since, p_until, s_type,
-    s_label, s_since, s_until, trade_name. :func:`phoenix_flags` turns them into flags with evidence.
+    s_label, s_since, s_until, trade_name, corroborated (true only on the steps of a pair no single tie
+    would have tied). :func:`phoenix_flags` turns them into flags with evidence.
     """
     day = F.lit(as_of).cast("date")
     section = (
@@ -283,13 +292,29 @@ def phoenix_pairs(
         .withColumn("basis", _weaker_basis(F.col("s_basis"), F.col("p_basis")))
         .withColumn("trade_name", F.lit(None).cast("double"))
     )
+    node_pairs = same_node
     if max_sharing is not None:
-        # a node more entities held: S carries on P's business, one to one
+        # a node more entities held: S carries on P's business, one to one unless the trade names resemble
         shared = F.col("n_ever") > max_sharing
-        by_trade_name = F.col("node_type") == "address" if trade_name_similarity is not None else F.lit(False)
-        same_node = same_node.where(~shared | F.when(by_trade_name, similar).otherwise(same_section))
-        same_node = same_node.withColumn("trade_name", F.when(shared & by_trade_name, shown))
-        same_node = _one_to_one(same_node, "node_id", "node_id", among=shared)
+        if carries_on is None:
+            by_name = ["trade_name"] if trade_name_similarity is not None else ["section"]
+            carries_on = {"person": ["section"], "phone": ["section"], "address": by_name}
+        signs = {"section": same_section, "district": same_district, "trade_name": similar}
+        carrying = F.lit(False)
+        for node_type, ways in carries_on.items():
+            way = F.lit(False)
+            for w in ways:
+                way = way | signs[w]
+            carrying = F.when(F.col("node_type") == node_type, way).otherwise(carrying)
+        same_node = same_node.where(~shared | carrying).withColumn("trade_name", F.when(shared & similar, shown))
+        # where S's trade name resembles a predecessor's through a node, the others through it are not S's
+        picked = F.max((shared & similar).cast("int")).over(Window.partitionBy("s_id", "node_id")) == 1
+        same_node = _one_to_one(
+            same_node.withColumn("_picked", picked).where(~shared | similar | ~F.col("_picked")).drop("_picked"),
+            "node_id",
+            "node_id",
+            among=shared & ~similar,
+        )
     # people known by name only: an uncommon name where both firms are, P's legal representative, one to one
     n_all = places.agg(F.count("*").alias("n_all"))
     in_both = places.groupBy(
@@ -330,16 +355,13 @@ def phoenix_pairs(
         .when(same_section, F.col("n_sec"))
     )
     plain = others * context <= F.lit(max_name_entities) * F.col("n_all")
-    by_name = (
+    name_pairs = (
         s_people.join(p_people.drop("node_type"), F.col("s_label") == F.col("p_label"))
         .where(
             in_window
             & (F.col("s_node") != F.col("p_node"))
             & ~(F.col("attr_key").startswith("id:") & F.col("p_key").startswith("id:"))
-            & (plain | (similar & (others * context <= F.lit(widest) * F.col("n_all"))))
         )
-        .withColumn("trade_name", F.when(~plain, shown))
-        .transform(lambda df: _one_to_one(df, "s_label", "p_label"))
         .withColumn(
             "node_id",
             F.concat(
@@ -350,6 +372,11 @@ def phoenix_pairs(
             ),
         )
         .withColumn("basis", F.when(same_district, F.lit("name+district")).otherwise(F.lit("name+section")))
+    )
+    by_name = (
+        name_pairs.where(plain | (similar & (others * context <= F.lit(widest) * F.col("n_all"))))
+        .withColumn("trade_name", F.when(~plain, shown))
+        .transform(lambda df: _one_to_one(df, "s_label", "p_label"))
     )
     cols = [
         "s_id",
@@ -371,7 +398,26 @@ def phoenix_pairs(
         "s_until",
         "trade_name",
     ]
-    return same_node.select(*cols).unionByName(by_name.select(*cols))
+    tied = same_node.select(*cols).unionByName(by_name.select(*cols)).withColumn("corroborated", F.lit(False))
+    if not corroboration:
+        return tied.withColumn("corroborated", F.lit(None).cast("boolean"))
+    # an address and a person on the same pair, neither enough alone: both ties are its evidence
+    pair = Window.partitionBy("s_id", "p_id")
+    corroborated = (
+        node_pairs.where(F.col("node_type").isin("address", "person"))
+        .select(*cols[:-1], F.col("node_type").alias("_tie"))
+        .unionByName(name_pairs.select(*cols[:-1], F.lit("person").alias("_tie")))
+        .withColumn("_ties", F.size(F.collect_set("_tie").over(pair)))
+        .where(F.col("_ties") == 2)
+        .select(*cols[:-1], F.lit(None).cast("double").alias("trade_name"), F.lit(True).alias("corroborated"))
+    )
+    # a pair a single tie already ties keeps only those ties
+    return (
+        tied.unionByName(corroborated)
+        .withColumn("_alone", ~F.min("corroborated").over(pair))
+        .where(~F.col("corroborated") | ~F.col("_alone"))
+        .select(*cols, F.when(F.col("corroborated"), F.lit(True)).alias("corroborated"))
+    )
 
 
 def phoenix_flags(
@@ -388,6 +434,8 @@ def phoenix_flags(
     max_name_entities: float = 1.0,
     trade_name_similarity: float | None = None,
     trade_name_factor: float = 1.0,
+    carries_on: Mapping[str, Sequence[str]] | None = None,
+    corroboration: bool = False,
 ) -> DataFrame:
     """Phoenix flags with evidence: the pairs of :func:`phoenix_pairs`, one flag per successor.
 
@@ -409,6 +457,8 @@ def phoenix_flags(
             max_name_entities,
             trade_name_similarity,
             trade_name_factor,
+            carries_on,
+            corroboration,
         )
         .withColumn("p_rank", _role_rank("p_type"))
         .withColumn("s_rank", _role_rank("s_type"))
@@ -419,6 +469,7 @@ def phoenix_flags(
         F.min(F.struct("s_rank", "s_type", "s_label", "s_since", "s_until")).alias("s"),
         F.max("basis").alias("basis"),
         F.max("trade_name").alias("trade_name"),
+        F.max("corroborated").alias("corroborated"),
         F.max("event_date").alias("last_event_date"),
         F.array_join(
             F.sort_array(F.collect_set(F.concat_ws(" ", "event_type", _day_text("event_date"))), asc=False),
@@ -437,6 +488,7 @@ def phoenix_flags(
             _day_text("s.s_until").alias("to_until"),
             F.col("basis").alias("basis"),
             F.col("trade_name").alias("trade_name_similarity"),
+            F.col("corroborated").alias("corroborated"),
         ).alias("via"),
         F.col("s_display").alias("to"),
         F.col("event"),

@@ -283,6 +283,8 @@ def _phoenix_on(
         max_name_entities=s.phoenix_name_max_entities,
         trade_name_similarity=s.phoenix_trade_name_similarity,
         trade_name_factor=s.phoenix_trade_name_factor,
+        carries_on=s.phoenix_carries_on,
+        corroboration=s.phoenix_corroboration,
     )
     day = F.col("snapshot_date")
     return (

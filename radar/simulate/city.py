@@ -110,6 +110,7 @@ OUTSIDE_CITY_NAMES = {
     "130203": "唐山",
 }
 PHOENIX_LINKS = ("legal_rep", "shareholder", "address", "phone")
+PHOENIX_MAX_MONTHS = 12  # a successor is founded within this many months of its predecessor's closure
 
 
 @dataclass
@@ -598,8 +599,11 @@ def _phoenix(
     pred = (
         np.sort(rng.choice(cand, size=k, replace=False, p=w / w.sum())) if k else np.array([], dtype=np.int64)
     )
-    months_after = np.minimum(1 + rng.geometric(0.25, size=k), 12)
+    months_after = np.minimum(1 + rng.geometric(0.25, size=k), PHOENIX_MAX_MONTHS)
     est = trigger[pred] + (months_after * 30.4).astype(np.int64) + rng.integers(0, 20, size=k)
+    # a successor opens within PHOENIX_MAX_MONTHS of the closure: the day jitter must not carry one planted
+    # in the last month past that window (12 months and 19 days is no longer "within 12 months")
+    est = np.minimum(est, trigger[pred] + int(PHOENIX_MAX_MONTHS * 365 / 12) - 1)
     est = np.minimum(est, tl.end - 5)
     months_after = np.maximum(1, ((est - trigger[pred]) / 30.4).astype(np.int64))
     # fill up with ordinary new entities when there are too few closures to copy
