@@ -84,8 +84,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
     entities, identifiers, master_figures = build_master(
         table("registry"), pol, ctx.as_of, previous_identifiers(ctx), pol.identifier_max_iterations
     )
-    lake.publish_spark(entities, ENTITIES, ctx.as_of, partitions=1)
-    lake.publish_spark(identifiers, IDENTIFIERS, ctx.as_of, partitions=1)
+    # materialised before publishing: a one-file write would otherwise run the tables' last stage in one task
+    lake.publish_spark(entities.localCheckpoint(), ENTITIES, ctx.as_of, partitions=1)
+    lake.publish_spark(identifiers.localCheckpoint(), IDENTIFIERS, ctx.as_of, partitions=1)
     entities = lake.read_spark(spark, ENTITIES, ctx.as_of)
     identifiers = lake.read_spark(spark, IDENTIFIERS, ctx.as_of)
     clock.lap("master")
@@ -111,7 +112,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         address_sql=name_rules(pol).address_sql, context_max_entities=ctx.policy.graph.name_context_max_entities,
         max_iterations=ctx.policy.graph.max_iterations,
     )
-    lake.publish_spark(attributes, ATTRIBUTES, ctx.as_of, partitions=1)
+    lake.publish_spark(attributes.localCheckpoint(), ATTRIBUTES, ctx.as_of, partitions=1)
     clock.lap("attributes")
 
     published = lake.read_spark(spark, LINKS, ctx.as_of)

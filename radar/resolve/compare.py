@@ -73,18 +73,23 @@ _SURNAME_TAILS = ("记", "氏")
 
 def _s(series: pd.Series) -> list[str]:
     """A text column as a list of str, missing values as ''."""
-    return ["" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v) for v in series]
+    return series.fillna("").astype(str).tolist()
+
+
+def _text(series: pd.Series) -> np.ndarray:
+    """A text column as an object array of str, missing values as '' (compared elementwise by numpy)."""
+    return np.array(_s(series), dtype=object)
 
 
 def _present(series: pd.Series) -> np.ndarray:
-    return np.array([v != "" for v in _s(series)], dtype=bool)
+    return np.asarray(_text(series) != "", dtype=bool)
 
 
 def _eq(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(both present and equal, both present and different)."""
-    x, y = _s(a), _s(b)
-    both = np.array([p != "" and q != "" for p, q in zip(x, y, strict=True)], dtype=bool)
-    same = np.array([p == q for p, q in zip(x, y, strict=True)], dtype=bool)
+    x, y = _text(a), _text(b)
+    both = np.asarray((x != "") & (y != ""), dtype=bool)
+    same = np.asarray(x == y, dtype=bool)
     return both & same, both & ~same
 
 
@@ -184,7 +189,7 @@ def pair_features(df: pd.DataFrame, folds: tuple[tuple[str, str], ...] = ()) -> 
     given = [r[1:] if len(r) == 3 else "" for r in e_rep]
     out["hint_surname"] = np.array(
         [
-            s != "" and (any(c.startswith(p + s) for p in _SURNAME_LEADS) or any(c.startswith(s + t) for t in _SURNAME_TAILS))
+            s != "" and c.startswith(tuple(p + s for p in _SURNAME_LEADS) + tuple(s + t for t in _SURNAME_TAILS))
             for c, s in zip(rc, surname, strict=True)
         ],
         dtype=float,
@@ -210,8 +215,11 @@ def pair_features(df: pd.DataFrame, folds: tuple[tuple[str, str], ...] = ()) -> 
     out["industry_agree"] = i_same.astype(float)
     out["industry_conflict"] = i_diff.astype(float)
     e_ind = _s(df["e_industry"])
+    # bigrams once per distinct text: a record's name and an industry recur across pairs
+    sign = {c: _bigrams(c[2:]) for c in set(rc) if len(c) >= 3}
+    trade = {i: _bigrams(i) for i in set(e_ind)}
     out["shop_word"] = np.array(
-        [len(c) >= 3 and bool(_bigrams(c[2:]) & _bigrams(i)) for c, i in zip(rc, e_ind, strict=True)], dtype=float
+        [c in sign and not sign[c].isdisjoint(trade[i]) for c, i in zip(rc, e_ind, strict=True)], dtype=float
     )
     count = pd.to_numeric(df["e_core_count"], errors="coerce").fillna(1).to_numpy(dtype=float)
     out["core_common"] = np.where(exact, np.log1p(np.maximum(count - 1, 0)), 0.0)

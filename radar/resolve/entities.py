@@ -242,7 +242,8 @@ def assign_entities(
     taken = keys.where(F.col("key").startswith("U:")).select(
         F.concat(F.lit("W:"), F.substring("key", 3, 64)).alias("key"), F.lit(True).alias("_taken")
     ).distinct()
-    kc = kc.join(key_rows, "key").join(taken, "key", "left")
+    # read by the anchors, the previous ids and the identifiers table
+    kc = kc.join(key_rows, "key").join(taken, "key", "left").localCheckpoint()
     own_written = F.col("key").startswith("W:") & (F.col("_rows") == 1) & F.col("_taken").isNull()
     kc = kc.withColumn("_usable", F.col("trusted") | own_written)
     prio = (
@@ -285,7 +286,8 @@ def assign_entities(
         out = out.join(old, "component", "left").withColumn("entity_id", F.coalesce("_old_id", "_new_id"))
     else:
         out = out.withColumn("entity_id", F.col("_new_id"))
-    row_entity = out.select("row_id", "entity_id")
+    # read by the entities and the identifiers alike
+    row_entity = out.select("row_id", "entity_id").localCheckpoint()
     idents = (
         kc.join(row_entity, "row_id")
         .select(

@@ -247,7 +247,8 @@ def identifier_links(
                 "rid", "eid", F.lit(rule).alias("rule")
             )
         )
-    exact = reduce(DataFrame.unionByName, hits).distinct()
+    # materialised before the names are checked: the check reads the hits again (the joins would run twice)
+    exact = reduce(DataFrame.unionByName, hits).distinct().localCheckpoint()
     # kept: both the near-code search (which records are settled) and the result read it
     exact = exact.join(_agreement(exact, rec, names, ents, policy), ["rid", "eid"]).localCheckpoint()
     # a code one character off an entity's code (trusted or as written): a typo, never the code itself. Looked
@@ -272,7 +273,7 @@ def identifier_links(
     )
     near = (
         open_codes.join(near_codes, "code18").select("rid", "eid", F.lit("near_code").alias("rule")).distinct()
-    )
+    ).localCheckpoint()
     near = near.join(_agreement(near, rec, names, ents, policy), ["rid", "eid"])
     # a near code is a guess at a typo: only a name that is there and agrees confirms it (no name, no link)
     named = rec.select("rid", F.col("r_core").isNotNull().alias("_named"))
@@ -433,14 +434,16 @@ def resolve_links(
         .localCheckpoint()
     )
     exact = chosen.localCheckpoint()
+    # every record with its identifier link and its code's owner, joined once: the training records, the
+    # records left to match and the output all read it
+    recx = rec.join(exact, "rid", "left").join(owner, "rid", "left").localCheckpoint()
 
     # ---------------------------------------------------------------- the probabilistic stage
-    linked_recs = rec.join(exact, "rid")
+    linked_recs = recx.where(F.col("eid").isNotNull()).drop("code_owner")
     siblings = linked_recs.where(F.col("r_core").isNotNull()).select("rid", "r_core", "eid").localCheckpoint()
     rest = (
-        rec.join(exact.select("rid"), "rid", "left_anti")
+        recx.where(F.col("eid").isNull()).drop("eid", "rule")
         .where(~F.col("natural_person") & ~F.col("unlicensed") & F.col("r_core").isNotNull())
-        .join(owner, "rid", "left")
         # a code that belongs to another entity tells that entity's division, not the record's
         .withColumn("r_code_district", F.when(F.col("code_owner").isNull(), F.col("r_code_district")))
         .withColumn("_train", F.lit(False))
@@ -494,6 +497,8 @@ def resolve_links(
             F.concat_ws("\u0001", "source_type", "record_key").alias("rid"), F.col("entity_id").alias("eid")
         )
         pairs = pairs.join(rejected, ["rid", "eid"], "left_anti")
+    # the comparison reads the pairs twice (their features, their sibling support): blocked once
+    pairs = pairs.localCheckpoint()
     folds = tuple(tuple(f) for f in policy.homophone_folds)
     feats = add_competition(compare(pairs, to_match, ents, names, siblings, partitions, folds)).localCheckpoint()
 
@@ -526,11 +531,9 @@ def resolve_links(
         scored = add_rivals(scored, z, s2.logit_cap, s2.close_gap).withColumn("p", probability(second))
     else:
         scored = scored.withColumn("p", probability(model))
-    scored = scored.withColumn("p", F.when(conflict, F.lit(0.0)).otherwise(F.col("p"))).withColumn(
-        "evidence", _evidence(model, second)
-    )
+    scored = scored.withColumn("p", F.when(conflict, F.lit(0.0)).otherwise(F.col("p")))
     if keep_pairs:
-        figures["pairs"] = scored
+        figures["pairs"] = scored.withColumn("evidence", _evidence(model, second))
     w = Window.partitionBy("rid").orderBy(F.col("p").desc(), F.col("eid"))
     per_rid = Window.partitionBy("rid")
     top = (
@@ -546,8 +549,9 @@ def resolve_links(
         F.coalesce("_p2", F.lit(0.0)) >= m.review, F.least(F.col("p"), F.lit(m.accept - 1e-4))
     ).otherwise(F.col("p"))
     owner_ok = (F.col("eid") == F.col("code_owner")) & (F.col("p") >= m.review)
+    # the reasons of the best candidate only (a JSON document per pair is the costly part of scoring)
     best = top.select(
-        "rid", "eid", "evidence", "addr_exact", "addr_key", "ties",
+        "rid", "eid", _evidence(model, second).alias("evidence"), "addr_exact", "addr_key", "ties",
         F.when(owner_ok, F.greatest(p_best, F.lit(m.accept))).otherwise(p_best).alias("p"),
         owner_ok.alias("owner_ok"),
     ).localCheckpoint()
@@ -558,8 +562,8 @@ def resolve_links(
             F.concat_ws("\u0001", "source_type", "record_key").alias("rid"), F.col("entity_id").alias("_rev_eid")
         ).dropDuplicates(["rid"])
 
-    out = rec.join(exact.withColumnRenamed("eid", "_x_eid").withColumnRenamed("rule", "_x_rule"), "rid", "left")
-    out = out.join(best.withColumnRenamed("eid", "_m_eid"), "rid", "left").join(owner, "rid", "left")
+    out = recx.withColumnRenamed("eid", "_x_eid").withColumnRenamed("rule", "_x_rule")
+    out = out.join(best.withColumnRenamed("eid", "_m_eid"), "rid", "left")
     if accepted is not None:
         out = out.join(accepted, "rid", "left")
     else:

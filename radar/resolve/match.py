@@ -296,13 +296,19 @@ def compare(
     rec = records.select(*RECORD_FIELDS)
     ent = ents.select(*ENTITY_FIELDS)
     nm = names.select("eid", *NAME_FIELDS)
-    wide = pairs.select("rid", "eid").distinct().join(rec, "rid").join(ent, "eid").join(nm, "eid")
+    # the entity's side first (by eid), then spread by record: the wide rows cross one shuffle, and the record
+    # columns join where the pairs already are (only the records move)
+    wide = (
+        pairs.select("rid", "eid").distinct().join(ent.join(nm, "eid"), "eid")
+        .repartition(partitions, "rid")
+        .join(rec, "rid")
+    )
 
     def batches(it: Any) -> Any:
         for pdf in it:
             yield pair_features(pdf, folds)
 
-    per_name = wide.repartition(partitions, "rid").mapInPandas(batches, PAIR_FEATURE_SCHEMA)
+    per_name = wide.mapInPandas(batches, PAIR_FEATURE_SCHEMA)
     closeness = (
         F.col("core_exact") * 2 + F.col("core_homophone") + F.col("full_exact") + F.col("name_ratio")
         + F.col("hint_surname") + F.col("hint_given") + F.col("names_operator")
