@@ -488,13 +488,42 @@ def test_small_sources_share_parsing_tasks(spark: Any, tmp_path: Path, monkeypat
 
 
 def test_small_tables_keep_one_partition_per_core(spark: Any) -> None:
-    """The kept tables broadcast to every table's job (statuses, re-sent records, objection marks) are not
-    spread over the shuffle partitions."""
+    """The small tables collected to the driver (re-sent records, objection marks) are not spread over the
+    shuffle partitions."""
     from radar.ingest.records import small
 
     df = spark.range(100).groupBy((F.col("id") % 7).alias("k")).count()
     assert small(df).rdd.getNumPartitions() <= spark.sparkContext.defaultParallelism
     assert sorted(small(df).collect()) == sorted(df.collect())
+
+
+def test_identifier_status_in_spark_is_python_stdnums(spark: Any) -> None:
+    """Spark decides every printable-ASCII identifier's status exactly as ``uscc_status_of`` (python-stdnum)
+    does, and leaves the others (spaces, control and non-ASCII characters) to it."""
+    import random
+
+    from radar.ingest.parse import uscc_status_of, uscc_status_sql
+
+    placeholder = sources().placeholder_uscc
+    rng = random.Random(7)
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    values: list[str | None] = [None, "", placeholder, "-", "*", "330106000012345", "12345678X", "abcdefghi"]
+    for v in VECTORS:
+        values += [v, _bad_check(v), v.lower(), v[:8] + "-" + v[8:], v[:-1], v + "0", v[:9] + "I" + v[10:],
+                   v[:4] + "*" * 8 + v[12:], v[:3] + "O" + v[4:], "9" + v[1:], v.replace(v[5], "A", 1)]
+    for _ in range(3000):
+        n = rng.choice([8, 9, 14, 15, 16, 17, 18, 18, 18, 19])
+        pool = rng.choice([alphabet, "0123456789", alphabet + "IOSVZ-*`'!~", "0123456789ABC xyz\t中文１"])
+        values.append("".join(rng.choice(pool) for _ in range(n)))
+    values += ["91350100M000100Y4\u3000", "91350100M000100Y43", "９1350100M000100Y43", "913501-00M000100Y43"]
+    df = spark.createDataFrame([(v,) for v in values], "x string")
+    got = df.selectExpr("x", f"{uscc_status_sql('x', placeholder)} AS s").collect()
+    decided = [(r["x"], r["s"]) for r in got if r["s"] is not None]
+    assert [(x, s) for x, s in decided if s != uscc_status_of(x, placeholder)] == []
+    left = {r["x"] for r in got if r["s"] is None}
+    assert all(not x.isascii() or not x.isprintable() or " " in x for x in left)
+    assert len(decided) > 0.8 * len(values) and {s for _, s in decided} >= {"valid", "invalid_checksum",
+                                                                             "invalid_format", "masked"}
 
 
 def test_identifier_quality_is_counted(run: Run) -> None:
@@ -528,11 +557,24 @@ def test_resent_record_folds_into_one_current_revoked_version(run: Run) -> None:
     assert run.report["files"]["penalty/b_codes_gb18030.csv"]["revoked_or_invalid"] == 1
 
 
+def _last_job_id(spark: Any) -> int:
+    return max(spark.sparkContext.statusTracker().getJobIdsForGroup(), default=-1)
+
+
 def test_rerun_gives_identical_tables(job: tuple[RunContext, Run]) -> None:
     """The same folder again, into the same lake (now with Spark's default read splits): same tables, same
-    row numbers, same report."""
+    row numbers, same report; and few Spark jobs: one per published table, one per table with re-sent or
+    objected records (its marks are broadcast) and a handful for the whole run, not several per table."""
     ctx, first = job
+    before = _last_job_id(ctx.spark)
     second = run_job(ctx)
+    jobs = _last_job_id(ctx.spark) - before
+    tables = len(ctx.sources.record_types) + 1  # and the quarantine
+    marked = [n for n, df in first.tables.items() if n != "quarantine" and (
+        (df["versions"] > 1).any() or ("objection_status" in df.columns and df["objection_status"].is_not_null().any())
+    )]
+    assert marked, "the input has re-sent records"
+    assert jobs <= tables + len(marked) + 12, jobs  # was about 6 per table
     cache = second.report.pop("parse_cache")
     assert cache["sources_parsed"] == 0 and cache["sources_reused"] > 0  # unchanged files are not read again
     assert second.report.pop("phase_seconds")["parse"] < first.report["phase_seconds"]["parse"]

@@ -3,7 +3,8 @@
 Layout (under ``LAKE/ingest/_files/``)::
 
     <key>/part-*.parquet   the parsed rows of one source (the staging schema of radar.ingest.records)
-    <key>/_meta.json       its row counts: per read block (to number rows) and the converter's count
+    <key>/_meta.json       its row counts: per read block (to number rows) and the converter's count;
+                           the identifiers whose status Python decides (``odd_identifiers``)
 
 A key is the hash of the source's content (``sha256``), how it is read (format, sheet, header row,
 encoding, delimiter, headers, record type) and a fingerprint of the parsing code and conf/sources.yaml: a

@@ -8,10 +8,8 @@ records why (a data-quality flag) or quarantines the row when the field is requi
 
 from __future__ import annotations
 
-import pandas as pd
 from pyspark.sql import Column
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 
@@ -229,18 +227,30 @@ def uscc_status_of(code: str | None, placeholder: str) -> str:
         return "invalid_format"
 
 
-def uscc_status(c: Column, placeholder: str) -> Column:
-    """The status of each identifier (see USCC_STATUS), decided by python-stdnum in Arrow batches."""
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100-2015 (as python-stdnum's cn.uscc)
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
-    @F.pandas_udf(T.StringType())  # type: ignore[call-overload]
-    def _status(s: pd.Series) -> pd.Series:
-        cache: dict[str | None, str] = {}
-        out = []
-        for v in s.tolist():
-            key = None if v is None or (isinstance(v, float) and pd.isna(v)) else v
-            if key not in cache:
-                cache[key] = uscc_status_of(key, placeholder)
-            out.append(cache[key])
-        return pd.Series(out, dtype="string")
 
-    return _status(c)
+def uscc_status_sql(x: str, placeholder: str) -> str:
+    """The status of identifier ``x`` (see USCC_STATUS) as ``uscc_status_of`` decides it, in Spark SQL; null
+    for a value holding anything but printable ASCII (a space, a control or non-ASCII character), where
+    Python's Unicode rules and python-stdnum's clean-up apply: decide those with ``uscc_status_of``.
+
+    On printable ASCII stdnum's clean-up changes nothing but the dashes (removed) and the case (upper), so the
+    length, format and check-character tests can be written out: the check character is
+    ``alphabet[(31 - sum(index(c_i) * w_i)) mod 31]`` over the first 17 characters.
+    """
+    a = lit(_USCC_ALPHABET)
+    c = f"upper(replace({x}, '-', ''))"
+    total = " + ".join(f"(instr({a}, substr({c}, {i + 1}, 1)) - 1) * {w}" for i, w in enumerate(_USCC_WEIGHTS))
+    return (
+        f"(CASE WHEN {x} IS NULL OR {x} = '' THEN 'missing' "
+        f"WHEN {x} = {lit(placeholder)} THEN 'placeholder' "
+        f"WHEN contains({x}, '*') THEN 'masked' "
+        f"WHEN NOT {x} RLIKE '^[!-~]+$' THEN CAST(NULL AS STRING) "
+        f"WHEN {x} RLIKE '^[0-9]{{15}}$' THEN 'reg_no' "
+        f"WHEN {x} RLIKE '^[0-9A-Za-z]{{9}}$' THEN 'org_code' "
+        f"WHEN NOT {c} RLIKE '^[0-9]{{8}}[{_USCC_ALPHABET}]{{10}}$' THEN 'invalid_format' "
+        f"WHEN substr({c}, 18, 1) = substr({a}, pmod(31 - ({total}), 31) + 1, 1) THEN 'valid' "
+        "ELSE 'invalid_checksum' END)"
+    )

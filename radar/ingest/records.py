@@ -9,11 +9,11 @@ Two phases, so that the number of Spark jobs does not grow with record types tim
   columns. The sources of all record types are unioned before ``parse_slots``, so one Spark job with one
   parsing expression (analysed and compiled once) parses them all into one staging shape
   (``staging_schema``) that the parse cache keeps.
-* **assemble** (every run, from the cheap staging Parquet): ``add_uscc_status`` validates the identifiers,
-  ``number_rows`` gives each row its source file and data-row number (1-based, the header not counted) and
-  quarantines a truncated last line, ``folded_records``/``mark_current`` fold re-sent rows of one natural key
-  into one current record keeping every version, ``objection_marks``/``mark_objections`` mark records an objection corrected
-  or retracted; ``record_table`` and ``quarantine_table`` cut the published tables out of the result, and
+* **assemble** (every run, from the cheap staging Parquet): ``number_rows`` gives each row its source file
+  and data-row number (1-based, the header not counted) and quarantines a truncated last line,
+  ``add_uscc_status`` completes the identifiers' statuses, ``folded_records`` (re-sent rows of one natural key
+  fold into one current record keeping every version) and ``objection_marks`` (records an objection corrected
+  or retracted) find the few records ``mark_records`` marks; ``record_table`` and ``quarantine_table`` cut the published tables out of the result, and
   ``file_stats`` counts what the data-quality report needs.
 """
 
@@ -24,6 +24,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -130,7 +131,9 @@ def staging_schema(src: Sources) -> T.StructType:
 
     ``_blk``/``_idx`` (read block and row index within it) give the data-row number once the rows per block
     are known; ``t_<kind>_<i>`` the typed slots; ``raw`` is kept for quarantined rows (and every row of a
-    truncated file, whose last row is quarantined later); the identifier checks are added when assembling.
+    truncated file, whose last row is quarantined later); ``uscc_status`` is the identifier's status where
+    Spark decides it (``parse.uscc_status_sql``; null where Python must, see ``odd_identifiers``), the codes
+    it carries are added when assembling.
     """
     layout = slot_layout(src)
     fields = [
@@ -143,7 +146,8 @@ def staging_schema(src: Sources) -> T.StructType:
         T.StructField("quarantine_reason", T.StringType()),
         T.StructField("raw", T.StringType()),
     ]
-    return T.StructType(fields + [T.StructField(n, t) for n, t in RECORD_COLUMNS if n not in USCC_DERIVED])
+    record = [T.StructField(n, t) for n, t in RECORD_COLUMNS if n not in USCC_DERIVED or n == "uscc_status"]
+    return T.StructType(fields + record)
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -461,6 +465,7 @@ def parse_slots(df: DataFrame, src: Sources) -> DataFrame:
         "quarantine_reason",
         "CASE WHEN quarantine_reason IS NOT NULL OR _keep_raw THEN _raw END AS raw",
         *[r.rsplit(" AS ", 1)[1] for r in record],
+        f"{parse.uscc_status_sql('party_uscc_raw', src.placeholder_uscc)} AS uscc_status",
         "_key",
     )
 
@@ -488,25 +493,24 @@ def _status_norm(record_type: str, status: str | None) -> str | None:
 # ------------------------------------------------------------------------------------------ assembling
 def small(df: DataFrame) -> DataFrame:
     """A small table (the result of an aggregation) in one partition per core instead of one per shuffle
-    partition: it is kept and then broadcast to every table's job, and each of those reads it in as many tasks
-    as it has partitions; the identifiers' statuses are also checked in Python, a worker per partition."""
+    partition: it is collected to the driver, and each shuffle partition would be a task of its own."""
     return df.coalesce(df.sparkSession.sparkContext.defaultParallelism)
 
 
-def uscc_statuses(df: DataFrame, placeholder: str) -> DataFrame:
-    """(party_uscc_raw, uscc_status) of every distinct identifier of ``df``: python-stdnum decides USCC
-    validity once per distinct value. Small (one row per identifier): joined by ``add_uscc_status``."""
-    ids = small(df.select("party_uscc_raw").where(F.col("party_uscc_raw").isNotNull()).distinct())
-    return ids.withColumn("uscc_status", parse.uscc_status(F.col("party_uscc_raw"), placeholder))
-
-
-def add_uscc_status(df: DataFrame, statuses: DataFrame) -> DataFrame:
+def add_uscc_status(df: DataFrame, odd: dict[str, str]) -> DataFrame:
     """The identifier's status and, for a valid USCC, the USCC and the codes it carries: registration
-    department (1st character), organisation category (2nd), division (3rd to 8th). ``statuses`` comes from
-    ``uscc_statuses`` (computed once, broadcast here)."""
-    out = df.join(F.broadcast(statuses).withColumnRenamed("uscc_status", "_status"), "party_uscc_raw", "left").withColumn(
-        "uscc_status", F.coalesce(F.col("_status"), F.lit("missing"))
-    ).drop("_status")
+    department (1st character), organisation category (2nd), division (3rd to 8th). The status was decided
+    when parsing (``uscc_status``) except for the ``odd`` values, decided in Python (``odd_identifiers``)."""
+    status = F.col("uscc_status")
+    if odd:  # one set of values per status: a hashed lookup, whatever their number
+        by_status: dict[str, list[str]] = {}
+        for k, v in odd.items():
+            by_status.setdefault(v, []).append(k)
+        pick = F.when(F.lit(False), F.lit(None).cast("string"))
+        for s in sorted(by_status):
+            pick = pick.when(F.col("party_uscc_raw").isin(sorted(by_status[s])), F.lit(s))
+        status = F.coalesce(status, pick)
+    out = df.withColumn("uscc_status", F.coalesce(status, F.lit("missing")))
     valid = F.col("uscc_status") == "valid"
     return out.select(
         "*",
@@ -515,6 +519,15 @@ def add_uscc_status(df: DataFrame, statuses: DataFrame) -> DataFrame:
         F.when(valid, F.substring("party_uscc_raw", 2, 1)).alias("org_category_code"),
         F.when(valid, F.substring("party_uscc_raw", 3, 6)).alias("division_code"),
     )
+
+
+def odd_identifiers(staged: Any) -> list[str]:
+    """The distinct identifiers of a parsed source (a pyarrow table with ``party_uscc_raw`` and
+    ``uscc_status``) whose status Spark left to Python (``parse.uscc_status_sql``): usually none."""
+    import pyarrow.compute as pc
+
+    left = staged.filter(pc.and_(pc.is_null(staged["uscc_status"]), pc.is_valid(staged["party_uscc_raw"])))
+    return sorted(pc.unique(left["party_uscc_raw"]).to_pylist())
 
 
 def per_type(src: Sources, field: str | dict[str, str]) -> Column:
@@ -531,16 +544,54 @@ def per_type(src: Sources, field: str | dict[str, str]) -> Column:
     return out
 
 
-def number_rows(staged: DataFrame, sources: DataFrame, blocks: DataFrame) -> DataFrame:
+@dataclass(frozen=True)
+class SourceRows:
+    """What numbering a cache entry's rows needs: the files holding its content (``source_file``,
+    ``source_sha256``, and the data-row number of a truncated last line, else None; a copy of a file gives
+    several) and the rows before each read block (``offsets``: block start -> rows)."""
+
+    files: tuple[tuple[str, str, int | None], ...]
+    offsets: dict[int, int]
+
+
+def key_of_path() -> Column:
+    """The cache key of a row read from the parse cache: the folder of its Parquet file."""
+    return F.substring_index(F.substring_index(F.col("_metadata.file_path"), "/", -2), "/", 1)
+
+
+def number_rows(staged: DataFrame, entries: dict[str, SourceRows]) -> DataFrame:
     """Give each parsed row its source file, content hash and data-row number, and quarantine the last row
     of a file that ends mid-record.
 
-    ``staged`` carries ``_key`` (the cache entry it was read from); ``sources`` maps a key to the
-    ``source_file`` names holding that content, its ``source_sha256`` and ``_last_row`` (the data-row number
-    of a truncated last line, else null); ``blocks`` gives the ``_offset`` (rows before the block) of each
-    ``(_key, _blk)``. A key held by two files (a copy) gives both files their rows.
+    ``staged`` carries ``_key`` (the cache entry it was read from); ``entries`` says, per key, which files
+    hold it and the offset of each read block. Both are small and known on the driver, so they travel as
+    literals in the expressions (no table is joined or broadcast); a key held by two files (a copy) gives
+    both files their rows, and a row of an unknown key or block is dropped.
     """
-    df = staged.join(F.broadcast(blocks), ["_key", "_blk"]).join(F.broadcast(sources), "_key")
+    key = F.col("_key")
+    held_type = "array<struct<source_file:string,source_sha256:string,_last_row:bigint>>"  # nullable, as joined
+    offset = F.lit(None).cast("long")
+    files = F.lit(None).cast(held_type)
+    if entries:
+        offset_cases, file_cases = None, None
+        for k, e in sorted(entries.items()):
+            per_block = F.lit(None).cast("long")
+            if e.offsets:
+                per_block = F.when(F.lit(False), F.lit(None).cast("long"))
+                for b, n in sorted(e.offsets.items()):
+                    per_block = per_block.when(F.col("_blk") == b, F.lit(n).cast("long"))
+            held = F.array(*[
+                F.struct(F.lit(f).alias("source_file"), F.lit(h).alias("source_sha256"),
+                         F.lit(last).cast("bigint").alias("_last_row"))
+                for f, h, last in e.files
+            ]).cast(held_type)
+            offset_cases = (F.when(key == k, per_block) if offset_cases is None
+                            else offset_cases.when(key == k, per_block))
+            file_cases = F.when(key == k, held) if file_cases is None else file_cases.when(key == k, held)
+        offset, files = offset_cases, file_cases
+    df = staged.withColumn("_offset", offset).where(F.col("_offset").isNotNull()).select(
+        "*", F.explode(files).alias("_file")
+    ).select("*", "_file.source_file", "_file.source_sha256", "_file._last_row").drop("_file")
     row = (F.col("_offset") + F.col("_idx") + 1).cast("long")
     reason = F.col("quarantine_reason")
     cut = reason.isNull() & F.col("_last_row").isNotNull() & (row == F.col("_last_row"))
@@ -552,7 +603,7 @@ def number_rows(staged: DataFrame, sources: DataFrame, blocks: DataFrame) -> Dat
 def folded_records(df: DataFrame, updated: Column | None = None) -> DataFrame:
     """The records sent more than once: (record_type, record_key, versions, and the source_file and
     source_row of the current version: the newest by ``updated`` time, then the last file and row).
-    Quarantined rows are not versions. Small (one row per re-sent record): ``mark_current`` joins it."""
+    Quarantined rows are not versions. Small (one row per re-sent record): see ``record_marks``."""
     order = [updated.isNotNull(), updated] if updated is not None else []
     latest = F.struct(*order, F.col("source_file"), F.col("source_row"))
     return (
@@ -568,13 +619,40 @@ def folded_records(df: DataFrame, updated: Column | None = None) -> DataFrame:
     )
 
 
-def mark_current(df: DataFrame, folded: DataFrame) -> DataFrame:
-    """Fold re-sent rows: ``is_current`` marks the current version of each record (``folded_records``; a
-    record sent once is its own current version) and ``versions`` counts them. Every version is kept
-    (nothing is deleted); quarantined rows are never current. ``folded`` is broadcast: the rows themselves
-    are never shuffled."""
+RECORD_MARKS = ("record_type string, record_key string, versions int, _current_file string, _current_row bigint, "
+                "objection_status string, objection_id string")
+
+
+def record_marks(folded: list[Any], marks: list[Any]) -> list[tuple[Any, ...]]:
+    """Rows of the ``RECORD_MARKS`` table: the collected ``folded_records`` and ``objection_marks`` by record."""
+    out: dict[tuple[str, str], list[Any]] = {}
+    for r in folded:
+        out[(r["record_type"], r["record_key"])] = [r["versions"], r["_current_file"], r["_current_row"], None, None]
+    for r in marks:
+        row = out.setdefault((r["record_type"], r["record_key"]), [None, None, None, None, None])
+        row[3:] = [r["objection_status"], r["objection_id"]]
+    return [(rt, key, *v) for (rt, key), v in sorted(out.items())]
+
+
+def mark_records(df: DataFrame, marks: DataFrame | None) -> DataFrame:
+    """Fold re-sent rows and mark objections: ``is_current`` marks the current version of each record (a
+    record sent once is its own current version) and ``versions`` counts them; ``objection_status``
+    (retracted / corrected / upheld; null: no objection) and ``objection_id`` mark every version of the
+    records an objection names. ``marks`` is a ``RECORD_MARKS`` table (small, broadcast: the rows themselves
+    are never shuffled), or None when no record of ``df`` has a mark. Every version is kept (nothing is
+    deleted); quarantined rows are never current."""
     accepted = F.col("quarantine_reason").isNull()
-    joined = df.join(F.broadcast(folded), ["record_type", "record_key"], "left")
+    if marks is None:
+        # the values a join that matched nothing gives, nullable as the join's are
+        some = F.col("record_type").isNotNull()
+        return df.select(
+            "*",
+            F.when(some, accepted).alias("is_current"),
+            F.when(some, F.lit(1)).alias("versions"),
+            F.lit(None).cast("string").alias("objection_status"),
+            F.lit(None).cast("string").alias("objection_id"),
+        )
+    joined = df.join(F.broadcast(marks), ["record_type", "record_key"], "left")
     current = accepted & (
         F.col("_current_file").isNull()
         | ((F.col("source_file") == F.col("_current_file")) & (F.col("source_row") == F.col("_current_row")))
@@ -647,12 +725,6 @@ def objection_marks(df: DataFrame, src: Sources, retracts: list[str], corrects: 
         .select("record_type", "record_key", "_best.objection_status", "_best.objection_id")
         .transform(small)
     )
-
-
-def mark_objections(df: DataFrame, marks: DataFrame) -> DataFrame:
-    """Add ``objection_status`` (retracted / corrected / upheld; null: no objection) and ``objection_id`` to
-    every version of the records the marks name."""
-    return df.join(F.broadcast(marks), ["record_type", "record_key"], "left")
 
 
 OBJECTION_COLUMNS = ("objection_status", "objection_id")

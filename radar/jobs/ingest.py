@@ -4,10 +4,12 @@
    record type sniffed (a workbook is one source per sheet).
 2. Parse what is new: the sources whose parse cache entry (``LAKE/ingest/_files/<key>``, keyed by content
    hash) is missing are parsed in **one** Spark job, whatever their record types, into the shared staging
-   shape; a second small job counts rows per read block. Unchanged files are not read again.
-3. Assemble from the cache: the identifiers' statuses, the re-sent records and the objection marks from a
-   few narrow columns (small tables, kept); the data-quality figures (one job); then each table from its own
-   cache entries, those small tables joined by broadcast (one job per table, run side by side). No wide row
+   shape (identifier statuses decided there too); the rows per read block are then read from the written
+   Parquet on the driver. Unchanged files are not read again.
+3. Assemble from the cache: the re-sent records and the objection marks from a few narrow columns (small
+   tables, collected to the driver; rows are numbered from literals, no table is broadcast for them); the
+   data-quality figures (one job); then each table from its own cache entries, the marks joined by broadcast
+   only into a table that has marked records: about one Spark job per table, run side by side. No wide row
    is shuffled or cached.
 
 Per source, rows in (the independent count) = rows accepted + rows quarantined = rows Spark read; the job
@@ -25,7 +27,6 @@ from functools import reduce
 from pathlib import Path
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -35,6 +36,7 @@ from radar.ingest import records as R
 from radar.ingest.cache import ParseCache, cache_key, fingerprint
 from radar.ingest.convert import ConversionError, convert_source
 from radar.ingest.files import SourceFile, discover
+from radar.ingest.parse import uscc_status_of
 from radar.jobs.context import PhaseClock, RunContext
 from radar.lake import _claim
 
@@ -93,14 +95,11 @@ def run(ctx: RunContext) -> dict[str, Any]:
     cache.touch(list(metas))
 
     assembly = _Assembly(spark, ctx, loadable, metas, cache)
-    try:
-        stats = R.file_stats(assembly.records(), src, ctx.policy.ingest.late_publication_working_days).collect()
-        per_file, date_range = _collect_stats(stats, loadable)
-        clock.lap("assemble")
-        _publish(ctx, files, assembly, per_file)
-        clock.lap("publish")
-    finally:
-        assembly.release()
+    stats = R.file_stats(assembly.records(), src, ctx.policy.ingest.late_publication_working_days).collect()
+    per_file, date_range = _collect_stats(stats, loadable)
+    clock.lap("assemble")
+    _publish(ctx, files, assembly, per_file)
+    clock.lap("publish")
 
     report = _report(ctx, files, per_file, metas, date_range)
     ctx.lake.publish_json(DQ_TABLE, ctx.as_of, report)
@@ -170,14 +169,13 @@ def _parse_new(ctx: RunContext, cache: ParseCache, groups: list[list[SourceFile]
                 except Exception as e1:
                     _fail(groups, sf, e1)
         ok = [sf for sf in todo if sf.problem is None]
-        blocks = _rows_per_block(spark, outputs)
         for sf in ok:
             k = sf.cache_key
             written = next((o / f"_key={k}" for o in outputs if (o / f"_key={k}").exists()), None)
             if written is None:  # no rows at all (a header-only file): an empty entry
                 written = work / "empty" / k
                 written.mkdir(parents=True)
-            counts = blocks.get(k, {})
+            counts, odd = _entry_figures(written)
             meta = {
                 "key": k,
                 "sha256": sf.sha256,
@@ -187,6 +185,7 @@ def _parse_new(ctx: RunContext, cache: ParseCache, groups: list[list[SourceFile]
                 "blocks": {str(b): n for b, n in sorted(counts.items())},
                 "rows_read": sum(counts.values()),
                 "rows_in": rows_in.get(k, sf.rows_in),
+                "odd_identifiers": odd,
             }
             cache.add(k, written, meta)
     finally:
@@ -226,26 +225,29 @@ def _write_parsed(spark: SparkSession, src: Any, sources: list[SourceFile], conv
             spark.conf.unset(key)
 
 
-def _rows_per_block(spark: SparkSession, outputs: list[Path]) -> dict[str, dict[int, int]]:
-    """Rows of each read block of each freshly parsed source (read from the written Parquet)."""
-    dirs = [o for o in outputs if any(o.glob("_key=*"))]
-    if not dirs:
-        return {}
-    schema = T.StructType([T.StructField("_blk", T.LongType()), T.StructField("_key", T.StringType())])
-    df = spark.read.schema(schema).parquet(*[R.spark_path(d) for d in dirs])
-    out: dict[str, dict[int, int]] = defaultdict(dict)
-    for r in df.groupBy("_key", "_blk").count().collect():
-        out[r["_key"]][int(r["_blk"])] = int(r["count"])
-    return out
+def _entry_figures(written: Path) -> tuple[dict[int, int], list[str]]:
+    """Rows per read block of a freshly parsed source, and its identifiers whose status Python decides
+    (``records.odd_identifiers``), read from its Parquet files on the driver: a few narrow columns, no Spark
+    job."""
+    import pyarrow.parquet as pq
+
+    files = sorted(written.glob("*.parquet"))
+    if not files:
+        return {}, []
+    table = pq.ParquetDataset([str(f) for f in files]).read(columns=["_blk", "party_uscc_raw", "uscc_status"])
+    counts = table["_blk"].value_counts().to_pylist()
+    return {int(c["values"]): int(c["counts"]) for c in counts}, R.odd_identifiers(table)
 
 
 # ------------------------------------------------------------------------------------------ assemble
 class _Assembly:
     """The cached sources as records: numbered, identifiers checked, re-sent rows folded, objections marked.
 
-    Nothing wide is shuffled or kept in memory: what needs every record (the identifiers' statuses, the
-    re-sent records and the objection marks) is computed once from a few narrow columns and kept (small);
-    ``records`` then reads the cache entries a table needs and joins those small tables by broadcast.
+    Nothing wide is shuffled, kept or broadcast: the rows are numbered from literals (``number_rows``), the
+    identifiers' statuses were decided when parsing (the few odd ones here, in Python), and what needs every
+    record (the re-sent records and the objection marks) is computed once from a few narrow columns and
+    collected (small). ``records`` then reads the cache entries a table needs and joins those marks only
+    where a record of the table has one.
     """
 
     def __init__(self, spark: SparkSession, ctx: RunContext, loadable: list[SourceFile],
@@ -254,38 +256,30 @@ class _Assembly:
         self.spark, self.src, self.cache = spark, src, cache
         self.schema = R.staging_schema(src)
         self.with_rows = {k: m for k, m in metas.items() if m.get("rows_read")}
-        self.sources = spark.createDataFrame(
-            [
-                (f.cache_key, f.relpath, f.sha256,
-                 int(metas[f.cache_key]["rows_read"]) if f.truncated and metas[f.cache_key].get("rows_read")
-                 else None)
-                for f in loadable
-            ],
-            "_key string, source_file string, source_sha256 string, _last_row long",
-        )
-        offsets = []
+        files: dict[str, list[tuple[str, str, int | None]]] = defaultdict(list)
+        for f in loadable:
+            m = metas[f.cache_key]
+            files[f.cache_key].append(
+                (f.relpath, f.sha256, int(m["rows_read"]) if f.truncated and m.get("rows_read") else None)
+            )
+        self.entries: dict[str, R.SourceRows] = {}
         for k, m in metas.items():
-            before = 0
-            for blk, n in sorted(((int(b), int(n)) for b, n in m.get("blocks", {}).items())):
-                offsets.append((k, blk, before))
+            offsets, before = {}, 0
+            for blk, n in sorted((int(b), int(n)) for b, n in m.get("blocks", {}).items()):
+                offsets[blk] = before
                 before += n
-        self.blocks = spark.createDataFrame(offsets, "_key string, _blk long, _offset long")
-        self._kept: list[DataFrame] = []
-        everything = self.numbered(None)
-        self.statuses = self._keep(R.uscc_statuses(everything, src.placeholder_uscc))
-        self.folded = self._keep(R.folded_records(everything, R.per_type(src, "updated_at")))
+            self.entries[k] = R.SourceRows(tuple(files.get(k, ())), offsets)
+        self.odd = {v: uscc_status_of(v, src.placeholder_uscc)
+                    for m in metas.values() for v in m.get("odd_identifiers", [])}
+        everything = self.checked(None)
+        folded = R.folded_records(everything, R.per_type(src, "updated_at")).collect()
         fp = ctx.policy.features
-        self.marks = self._keep(R.objection_marks(self._current(everything), src, fp.objection_retracts,
-                                                  fp.objection_corrects))
+        current = R.mark_records(everything, self._marks_table(R.record_marks(folded, [])))
+        marks = R.objection_marks(current, src, fp.objection_retracts, fp.objection_corrects).collect()
+        self.marks = R.record_marks(folded, marks)
 
-    def _keep(self, df: DataFrame) -> DataFrame:
-        kept = df.persist(StorageLevel.MEMORY_AND_DISK)
-        self._kept.append(kept)
-        return kept
-
-    def release(self) -> None:
-        for df in self._kept:
-            df.unpersist()
+    def _marks_table(self, rows: list[tuple[Any, ...]]) -> DataFrame | None:
+        return self.spark.createDataFrame(rows, R.RECORD_MARKS) if rows else None
 
     def numbered(self, record_type: str | None) -> DataFrame:
         """The cached rows (of one record type, or all), each with its source file and row number."""
@@ -293,18 +287,20 @@ class _Assembly:
         if keys:
             staged = self.spark.read.schema(self.schema).parquet(
                 *[R.spark_path(self.cache.entry(k)) for k in keys]
-            ).withColumn("_key", F.regexp_extract(F.col("_metadata.file_path"), r"/([0-9a-f]{64})/[^/]+$", 1))
+            ).withColumn("_key", R.key_of_path())
         else:
             staged = self.spark.createDataFrame([], self.schema).withColumn("_key", F.lit(None).cast("string"))
-        return R.number_rows(staged, self.sources, self.blocks)
+        return R.number_rows(staged, {k: self.entries[k] for k in keys})
 
-    def _current(self, numbered: DataFrame) -> DataFrame:
-        return R.mark_current(R.add_uscc_status(numbered, self.statuses), self.folded)
+    def checked(self, record_type: str | None) -> DataFrame:
+        """``numbered`` with every identifier's status."""
+        return R.add_uscc_status(self.numbered(record_type), self.odd)
 
     def records(self, record_type: str | None = None) -> DataFrame:
         """Every row (of one record type, or all) with its identifier status, current flag, versions and
         objection outcome."""
-        return R.mark_objections(self._current(self.numbered(record_type)), self.marks)
+        rows = [m for m in self.marks if record_type is None or m[0] == record_type]
+        return R.mark_records(self.checked(record_type), self._marks_table(rows))
 
 
 def _publish(ctx: RunContext, files: list[SourceFile], assembly: _Assembly,
