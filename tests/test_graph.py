@@ -23,7 +23,7 @@ from radar.graph import (
     related_party_graph,
 )
 from radar.graph.risk import propagate_component
-from radar.graph.snapshots import graph_dates, graph_snapshots
+from radar.graph.snapshots import graph_dates, graph_snapshots, phoenix_lookback_months
 
 AS_OF = date(2024, 6, 30)
 SETTINGS = GraphSettings(
@@ -402,6 +402,27 @@ def test_snapshot_at_as_of_equals_graph_features(
     assert list(at.columns) == list(GRAPH_FEATURES)
     assert not snapshots.isna().any().any()
     pd.testing.assert_frame_equal(at.sort_index(), want, check_dtype=False)
+
+
+def test_snapshots_reuse_the_as_of_graphs_phoenix_pairs(
+    city: dict[str, Any], graph: dict[str, pd.DataFrame], snapshots: pd.DataFrame
+) -> None:
+    lookback = phoenix_lookback_months(SNAPSHOT_DAYS, AS_OF, 1, SETTINGS.new_entity_months)
+    assert lookback == SETTINGS.new_entity_months + 7  # the oldest snapshot month to June, both counted
+    g = related_party_graph(city["entities"], city["attributes"], city["risk_events"], AS_OF, SETTINGS, lookback)
+    try:
+        flagged = set(graph["flags"].loc[graph["flags"]["flag"] == "phoenix", "entity_id"])
+        assert flagged and flagged <= set(g.phoenix_pairs.toPandas()["s_id"])
+        flags = g.flags.toPandas().sort_values(["entity_id", "flag"]).reset_index(drop=True)
+        want = graph["flags"].sort_values(["entity_id", "flag"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(flags, want)
+        reused = graph_snapshots(
+            city["entities"], city["attributes"], city["risk_events"], SNAPSHOT_DAYS, AS_OF, SETTINGS,
+            phoenix_pairs=g.phoenix_pairs,
+        ).toPandas()  # fmt: skip
+        pd.testing.assert_frame_equal(reused.set_index(["snapshot_date", "entity_id"]).sort_index(), snapshots)
+    finally:
+        g.unpersist()
 
 
 def test_snapshots_are_point_in_time(snapshots: pd.DataFrame) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -22,6 +23,7 @@ from radar.graph.patterns import (
     PHOENIX_LINK_TYPES,
     cross_flags,
     phoenix_flags,
+    phoenix_pairs,
     ring_flags,
     shell_address_flags,
 )
@@ -101,11 +103,14 @@ class RelatedPartyGraph:
     propagated_risk: DataFrame
     flags: DataFrame
     features: DataFrame
+    phoenix_pairs: DataFrame | None = None  # with ``phoenix_lookback_months``: every successor's pairs
 
-    def unpersist(self) -> None:
-        """Release the cached tables."""
-        for table in (self.edges, self.components, self.propagated_risk, self.flags):
-            table.unpersist()
+    def unpersist(self, phoenix_pairs: bool = True) -> None:
+        """Release the cached tables (all but the phoenix pairs with ``phoenix_pairs=False``)."""
+        tables = [self.edges, self.components, self.propagated_risk, self.flags]
+        for table in [*tables, self.phoenix_pairs] if phoenix_pairs else tables:
+            if table is not None:
+                table.unpersist()
 
 
 def related_party_graph(
@@ -114,8 +119,13 @@ def related_party_graph(
     risk_events: DataFrame,
     as_of: date,
     settings: GraphSettings,
+    phoenix_lookback_months: int | None = None,
 ) -> RelatedPartyGraph:
     """Build every graph table as of ``as_of``.
+
+    ``phoenix_lookback_months``: also keep (cached, as ``phoenix_pairs``) the phoenix pairs of successors
+    founded this many months back, more than the flags' ``new_entity_months``, for the graph snapshots
+    (:func:`radar.graph.snapshots.phoenix_lookback_months`) to reuse; the flags take the recent ones.
 
     Entities established after ``as_of`` do not exist yet and are left out (with their ties); the
     others, closed ones included (a phoenix needs its predecessor), are all nodes. Components are
@@ -146,6 +156,21 @@ def related_party_graph(
         s.propagation_damping,
         s.networkx_max_entities,
     ).cache()
+    rules: dict[str, Any] = {
+        "link_types": [t for t in PHOENIX_LINK_TYPES if t in s.link_types],
+        "max_sharing": s.phoenix_max_sharing,
+        "max_name_entities": s.phoenix_name_max_entities,
+        "trade_name_similarity": s.phoenix_trade_name_similarity,
+        "trade_name_factor": s.phoenix_trade_name_factor,
+        "carries_on": s.phoenix_carries_on,
+        "corroboration": s.phoenix_corroboration,
+    }
+    pairs = None
+    if phoenix_lookback_months is not None:
+        lookback = max(phoenix_lookback_months, s.new_entity_months)
+        pairs = phoenix_pairs(
+            attributes, known, risk_events, hubs, as_of, lookback, s.phoenix_months, **rules
+        ).cache()
     flags = (
         phoenix_flags(
             attributes,
@@ -156,13 +181,8 @@ def related_party_graph(
             as_of,
             s.new_entity_months,
             s.phoenix_months,
-            link_types=[t for t in PHOENIX_LINK_TYPES if t in s.link_types],
-            max_sharing=s.phoenix_max_sharing,
-            max_name_entities=s.phoenix_name_max_entities,
-            trade_name_similarity=s.phoenix_trade_name_similarity,
-            trade_name_factor=s.phoenix_trade_name_factor,
-            carries_on=s.phoenix_carries_on,
-            corroboration=s.phoenix_corroboration,
+            **rules,
+            pairs=pairs,
         )
         .unionByName(ring_flags(edges, components, known, risk_events, as_of, s.risk_window_days))
         .unionByName(shell_address_flags(edges, known, components, as_of, s.shell_address_min_entities))
@@ -171,4 +191,4 @@ def related_party_graph(
     )
     risky = risky_members(risk_events, as_of, s.risk_window_days)
     features = graph_features(known, edges, components, stats, propagated, flags, risky)
-    return RelatedPartyGraph(as_of, edges, hubs, components, stats, propagated, flags, features)
+    return RelatedPartyGraph(as_of, edges, hubs, components, stats, propagated, flags, features, pairs)

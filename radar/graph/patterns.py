@@ -436,15 +436,20 @@ def phoenix_flags(
     trade_name_factor: float = 1.0,
     carries_on: Mapping[str, Sequence[str]] | None = None,
     corroboration: bool = False,
+    pairs: DataFrame | None = None,
 ) -> DataFrame:
     """Phoenix flags with evidence: the pairs of :func:`phoenix_pairs`, one flag per successor.
 
+    ``pairs``: pairs :func:`phoenix_pairs` already built as of ``as_of`` with the same rules, perhaps for
+    successors of a longer look-back (the graph snapshots'); only those established within
+    ``new_entity_months`` before ``as_of`` are flagged.
+
     Output: entity_id, uscc, flag = ``phoenix``, evidence (steps from each predecessor to S, newest
-    closure first; ``via.trade_name_similarity`` when the tie needed the trade names to resemble),
-    component_id.
+    closure first; ``via.trade_name_similarity`` when the tie needed the trade names to resemble,
+    ``via.corroborated`` when it needed the other tie), component_id.
     """
-    pairs = (
-        phoenix_pairs(
+    if pairs is None:
+        pairs = phoenix_pairs(
             attributes,
             entities,
             risk_events,
@@ -460,6 +465,8 @@ def phoenix_flags(
             carries_on,
             corroboration,
         )
+    pairs = (
+        pairs.where(F.col("s_established") > F.add_months(F.lit(as_of).cast("date"), -new_entity_months))
         .withColumn("p_rank", _role_rank("p_type"))
         .withColumn("s_rank", _role_rank("s_type"))
     )

@@ -87,6 +87,17 @@ def graph_dates(dates: list[date], every: int) -> dict[date, date]:
     return out
 
 
+def _months_between(first: date, as_of: date) -> int:
+    """Calendar months from ``first``'s month to ``as_of``'s, both counted."""
+    return (as_of.year - first.year) * 12 + as_of.month - first.month + 1
+
+
+def phoenix_lookback_months(dates: list[date], as_of: date, every: int, new_entity_months: int) -> int:
+    """How far back successors must be founded for the phoenix flags of every graph date of the snapshots:
+    the flag's ``new_entity_months`` before the oldest graph date, in months before ``as_of``."""
+    return new_entity_months + _months_between(min(graph_dates(dates, every).values()), as_of)
+
+
 def risky_on(risk_events: DataFrame, dates: DataFrame, risk_window_days: int) -> DataFrame:
     """:func:`radar.graph.risk.risky_members` on every date: entity_id, snapshot_date (distinct)."""
     day = F.col("snapshot_date")
@@ -132,11 +143,14 @@ def graph_snapshots(
     as_of: date,
     settings: GraphSettings,
     every: int = 1,
+    phoenix_pairs: DataFrame | None = None,
 ) -> DataFrame:
     """Graph features of every entity established by T, for every snapshot date T (see the module doc).
 
     Inputs as :func:`radar.graph.build.related_party_graph`; ``dates`` the snapshot dates (the as-of
-    date among them). Runs one connected-components job eagerly (the buckets).
+    date among them). Runs one connected-components job eagerly (the buckets). ``phoenix_pairs``: the
+    as-of graph's phoenix pairs when it was built with ``phoenix_lookback_months`` of
+    :func:`phoenix_lookback_months` (built here otherwise).
 
     Output: entity_id, snapshot_date, then GRAPH_FEATURES (no nulls).
     """
@@ -234,7 +248,7 @@ def graph_snapshots(
         .withColumn("_big_shell", F.lit(1))
     )
     hubs = big_edges.where(F.col("is_hub") & (day == F.lit(max(graph_days)))).select("node_id").distinct()
-    phoenix = _phoenix_on(attributes, entities, risk_events, hubs, days, graph_days, as_of, s)
+    phoenix = _phoenix_on(attributes, entities, risk_events, hubs, days, graph_days, as_of, s, phoenix_pairs)
 
     features = (
         in_buckets.join(hub_links, list(SNAPSHOT_KEY), "left")
@@ -267,25 +281,30 @@ def _phoenix_on(
     graph_days: list[date],
     as_of: date,
     s: GraphSettings,
+    pairs: DataFrame | None = None,
 ) -> DataFrame:
-    """entity_id, snapshot_date, graph_is_phoenix = 1 for successors flagged on each date (hubs: as of)."""
-    span = (as_of.year - graph_days[0].year) * 12 + as_of.month - graph_days[0].month + 1
-    pairs = phoenix_pairs(
-        attributes,
-        entities,
-        risk_events,
-        hubs,
-        as_of,
-        s.new_entity_months + span,
-        s.phoenix_months,
-        link_types=[t for t in PHOENIX_LINK_TYPES if t in s.link_types],
-        max_sharing=s.phoenix_max_sharing,
-        max_name_entities=s.phoenix_name_max_entities,
-        trade_name_similarity=s.phoenix_trade_name_similarity,
-        trade_name_factor=s.phoenix_trade_name_factor,
-        carries_on=s.phoenix_carries_on,
-        corroboration=s.phoenix_corroboration,
-    )
+    """entity_id, snapshot_date, graph_is_phoenix = 1 for successors flagged on each date (hubs: as of).
+
+    ``pairs``: the phoenix pairs as of ``as_of`` for successors of the whole look-back
+    (:func:`phoenix_lookback_months`), when the caller already built them (the as-of graph's).
+    """
+    if pairs is None:
+        pairs = phoenix_pairs(
+            attributes,
+            entities,
+            risk_events,
+            hubs,
+            as_of,
+            s.new_entity_months + _months_between(graph_days[0], as_of),
+            s.phoenix_months,
+            link_types=[t for t in PHOENIX_LINK_TYPES if t in s.link_types],
+            max_sharing=s.phoenix_max_sharing,
+            max_name_entities=s.phoenix_name_max_entities,
+            trade_name_similarity=s.phoenix_trade_name_similarity,
+            trade_name_factor=s.phoenix_trade_name_factor,
+            carries_on=s.phoenix_carries_on,
+            corroboration=s.phoenix_corroboration,
+        )
     day = F.col("snapshot_date")
     return (
         pairs.select("s_id", "s_established", "s_since")

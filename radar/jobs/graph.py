@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from radar.features.snapshots import snapshot_dates
 from radar.graph.build import GraphSettings, related_party_graph
 from radar.graph.risk import risky_members
-from radar.graph.snapshots import graph_snapshots
+from radar.graph.snapshots import graph_snapshots, phoenix_lookback_months
 from radar.jobs.context import RunContext
 from radar.jobs.features import EVENTS
 from radar.jobs.resolve import ATTRIBUTES, ENTITIES
@@ -49,7 +49,11 @@ def run(ctx: RunContext) -> dict[str, Any]:
         .select("entity_id", "event_type", "event_date", "end_date")
     )
     settings = GraphSettings.from_policy(ctx.policy)
-    g = related_party_graph(entities, attributes, risk_events, ctx.as_of, settings)
+    dates = snapshot_dates(ctx.as_of, ctx.policy.features.snapshot_months)
+    every = ctx.policy.graph.snapshot_every
+    # the phoenix pairs of every successor the snapshots need, built once: the flags take the recent ones
+    lookback = phoenix_lookback_months(dates, ctx.as_of, every, settings.new_entity_months)
+    g = related_party_graph(entities, attributes, risk_events, ctx.as_of, settings, lookback)
     try:
         risky = risky_members(risk_events, ctx.as_of, ctx.policy.graph.risk_window_days).select(
             "entity_id", F.lit(True).alias("is_risky")
@@ -66,18 +70,18 @@ def run(ctx: RunContext) -> dict[str, Any]:
         lake.publish_spark(g.flags, FLAGS, ctx.as_of, partitions=1)
         lake.publish_spark(g.features, FEATURES, ctx.as_of, partitions=1)
         lake.publish_spark(g.hubs, HUBS, ctx.as_of, partitions=1)
+        g.unpersist(phoenix_pairs=False)
+        # the model's graph features at every snapshot date, point in time (radar.graph.snapshots)
+        t0 = time.perf_counter()
+        snaps = graph_snapshots(
+            entities, attributes, risk_events, dates, ctx.as_of, settings, every, g.phoenix_pairs
+        )
+        lake.publish_spark(
+            snaps, SNAPSHOTS, ctx.as_of, partitions=max(1, ctx.profile.spark.shuffle_partitions // 4)
+        )
+        snapshot_seconds = round(time.perf_counter() - t0, 1)
     finally:
         g.unpersist()
-    # the model's graph features at every snapshot date, point in time (radar.graph.snapshots)
-    t0 = time.perf_counter()
-    dates = snapshot_dates(ctx.as_of, ctx.policy.features.snapshot_months)
-    snaps = graph_snapshots(
-        entities, attributes, risk_events, dates, ctx.as_of, settings, every=ctx.policy.graph.snapshot_every
-    )
-    lake.publish_spark(
-        snaps, SNAPSHOTS, ctx.as_of, partitions=max(1, ctx.profile.spark.shuffle_partitions // 4)
-    )
-    snapshot_seconds = round(time.perf_counter() - t0, 1)
     c = lake.read_spark(spark, COMPONENTS, ctx.as_of)
     sizes = c.groupBy("component_id").count()
     n_comp = sizes.count()
