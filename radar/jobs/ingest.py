@@ -22,7 +22,9 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -204,6 +206,26 @@ def _fail(groups: list[list[SourceFile]], sf: SourceFile, e: Exception) -> None:
 # Spark would push the parsing projection below the union of the sources, into every source's branch: the
 # same large expression compiled once per file. Kept above the union, it is compiled once.
 _KEEP_PROJECTIONS_ABOVE_UNIONS = "org.apache.spark.sql.catalyst.optimizer.PushProjectionThroughUnion"
+# The parsing stages are too large for whole-stage code generation (its method grows beyond 64 KB): Spark
+# would spend seconds of driver CPU compiling it before falling back to compiling each projection on its own.
+# Ask for the fallback at once (the small city's parse: some 7 s less JVM CPU).
+_PARSE_CONF = {"spark.sql.codegen.wholeStage": "false"}
+
+
+@contextmanager
+def _session_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
+    """Set SQL options for the queries run inside (the session's, restored after)."""
+    before = {k: spark.conf.get(k, None) for k in conf}
+    for k, v in conf.items():
+        spark.conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)
 
 
 def _write_parsed(spark: SparkSession, src: Any, sources: list[SourceFile], converted: dict[str, Path],
@@ -214,15 +236,9 @@ def _write_parsed(spark: SparkSession, src: Any, sources: list[SourceFile], conv
     parts = [R.slot_source(R.read_source(spark, sf, converted.get(sf.cache_key)), sf, src) for sf in sources]
     staged = R.parse_slots(reduce(DataFrame.unionByName, parts), src)
     key = "spark.sql.optimizer.excludedRules"
-    before = spark.conf.get(key, "")
-    spark.conf.set(key, ",".join(x for x in (before, _KEEP_PROJECTIONS_ABOVE_UNIONS) if x))
-    try:
+    excluded = ",".join(x for x in (spark.conf.get(key, ""), _KEEP_PROJECTIONS_ABOVE_UNIONS) if x)
+    with _session_conf(spark, {key: excluded, **_PARSE_CONF}):
         staged.write.partitionBy("_key").parquet(str(out))
-    finally:
-        if before:
-            spark.conf.set(key, before)
-        else:
-            spark.conf.unset(key)
 
 
 def _entry_figures(written: Path) -> tuple[dict[int, int], list[str]]:
