@@ -72,8 +72,27 @@ def store_reviews(ctx: RunContext, review: DataFrame, entities: DataFrame) -> di
         return store.upsert_match_reviews(rows, ctx.as_of)
 
 
+# Adaptive execution coalesces each shuffle down to about one partition per core: two or three tasks on two
+# cores, one core idle while the longest finishes. Resolve's stages are CPU-bound and even: kept at the
+# configured number of partitions, the cores share them out.
+_MIN_PARTITIONS = "spark.sql.adaptive.coalescePartitions.minPartitionNum"
+
+
 def run(ctx: RunContext) -> dict[str, Any]:
     """Build and publish entities, identifiers, links and attributes; returns link figures per record type."""
+    spark = ctx.spark
+    before = spark.conf.get(_MIN_PARTITIONS, None)
+    spark.conf.set(_MIN_PARTITIONS, str(ctx.profile.spark.shuffle_partitions))
+    try:
+        return _run(ctx)
+    finally:
+        if before is None:
+            spark.conf.unset(_MIN_PARTITIONS)
+        else:
+            spark.conf.set(_MIN_PARTITIONS, before)
+
+
+def _run(ctx: RunContext) -> dict[str, Any]:
     spark, lake = ctx.spark, ctx.lake
     pol = ctx.policy.resolve
 

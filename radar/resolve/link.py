@@ -145,6 +145,7 @@ def prepare(mention: DataFrame, policy: ResolvePolicy) -> DataFrame:
         "r_full": F.expr(parts["full"]), "r_core": F.expr(parts["core"]), "r_region": F.expr(parts["region"]),
         "r_form": F.expr(parts["form"]), "r_branch": F.expr(parts["branch"]),
         "_person": F.expr(person_sql(ident("party_name"))),
+        "_unlicensed": _vendor(policy),
     })
     m = _by_text(m, "party_address", {
         "r_addr": F.expr(addr),
@@ -175,7 +176,7 @@ def prepare(mention: DataFrame, policy: ResolvePolicy) -> DataFrame:
         F.coalesce(org_in_code, F.when(org_col.rlike(f"^[{USCC_ALPHABET}]{{9}}$"), org_col)).alias("org_key"),
         code18.alias("code18"),
         person_cat.alias("natural_person"),
-        _vendor(policy).alias("unlicensed"),
+        F.coalesce(F.col("_unlicensed"), F.lit(False)).alias("unlicensed"),
     )
 
 
