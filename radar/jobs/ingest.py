@@ -22,7 +22,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import reduce
@@ -97,10 +97,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
     cache.touch(list(metas))
 
     assembly = _Assembly(spark, ctx, loadable, metas, cache)
-    stats = R.file_stats(assembly.records(), src, ctx.policy.ingest.late_publication_working_days).collect()
-    per_file, date_range = _collect_stats(stats, loadable)
     clock.lap("assemble")
-    _publish(ctx, files, assembly, per_file)
+    per_file, date_range = _publish(ctx, files, loadable, metas, assembly)
     clock.lap("publish")
 
     report = _report(ctx, files, per_file, metas, date_range)
@@ -319,32 +317,52 @@ class _Assembly:
         return R.mark_records(self.checked(record_type), self._marks_table(rows))
 
 
-def _publish(ctx: RunContext, files: list[SourceFile], assembly: _Assembly,
-             per_file: dict[str, dict[str, Any]]) -> None:
-    """Write every record table (each from its own cache entries) and the quarantine, side by side."""
+def _publish(
+    ctx: RunContext, files: list[SourceFile], loadable: list[SourceFile], metas: dict[str, dict[str, Any]],
+    assembly: _Assembly,
+) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[Any, Any]]]:
+    """Count what the data-quality report needs (``file_stats``) while writing every record table (each
+    from its own cache entries) and the quarantine, side by side; returns ``_collect_stats`` of the counts."""
     spark, src = ctx.spark, ctx.sources
-    rows: dict[str, int] = defaultdict(int)
-    quarantined = 0
-    for st in per_file.values():
-        rows[st["record_type"]] += st["accepted"]
-        quarantined += st["quarantined"]
     rejected = spark.createDataFrame(
         [(f.relpath, 0, f.record_type, f"file not loaded: {f.problem}", ",".join(f.headers)[:500])
          for f in files if f.problem],
         QUARANTINE_SCHEMA,
     )
-    jobs = [
-        (records_table(rt), R.record_table(assembly.records(rt), rt, src), rows[rt])
-        for rt in src.record_types
-    ]
-    jobs.append((QUARANTINE_TABLE, rejected.unionByName(R.quarantine_table(assembly.numbered(None))), quarantined))
+    # rows read bound the rows a table gets: below ROWS_PER_FILE its file count is known without the counts
+    read: dict[str | None, int] = defaultdict(int)
+    for f in loadable:
+        n = int(metas[f.cache_key].get("rows_read") or 0)
+        read[f.record_type] += n
+        read[None] += n
 
-    def write(job: tuple[str, DataFrame, int]) -> None:
-        table, df, n = job
-        ctx.lake.publish_spark(df, table, ctx.as_of, partitions=n // ROWS_PER_FILE + 1)
+    def record_table(rt: str) -> Callable[[], DataFrame]:
+        return lambda: R.record_table(assembly.records(rt), rt, src)
+
+    jobs: list[tuple[str, str | None, Callable[[], DataFrame]]] = [
+        (records_table(rt), rt, record_table(rt)) for rt in src.record_types
+    ]
+    jobs.append((QUARANTINE_TABLE, None,
+                 lambda: rejected.unionByName(R.quarantine_table(assembly.numbered(None)))))
+    # each writer plans its table too (planning takes the driver a while: it overlaps the other writes), the
+    # largest tables first so that the last to finish are short
+    jobs.sort(key=lambda j: -read[j[1]])
 
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        late = ctx.policy.ingest.late_publication_working_days
+        counted = pool.submit(lambda: _collect_stats(R.file_stats(assembly.records(), src, late).collect(), loadable))
+
+        def write(job: tuple[str, str | None, Callable[[], DataFrame]]) -> None:
+            table, rt, df = job
+            n = read[rt]
+            if n >= ROWS_PER_FILE:  # the exact count of rows the table gets
+                per_file = counted.result()[0]
+                n = sum(st["quarantined"] if rt is None else st["accepted"]
+                        for st in per_file.values() if rt is None or st["record_type"] == rt)
+            ctx.lake.publish_spark(df(), table, ctx.as_of, partitions=n // ROWS_PER_FILE + 1)
+
         list(pool.map(write, jobs))
+        return counted.result()
 
 
 # ------------------------------------------------------------------------------------------ report
