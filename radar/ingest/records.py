@@ -13,8 +13,8 @@ Two phases, so that the number of Spark jobs does not grow with record types tim
   and data-row number (1-based, the header not counted) and quarantines a truncated last line,
   ``add_uscc_status`` completes the identifiers' statuses, ``folded_records`` (re-sent rows of one natural key
   fold into one current record keeping every version) and ``objection_marks`` (records an objection corrected
-  or retracted) find the few records ``mark_records`` marks; ``record_table`` and ``quarantine_table`` cut the published tables out of the result, and
-  ``file_stats`` counts what the data-quality report needs.
+  or retracted) find the few records ``mark_records`` marks; ``record_table`` and ``quarantine_table`` cut
+  the published tables out of the result, and ``file_stats`` counts what the data-quality report needs.
 """
 
 from __future__ import annotations
