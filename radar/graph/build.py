@@ -63,6 +63,18 @@ class GraphSettings:
     phoenix_corroboration: bool = False
     components_algorithm: str = "large_star"
 
+    def phoenix_rules(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`radar.graph.patterns.phoenix_pairs` these settings give."""
+        return {
+            "link_types": [t for t in PHOENIX_LINK_TYPES if t in self.link_types],
+            "max_sharing": self.phoenix_max_sharing,
+            "max_name_entities": self.phoenix_name_max_entities,
+            "trade_name_similarity": self.phoenix_trade_name_similarity,
+            "trade_name_factor": self.phoenix_trade_name_factor,
+            "carries_on": self.phoenix_carries_on,
+            "corroboration": self.phoenix_corroboration,
+        }
+
     @classmethod
     def from_policy(cls, policy: Policy) -> GraphSettings:
         """Read the settings from the validated policy (conf/policy.yaml)."""
@@ -156,15 +168,7 @@ def related_party_graph(
         s.propagation_damping,
         s.networkx_max_entities,
     ).cache()
-    rules: dict[str, Any] = {
-        "link_types": [t for t in PHOENIX_LINK_TYPES if t in s.link_types],
-        "max_sharing": s.phoenix_max_sharing,
-        "max_name_entities": s.phoenix_name_max_entities,
-        "trade_name_similarity": s.phoenix_trade_name_similarity,
-        "trade_name_factor": s.phoenix_trade_name_factor,
-        "carries_on": s.phoenix_carries_on,
-        "corroboration": s.phoenix_corroboration,
-    }
+    rules = s.phoenix_rules()
     pairs = None
     if phoenix_lookback_months is not None:
         lookback = max(phoenix_lookback_months, s.new_entity_months)

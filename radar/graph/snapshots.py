@@ -48,7 +48,7 @@ from radar.graph.build import GraphSettings
 from radar.graph.components import connected_components
 from radar.graph.edges import attribute_nodes, valid_on
 from radar.graph.features import FLAG_FEATURES, GRAPH_FEATURES
-from radar.graph.patterns import PHOENIX_LINK_TYPES, phoenix_pairs
+from radar.graph.patterns import phoenix_pairs
 from radar.graph.risk import ADVERSE_EVENTS, LISTINGS
 
 SNAPSHOT_KEY = ("entity_id", "snapshot_date")
@@ -297,13 +297,7 @@ def _phoenix_on(
             as_of,
             s.new_entity_months + _months_between(graph_days[0], as_of),
             s.phoenix_months,
-            link_types=[t for t in PHOENIX_LINK_TYPES if t in s.link_types],
-            max_sharing=s.phoenix_max_sharing,
-            max_name_entities=s.phoenix_name_max_entities,
-            trade_name_similarity=s.phoenix_trade_name_similarity,
-            trade_name_factor=s.phoenix_trade_name_factor,
-            carries_on=s.phoenix_carries_on,
-            corroboration=s.phoenix_corroboration,
+            **s.phoenix_rules(),
         )
     day = F.col("snapshot_date")
     return (
