@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from datetime import date
@@ -308,6 +309,47 @@ def test_cross_region_and_industry(graph: dict[str, pd.DataFrame]) -> None:
     assert bool(stats.loc["E10", "cross_region"]) and bool(stats.loc["E10", "cross_industry"])
 
 
+def test_cross_component_evidence_is_a_shortest_path_from_the_nearest_other_district() -> None:
+    from radar.graph.patterns import cross_component
+
+    rng = random.Random(5)
+    ents = [f"E{i:02d}" for i in range(40)]
+    district = {e: rng.choice(["211302", "211303", "211381", None]) for e in ents}
+    section = {e: rng.choice(["C", "F", "I"]) for e in ents}
+    risky = set(rng.sample(ents, 6))
+    pairs = {(e, f"A{i % 25:02d}") for i, e in enumerate(ents)}
+    pairs |= {(rng.choice(ents), f"A{rng.randrange(25):02d}") for _ in range(25)}
+    pdf = pd.DataFrame(
+        [
+            {
+                "entity_id": e, "display_id": e, "node_id": a, "node_type": "address", "attr_type": "address",
+                "attr_label": a, "since": "2020-01-01", "until": None, "basis": None,
+                "district_code": district[e], "industry_section": section[e],
+                "events": "penalty 2024-01-10" if e in risky else None,
+            }
+            for e, a in sorted(pairs)
+        ]
+    )
+    out = cross_component(pdf)
+    g = nx.Graph((("e", e), ("a", a)) for e, a in pairs)
+    for fact, flag, value in (("district", "cross_region", district), ("industry", "cross_industry", section)):
+        got = {r.entity_id: json.loads(r.evidence) for r in out[out["flag"] == flag].itertuples()}
+        for e in ents:
+            others = [r for r in risky if value[r] is not None and value[e] is not None and value[r] != value[e]]
+            dist = [nx.shortest_path_length(g, ("e", r), ("e", e)) for r in others if nx.has_path(g, ("e", r), ("e", e))]
+            assert (e in got) == bool(dist), (flag, e)
+            if dist:
+                steps = got[e]
+                assert 2 * len(steps) == min(dist)  # entity -> attribute -> entity per step
+                assert steps[0]["from"] in risky and steps[-1]["to"] == e
+                assert steps[0][f"from_{fact}"] != value[e]
+    # the order Spark delivers a group's rows in changes nothing
+    again = cross_component(pdf.sample(frac=1, random_state=1))
+    assert again.sort_values(["entity_id", "flag"]).reset_index(drop=True).equals(
+        out.sort_values(["entity_id", "flag"]).reset_index(drop=True)
+    )
+
+
 def test_propagated_risk_decays_with_distance(graph: dict[str, pd.DataFrame]) -> None:
     risk = graph["propagated"]
     assert risk["E51"] > risk["E52"] > risk["E53"] > risk["E54"] > 0
@@ -342,7 +384,9 @@ def test_sparse_propagation_matches_networkx() -> None:
     assert small["propagated_risk"].to_dict() == pytest.approx(large["propagated_risk"].to_dict(), abs=1e-6)
 
 
-def test_source_tree_paths_equal_the_nearest_source_paths() -> None:
+def test_source_tree_gives_shortest_paths_from_the_nearest_sources() -> None:
+    from scipy import sparse
+
     from radar.graph.evidence import SourceTree, nearest_sources
 
     rng = random.Random(3)
@@ -351,10 +395,14 @@ def test_source_tree_paths_equal_the_nearest_source_paths() -> None:
         g.add_edges_from((i, i + 1) for i in range(0, n - 1, 7))  # chains between the random links
         sources = sorted(rng.sample(range(n), max(1, n // 10)))
         reach = nearest_sources(g.adj, sources, 1)
-        tree = SourceTree.search(g.adj, sources)
-        assert set(tree.depth) == set(reach)
+        tree = SourceTree.search(sparse.csr_matrix(nx.to_scipy_sparse_array(g, nodelist=range(n))), sources)
+        assert {i for i in range(n) if tree.reaches(i)} == set(reach)
         for node, paths in reach.items():
-            assert tree.path(node) == paths[0] and tree.depth[node] == len(paths[0]) - 1
+            path = tree.path(node)
+            # as short as the Python search's path, from a source, along the graph's links
+            assert len(path) == len(paths[0]) and tree.depth[node] == len(path) - 1
+            assert path[0] in sources and path[-1] == node
+            assert all(g.has_edge(a, b) for a, b in itertools.pairwise(path))
         # paths built for some nodes only: the same paths
         wanted = rng.sample(sorted(reach), min(5, len(reach)))
         assert nearest_sources(g.adj, sources, 3, targets=wanted) == {

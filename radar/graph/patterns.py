@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -607,8 +608,10 @@ def ring_component(pdf: pd.DataFrame) -> pd.DataFrame:
     book = ComponentBook(pdf)
     graph = nx.Graph(book.person_links)
     rows: list[tuple[Any, str, str]] = []
+    risky = {("e", r) for r in book.risky}  # once: the largest component holds ~27k person groups
     for nodes in nx.connected_components(graph):
-        sources = [("e", r) for r in book.risky if ("e", r) in nodes]
+        # set intersection walks the smaller side; sources in book.risky's order
+        sources = sorted(nodes & risky, key=lambda n: str(n[1]))
         if len(sources) < 2:
             continue
         # a risky member reaches itself first: keep one more path and drop its own
@@ -632,27 +635,30 @@ def cross_component(pdf: pd.DataFrame) -> pd.DataFrame:
     Output: entity_id, flag, evidence.
     """
     book = ComponentBook(pdf)
-    graph = nx.Graph(book.links)
+    graph, nodes = book.sparse_graph()
+    entities = [n for kind, n in nodes if kind == "e"]  # numbered first, 0 .. len - 1
+    position = {e: i for i, e in enumerate(entities)}
     rows: list[tuple[Any, str, str]] = []
     for fact, flag in (("district", "cross_region"), ("industry", "cross_industry")):
-        value = {e: getattr(m, fact) for e, m in book.members.items()}
-        sources: dict[str, set[tuple[str, Any]]] = {}
+        own = np.array([getattr(book.members[e], fact) for e in entities], dtype=object)
+        known = np.array([v is not None for v in own], dtype=bool)
+        sources: dict[str, list[int]] = {}
         for r in book.risky:
-            if value[r] is not None:
-                sources.setdefault(value[r], set()).add(("e", r))
-        if len(set(value.values()) - {None}) < 2 or not sources:
+            if own[position[r]] is not None:
+                sources.setdefault(own[position[r]], []).append(position[r])
+        if len(set(own[known])) < 2 or not sources:
             continue
         # one multi-source search per district (industry) holding risk: nearest risky member from there;
-        # only the chosen path of each member is built
-        trees = {v: SourceTree.search(graph.adj, sorted(s, key=str)) for v, s in sources.items()}
-        for member, own in value.items():
-            if own is None:
-                continue
-            node = ("e", member)
-            candidates = [(t.depth[node], str(v), v) for v, t in trees.items() if v != own and node in t.depth]
-            if candidates:
-                path = trees[min(candidates)[2]].path(node)
-                rows.append((member, flag, evidence_json(book.steps(path, show=(fact,)))))
+        # ties between districts go to the one first by name; only the chosen path of each member is built
+        held = sorted(sources, key=str)
+        trees = [SourceTree.search(graph, sorted(sources[v])) for v in held]
+        depth = np.vstack([t.depth[: len(entities)] for t in trees])
+        for j, v in enumerate(held):
+            depth[j, own == v] = np.inf  # risk from the entity's own district does not count
+        nearest = depth.argmin(axis=0)
+        for i in np.flatnonzero(np.isfinite(depth[nearest, np.arange(len(entities))]) & known):
+            path = [nodes[k] for k in trees[nearest[i]].path(i)]
+            rows.append((entities[i], flag, evidence_json(book.steps(path, show=(fact,)))))
     return pd.DataFrame(rows, columns=["entity_id", "flag", "evidence"])
 
 
