@@ -203,7 +203,6 @@ class GraphPolicy(_Strict):
     new_entity_months: int = Field(ge=1)
     phoenix_months: int = Field(ge=1)
     propagation_damping: float = Field(gt=0, lt=1)
-    networkx_max_entities: int = Field(ge=2)
     # a name-only person is one person across entities sharing an address, phone, owner or person held by
     # at most this many entities (see radar/resolve/attributes.py)
     name_context_max_entities: int = Field(10, ge=2)

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
 from pyspark.sql import functions as F
@@ -35,7 +36,6 @@ SETTINGS = GraphSettings(
     new_entity_months=12,
     phoenix_months=12,
     propagation_damping=0.85,
-    networkx_max_entities=1000,
     shell_address_min_entities=3,
 )
 ENTITY_SCHEMA = (
@@ -382,6 +382,34 @@ def test_sparse_propagation_matches_networkx() -> None:
     small = propagate_component(pdf, damping=0.85, networkx_max_entities=1000).set_index("entity_id")
     large = propagate_component(pdf, damping=0.85, networkx_max_entities=2).set_index("entity_id")
     assert small["propagated_risk"].to_dict() == pytest.approx(large["propagated_risk"].to_dict(), abs=1e-6)
+
+
+def test_a_bucket_of_components_propagates_as_each_component_alone() -> None:
+    from radar.graph.risk import propagate_components
+
+    rng = random.Random(11)
+    parts = []
+    for c in range(6):  # components of 2..40 entities, some without a seed, links repeated
+        n = rng.randrange(2, 41)
+        ents = [f"c{c}e{i}" for i in range(n)]
+        edges = {(ents[i], f"c{c}a{i}") for i in range(n)} | {(ents[i + 1], f"c{c}a{i}") for i in range(n - 1)}
+        edges |= {(rng.choice(ents), f"c{c}a{rng.randrange(n)}") for _ in range(n // 2)}
+        pdf = pd.DataFrame(sorted(edges), columns=["entity_id", "node_id"]).assign(component_id=f"c{c}")
+        seeded = set(rng.sample(ents, rng.randrange(0, 3)))
+        pdf["seed"] = pdf["entity_id"].isin(seeded).astype(float)
+        parts.append(pdf)
+    bucket = pd.concat([*parts, parts[0].head(3)])  # a repeated link counts once
+    got = propagate_components(bucket.sample(frac=1, random_state=2), damping=0.85).set_index("entity_id")
+    assert len(got) == sum(p["entity_id"].nunique() for p in parts)
+    for pdf in parts:
+        alone = propagate_component(pdf, damping=0.85, networkx_max_entities=1000).set_index("entity_id")
+        assert (got.loc[alone.index, "component_id"] == alone["component_id"]).all()
+        assert got.loc[alone.index, "propagated_risk"].to_dict() == pytest.approx(
+            alone["propagated_risk"].to_dict(), abs=1e-6
+        )
+    # the order rows arrive in changes nothing
+    again = propagate_components(bucket, damping=0.85).set_index("entity_id").loc[got.index]
+    assert np.array_equal(again["propagated_risk"].to_numpy(), got["propagated_risk"].to_numpy())
 
 
 def test_source_tree_gives_shortest_paths_from_the_nearest_sources() -> None:

@@ -53,7 +53,6 @@ class GraphSettings:
     new_entity_months: int
     phoenix_months: int
     propagation_damping: float
-    networkx_max_entities: int
     shell_address_min_entities: int
     phoenix_max_sharing: int | None = None
     phoenix_name_max_entities: float = 1.0
@@ -87,7 +86,6 @@ class GraphSettings:
             new_entity_months=g.new_entity_months,
             phoenix_months=g.phoenix_months,
             propagation_damping=g.propagation_damping,
-            networkx_max_entities=g.networkx_max_entities,
             shell_address_min_entities=policy.features.shell_address_min_entities,
             phoenix_max_sharing=g.phoenix_max_sharing,
             phoenix_name_max_entities=g.phoenix_name_max_entities,
@@ -166,7 +164,6 @@ def related_party_graph(
         as_of,
         s.risk_window_days,
         s.propagation_damping,
-        s.networkx_max_entities,
     ).cache()
     rules = s.phoenix_rules()
     pairs = None

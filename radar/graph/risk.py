@@ -178,6 +178,53 @@ def _seeded_walk_sparse(
     return dict(zip(nodes, x, strict=True))
 
 
+def personalised_pagerank(
+    adjacency: sparse.csr_matrix, seeds: np.ndarray, damping: float, tol: float = 1e-13
+) -> np.ndarray:
+    """Solve x = damping * W^T x + (1 - damping) * seeds, W the row-normalised adjacency.
+
+    Linear in ``seeds``: on a graph of disjoint components each component gets its own personalised
+    PageRank (networkx's, normalised) times the seeds it holds, which is what
+    :func:`propagate_component` reports before subtracting the restart share.
+    """
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    inverse = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
+    walk_t = (sparse.diags(inverse) @ adjacency).T.tocsr()
+    restart = (1 - damping) * seeds
+    x = restart.copy()
+    for _ in range(1000):
+        previous = x
+        x = damping * (walk_t @ x) + restart
+        if np.abs(x - previous).max(initial=0.0) < tol:
+            break
+    return x
+
+
+def propagate_components(pdf: pd.DataFrame, damping: float) -> pd.DataFrame:
+    """Propagated risk inside many components at once: the same figures as :func:`propagate_component` on each.
+
+    ``pdf`` as for :func:`propagate_component`, holding any number of whole components (a bucket of them).
+    One power iteration over the block-diagonal graph of all of them (:func:`personalised_pagerank`):
+    a call per component costs milliseconds of pandas and networkx set-up, which a bucket of ten thousand
+    small components multiplied into half a minute on one core.
+
+    Output: component_id, entity_id, propagated_risk.
+    """
+    # Spark hands the rows over in shuffle order; node numbers (and the float sums) must not depend on it
+    pdf = pdf.drop_duplicates(["entity_id", "node_id"]).sort_values(["entity_id", "node_id"], kind="stable")
+    e_codes, e_ids = pd.factorize(pdf["entity_id"], sort=True)
+    a_codes, a_ids = pd.factorize(pdf["node_id"], sort=True)
+    n_e, n = len(e_ids), len(e_ids) + len(a_ids)
+    links = sparse.coo_matrix((np.ones(len(e_codes)), (e_codes, a_codes + n_e)), shape=(n, n))
+    adjacency = (links + links.T).tocsr()
+    seeds = np.zeros(n)
+    np.maximum.at(seeds, e_codes, pdf["seed"].to_numpy(dtype=float))
+    score = personalised_pagerank(adjacency, seeds, damping)[:n_e]
+    risk = np.round(np.maximum(score - (1 - damping) * seeds[:n_e], 0.0), 9)
+    component = pdf.groupby(e_codes, sort=True)["component_id"].first().to_numpy()
+    return pd.DataFrame({"component_id": component, "entity_id": e_ids, "propagated_risk": risk})
+
+
 def propagate_component(pdf: pd.DataFrame, damping: float, networkx_max_entities: int) -> pd.DataFrame:
     """Propagated risk inside one component (a pandas group of its edges).
 
@@ -223,13 +270,12 @@ def propagated_risk(
     as_of: date,
     risk_window_days: int,
     damping: float,
-    networkx_max_entities: int,
 ) -> DataFrame:
     """Risk carried along the links from risky members, per entity (personalised PageRank with decay).
 
-    Seeds are the risky members of :func:`risky_members`. Computed per component with
-    ``groupBy(component_id).applyInPandas`` (:func:`propagate_component`), only for components with two
-    or more members and at least one seed; everyone else gets 0. Hub edges are not paths.
+    Seeds are the risky members of :func:`risky_members`. Computed per bucket of whole components with
+    ``applyInPandas`` (:func:`propagate_components`, the figures of :func:`propagate_component` on each),
+    only for components with two or more members and at least one seed; everyone else gets 0. Hub edges are not paths.
     ``damping`` is the probability of following a link at each step (the decay: risk loses
     ``1 - damping`` per hop, and an entity-to-entity hop is two steps, entity -> attribute -> entity).
 
@@ -264,8 +310,10 @@ def propagated_risk(
             T.StructField("propagated_risk", T.DoubleType()),
         ]
     )
-    scored = rows.groupBy("component_id").applyInPandas(
-        lambda pdf: propagate_component(pdf, damping, networkx_max_entities), schema=schema
+    # many small components per call (:func:`propagate_components`): whole components go to one bucket
+    buckets = int(rows.sparkSession.conf.get("spark.sql.shuffle.partitions") or 8)
+    scored = rows.groupBy(F.pmod(F.xxhash64("component_id"), F.lit(buckets)).alias("_bucket")).applyInPandas(
+        lambda pdf: propagate_components(pdf, damping), schema=schema
     )
     return (
         components.join(scored.select("entity_id", "propagated_risk"), "entity_id", "left")

@@ -49,7 +49,7 @@ from radar.graph.components import connected_components
 from radar.graph.edges import attribute_nodes, valid_on
 from radar.graph.features import FLAG_FEATURES, GRAPH_FEATURES
 from radar.graph.patterns import phoenix_pairs
-from radar.graph.risk import ADVERSE_EVENTS, LISTINGS
+from radar.graph.risk import ADVERSE_EVENTS, LISTINGS, personalised_pagerank
 
 SNAPSHOT_KEY = ("entity_id", "snapshot_date")
 CONTROL_NODES = ("person", "org")
@@ -357,28 +357,6 @@ def _others_in_group(groups: np.ndarray, values: np.ndarray, own: np.ndarray, n_
     return (held - own_in.astype(np.int64)) > 0
 
 
-def _personalised_pagerank(
-    adjacency: sparse.csr_matrix, seeds: np.ndarray, damping: float, tol: float = 1e-13
-) -> np.ndarray:
-    """Solve x = damping * W^T x + (1 - damping) * seeds, W the row-normalised adjacency.
-
-    Linear in ``seeds``: on a graph of disjoint components each component gets its own personalised
-    PageRank (networkx's, normalised) times the seeds it holds, which is what
-    :func:`radar.graph.risk.propagate_component` reports before subtracting the restart share.
-    """
-    degree = np.asarray(adjacency.sum(axis=1)).ravel()
-    inverse = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
-    walk_t = (sparse.diags(inverse) @ adjacency).T.tocsr()
-    restart = (1 - damping) * seeds
-    x = restart.copy()
-    for _ in range(1000):
-        previous = x
-        x = damping * (walk_t @ x) + restart
-        if np.abs(x - previous).max(initial=0.0) < tol:
-            break
-    return x
-
-
 def bucket_snapshot_features(
     ties: pd.DataFrame, members: pd.DataFrame, days: list[date], damping: float, shell_min: int
 ) -> pd.DataFrame:
@@ -468,7 +446,7 @@ def bucket_snapshot_features(
     ring_risky = np.bincount(ring_label, weights=own_risky, minlength=int(ring_label.max(initial=0)) + 1)
     in_ring = ring_risky[ring_label] >= 2
 
-    # propagated risk: one power iteration over every component (see _personalised_pagerank)
+    # propagated risk: one power iteration over every component (see radar.graph.risk.personalised_pagerank)
     adjacency = sparse.coo_matrix(
         (np.ones(2 * len(path_e)), (np.r_[path_e, path_a + n_e], np.r_[path_a + n_e, path_e])),
         shape=(n_e + n_a, n_e + n_a),
@@ -476,7 +454,7 @@ def bucket_snapshot_features(
     adjacency.data[:] = 1.0
     seeds = np.zeros(n_e + n_a)
     seeds[:n_e] = is_risky
-    score = _personalised_pagerank(adjacency, seeds, damping)[:n_e][vertex]
+    score = personalised_pagerank(adjacency, seeds, damping)[:n_e][vertex]
     eligible = (size[label] > 1) & (n_risky[label] > 0)
     propagated = np.where(eligible, np.round(np.maximum(score - (1 - damping) * own_risky, 0.0), 9), 0.0)
 
