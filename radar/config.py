@@ -98,6 +98,7 @@ class MatchSettings(_Strict):
     orphan_rate: float = Field(0.05, ge=0, lt=1)
     regularization: float = Field(1.0, gt=0)
     near_code_probability: float = Field(0.98, gt=0, le=1)
+    deregistered_grace_days: int = Field(0, ge=0)
     second_stage: SecondStageSettings = SecondStageSettings()
 
     @model_validator(mode="after")

@@ -161,6 +161,27 @@ def test_two_at_the_address_are_not_alone() -> None:
     assert f["addr_unique"].sum() == 0.0
 
 
+def test_record_dated_outside_the_entity_s_life() -> None:
+    """A namesake established after the record's date, or deregistered more than the grace before it, counts
+    against; within the grace, while alive, or with a date missing, nothing counts."""
+    from datetime import date
+
+    life = {"e_established": date(2018, 5, 1), "e_deregistered": date(2021, 3, 1)}
+    df = pd.DataFrame([
+        pair("r1", "e1", "幸福理发店", "双塔区幸福理发店", r_date=date(2017, 1, 9), **life),   # before it existed
+        pair("r2", "e1", "幸福理发店", "双塔区幸福理发店", r_date=date(2019, 6, 1), **life),   # while alive
+        pair("r3", "e1", "幸福理发店", "双塔区幸福理发店", r_date=date(2021, 3, 20), **life),  # within the grace
+        pair("r4", "e1", "幸福理发店", "双塔区幸福理发店", r_date=date(2021, 6, 1), **life),   # long gone
+        pair("r5", "e1", "幸福理发店", "双塔区幸福理发店", r_date=None, **life),               # no date
+        pair("r6", "e2", "幸福理发店", "双塔区幸福理发店", r_date=date(2030, 1, 1),            # never deregistered
+             e_established=date(2018, 5, 1)),
+    ])
+    f = pair_features(df, FOLDS, grace_days=30).set_index("rid")
+    assert f["not_yet_established"].to_dict() == {"r1": 1.0, "r2": 0.0, "r3": 0.0, "r4": 0.0, "r5": 0.0, "r6": 0.0}
+    assert f["deregistered_before"].to_dict() == {"r1": 0.0, "r2": 0.0, "r3": 0.0, "r4": 1.0, "r5": 0.0, "r6": 0.0}
+    assert pair_features(df, FOLDS).set_index("rid").loc["r3", "deregistered_before"] == 1.0  # no grace
+
+
 def test_spark_competition_matches_pandas(spark: Any) -> None:
     """The Spark window version of the competition gives the pandas one's figures."""
     from radar.resolve.compare import best_name
@@ -192,6 +213,8 @@ def _logits() -> pd.DataFrame:
             ("r3", "e5", 14.0)]
     df = pd.DataFrame(rows, columns=["rid", "eid", "z"])
     df["n_candidates"] = np.log(df.groupby("rid")["rid"].transform("size").astype(float))
+    df["core_common"] = [0.0, 2.0, 0.0, 1.5, 1.5, 0.0]
+    df["name_margin"] = [1.0, -1.0, -1.2, 0.0, 0.0, 2.0]
     return df
 
 
@@ -208,6 +231,21 @@ def test_rivals_lead_rank_and_close_candidates() -> None:
     assert np.expm1(f.loc["r2", "close_rivals"]).round(6).tolist() == [1.0, 1.0]
     # alone: clipped log-odds, a lead over the missing rival at most CAP
     assert f.loc[("r3", "e5"), "first_logit"] == CAP and f.loc[("r3", "e5"), "lead"] == CAP
+
+
+def test_rivals_weigh_the_best_candidate_s_name_again() -> None:
+    """The lead counts again when ahead, the log-odds again when below even; the best candidate's name features
+    are weighed again, the others' are not (a feature the pairs lack counts 0)."""
+    df = _logits()
+    df.loc[df["rid"] == "r2", "z"] = -3.0
+    f = rivals(df, df["z"].to_numpy(), CAP, GAP).set_index(["rid", "eid"])
+    assert f["lead_ahead"].tolist() == [4.0, 0.0, 0.0, 0.0, 0.0, CAP]
+    assert f["logit_below_zero"].tolist() == [0.0, 0.0, 0.0, -3.0, -3.0, 0.0]
+    assert f.loc[("r1", "e1"), "logit_x_lead"] == 5.0 * 4.0 / CAP and f.loc[("r1", "e2"), "logit_x_lead"] == 0.0
+    # the sign many namesakes share is weighed again only where it is the best candidate's (r2: both are)
+    assert f["top_core_common"].tolist() == [0.0, 0.0, 0.0, 1.5, 1.5, 0.0]
+    assert f["top_name_margin"].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 2.0]
+    assert (f["top_alias_support"] == 0.0).all() and (f["top_exact_no_region"] == 0.0).all()
 
 
 def test_spark_rivals_match_pandas(spark: Any) -> None:

@@ -23,10 +23,11 @@ from radar.resolve.normalize import looks_like_person, sounds_alike
 RECORD_FIELDS = [
     "rid", "r_full", "r_core", "r_region", "r_form", "r_branch", "r_person", "r_addr", "r_addr_key", "r_road",
     "r_addr_district", "r_code_district", "r_hint_district", "r_hint_also", "r_hint_type", "r_hint_section", "r_rep", "r_phone",
+    "r_date",
 ]
 ENTITY_FIELDS = [
     "eid", "e_district", "e_class", "e_rep", "e_addr", "e_addr_key", "e_road", "e_phone", "e_section",
-    "e_industry", "e_core_count", "e_person_named",
+    "e_industry", "e_core_count", "e_person_named", "e_established", "e_deregistered",
 ]
 NAME_FIELDS = ["v_kind", "v_full", "v_core", "v_region", "v_form", "v_branch"]
 FEATURES = [
@@ -37,10 +38,19 @@ FEATURES = [
     "hint_given", "names_operator", "class_conflict", "industry_agree", "industry_conflict", "shop_word",
     "core_common", "short_core", "is_best_name", "name_margin", "exact_rivals", "n_candidates",
     "addr_unique", "alias_unique", "exact_x_addr", "weak_name_x_addr", "exact_no_form", "exact_no_region",
-    "operator_at_addr",
+    "operator_at_addr", "not_yet_established", "deregistered_before",
 ]
-# the second stage: how a candidate's first-stage log-odds stand against the record's other candidates
-RIVAL_FEATURES = ["first_logit", "lead", "is_top", "n_candidates", "close_rivals"]
+# the second stage: how a candidate's first-stage log-odds stand against the record's other candidates (with the
+# lead counted again when ahead, the log-odds again when below even, and their product: a linear model cannot
+# otherwise tell a clear lead of a middling candidate from a lead among sure ones) ...
+RIVAL_FEATURES = [
+    "first_logit", "lead", "is_top", "n_candidates", "close_rivals", "lead_ahead", "logit_below_zero", "logit_x_lead",
+]
+# ... and, for the best candidate only, first-stage features weighed again: how many entities bear its name, how
+# far its name leads the others, how many records used the name for it, a name given without its place (a shop
+# sign many districts share is a question, the one sign that stands out is not)
+TOP_FEATURES = ("core_common", "name_margin", "alias_support", "exact_no_region")
+RIVAL_FEATURES += [f"top_{f}" for f in TOP_FEATURES]
 SIBLING = ("via_alias", "alias_support")
 COMPETITION = ("is_best_name", "name_margin", "exact_rivals", "n_candidates", "addr_unique", "alias_unique")
 PAIR_LEVEL = SIBLING + COMPETITION
@@ -64,8 +74,12 @@ FEATURE_LABELS = {
     "weak_name_x_addr": "名称不近但地址一致", "exact_no_form": "字号一致，记录省略组织形式",
     "exact_no_region": "字号一致，记录省略地名",
     "operator_at_addr": "以经营者姓名登记的个体户在记录所载门牌",
+    "not_yet_established": "记录日期早于主体成立日期", "deregistered_before": "记录日期晚于主体注销日期",
     "first_logit": "逐项比对得分", "lead": "领先次优候选的幅度", "is_top": "得分最高的候选",
-    "close_rivals": "得分接近的其他候选数",
+    "close_rivals": "得分接近的其他候选数", "lead_ahead": "领先次优候选", "logit_below_zero": "逐项比对得分偏低",
+    "logit_x_lead": "得分与领先幅度共同作用",
+    "top_core_common": "最高候选的字号常见程度", "top_name_margin": "最高候选领先其他候选的名称差距",
+    "top_alias_support": "最高候选的别名记录数", "top_exact_no_region": "最高候选字号一致，记录省略地名",
 }
 _SURNAME_LEADS = ("老", "小")
 _SURNAME_TAILS = ("记", "氏")
@@ -97,11 +111,15 @@ def _bigrams(s: str) -> set[str]:
     return {s[i : i + 2] for i in range(len(s) - 1)} if len(s) > 1 else ({s} if s else set())
 
 
-def pair_features(df: pd.DataFrame, folds: tuple[tuple[str, str], ...] = ()) -> pd.DataFrame:
+def pair_features(
+    df: pd.DataFrame, folds: tuple[tuple[str, str], ...] = (), grace_days: int = 0
+) -> pd.DataFrame:
     """The features of each (record, entity name) row of ``df`` (columns of RECORD_, ENTITY_ and NAME_FIELDS).
 
     Returns a frame with rid, eid, v_kind and the pair features (all of FEATURES but the competition ones).
-    ``folds``: the pinyin sounds taken as one when comparing how the names read (``resolve.homophone_folds``).
+    ``folds``: the pinyin sounds taken as one when comparing how the names read (``resolve.homophone_folds``);
+    ``grace_days``: how long after its deregistration a record may still be about an entity
+    (``resolve.match.deregistered_grace_days``).
     """
     n = len(df)
     rc, vc = _s(df["r_core"]), _s(df["v_core"])
@@ -233,6 +251,13 @@ def pair_features(df: pd.DataFrame, folds: tuple[tuple[str, str], ...] = ()) -> 
     # a short name for the entity (the form or the place left out), as complainants write it
     out["exact_no_form"] = (exact & ~_present(df["r_form"]) & _present(df["v_form"])).astype(float)
     out["exact_no_region"] = (exact & ~_present(df["r_region"]) & _present(df["v_region"])).astype(float)
+    # the record's date against the entity's life: a namesake that did not exist yet, or had long been
+    # deregistered, is another business of that name (a missing date never counts)
+    when = pd.to_datetime(df["r_date"], errors="coerce")
+    born = pd.to_datetime(df["e_established"], errors="coerce")
+    gone = pd.to_datetime(df["e_deregistered"], errors="coerce") + pd.Timedelta(days=grace_days)
+    out["not_yet_established"] = (when < born).to_numpy(dtype=float)
+    out["deregistered_before"] = (when > gone).to_numpy(dtype=float)
     return out
 
 
@@ -283,13 +308,14 @@ def rivals(features: pd.DataFrame, logit: np.ndarray, cap: float, gap: float) ->
     """The second-stage features of each (record, candidate) row (:data:`RIVAL_FEATURES`), from the first-stage
     log-odds ``logit`` of the rows: those log-odds (clipped to +-``cap``), the lead over the record's best other
     candidate (+-``cap``; ``-cap`` stands in for a missing rival), whether the candidate is the best, how many
-    candidates the record has (log), and how many other candidates are within ``gap`` of it (log1p).
+    candidates the record has (log), and how many other candidates are within ``gap`` of it (log1p); then the
+    shape terms and the best candidate's :data:`TOP_FEATURES` (a feature ``features`` lacks counts 0).
     :func:`radar.resolve.match.add_rivals` is the Spark version."""
     f = features.copy()
     z = np.clip(np.asarray(logit, dtype=float), -cap, cap)
     f["first_logit"] = z
     if f.empty:
-        for c in ("lead", "is_top", "close_rivals"):
+        for c in RIVAL_FEATURES[1:]:
             f[c] = pd.Series(dtype=float)
         return f
     code = pd.factorize(f["rid"])[0]
@@ -312,16 +338,22 @@ def rivals(features: pd.DataFrame, logit: np.ndarray, cap: float, gap: float) ->
     ends = np.searchsorted(axis, code * span + cap + gap, side="right")
     close = ends - np.searchsorted(axis, code * span + z - gap, side="left") - 1
     f["close_rivals"] = np.log1p(close.astype(float))
+    ahead = np.maximum(f["lead"].to_numpy(), 0.0)
+    f["lead_ahead"] = ahead
+    f["logit_below_zero"] = np.minimum(z, 0.0)
+    f["logit_x_lead"] = z * ahead / cap
+    for c in TOP_FEATURES:
+        f[f"top_{c}"] = f["is_top"] * (f[c].to_numpy(dtype=float) if c in f else 0.0)
     return f
 
 
 def compare_pairs(
-    df: pd.DataFrame, alias_n: pd.Series | None = None, folds: tuple[tuple[str, str], ...] = ()
+    df: pd.DataFrame, alias_n: pd.Series | None = None, folds: tuple[tuple[str, str], ...] = (), grace_days: int = 0
 ) -> pd.DataFrame:
     """Every feature of every (record, entity) pair in ``df`` (all names of the entities, all candidates of
     each record): pair features, the closest name, sibling support (``alias_n`` indexed by (rid, eid)),
     the competition."""
-    f = best_name(pair_features(df, folds))
+    f = best_name(pair_features(df, folds, grace_days))
     n = np.zeros(len(f)) if alias_n is None else alias_n.reindex(list(zip(f["rid"], f["eid"], strict=True))).fillna(0).to_numpy()
     f["via_alias"] = (n > 0).astype(float)
     f["alias_support"] = np.log1p(n)

@@ -55,7 +55,7 @@ from radar.resolve.normalize import clean_sql, name_rules, person_sql, phone_sql
 MENTION_COLUMNS = [
     "source_type", "record_key", "source_file", "source_row", "party_uscc", "party_uscc_raw", "uscc_status",
     "party_name", "party_address", "party_reg_no", "subject_category", "party_legal_rep", "party_phone",
-    "party_org_code", "hint_district_text", "hint_entity_type", "hint_industry",
+    "party_org_code", "hint_district_text", "hint_entity_type", "hint_industry", "event_date",
 ]
 PERSON_CATEGORIES = ["自然人"]
 LINK_COLUMNS = [
@@ -102,6 +102,7 @@ def mentions(table: DataFrame, record_type: str, policy: ResolvePolicy | None = 
         text(hints.district if hints else []).alias("hint_district_text"),
         text(hints.entity_type if hints else []).alias("hint_entity_type"),
         text(hints.industry if hints else []).alias("hint_industry"),
+        (F.col("event_date") if "event_date" in cols else F.lit(None).cast("date")).alias("event_date"),
     )
 
 
@@ -140,6 +141,8 @@ def prepare(mention: DataFrame, policy: ResolvePolicy) -> DataFrame:
     served = sorted(policy.units_also_serve.items())
     also = F.create_map(*[F.lit(x) for d, ds in served for x in (d, ",".join(ds))]) if served else F.create_map(
         F.lit(""), F.lit(None).cast("string"))
+    if "event_date" not in mention.columns:  # mentions built before records were dated
+        mention = mention.withColumn("event_date", F.lit(None).cast("date"))
     m = mention.select(*MENTION_COLUMNS)
     m = _by_text(m, "party_name", {
         "r_full": F.expr(parts["full"]), "r_core": F.expr(parts["core"]), "r_region": F.expr(parts["region"]),
@@ -169,6 +172,7 @@ def prepare(mention: DataFrame, policy: ResolvePolicy) -> DataFrame:
         F.expr(section_case).alias("r_hint_section"),
         F.expr(f"nullif({clean_sql(ident('party_legal_rep'))}, '')").alias("r_rep"),
         F.expr(phone_sql(ident("party_phone"))).alias("r_phone"),
+        F.col("event_date").alias("r_date"),
         # a 15-digit registration number also arrives in the code column (e.g. 被诉方注册号, spot-check 注册号)
         F.coalesce(
             F.col("party_reg_no"), F.when(F.col("uscc_status") == "reg_no", F.col("party_uscc_raw"))
@@ -501,7 +505,9 @@ def resolve_links(
     # the comparison reads the pairs twice (their features, their sibling support): blocked once
     pairs = pairs.localCheckpoint()
     folds = tuple(tuple(f) for f in policy.homophone_folds)
-    feats = add_competition(compare(pairs, to_match, ents, names, siblings, partitions, folds)).localCheckpoint()
+    feats = add_competition(
+        compare(pairs, to_match, ents, names, siblings, partitions, folds, m.deregistered_grace_days)
+    ).localCheckpoint()
 
     figures: dict[str, Any] = {"exact_linked": n_linked}
     s2 = m.second_stage

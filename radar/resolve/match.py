@@ -31,6 +31,8 @@ from radar.resolve.compare import (
     NAME_FIELDS,
     NAME_LEVEL,
     RECORD_FIELDS,
+    RIVAL_FEATURES,
+    TOP_FEATURES,
     pair_features,
 )
 from radar.resolve.model import MatchModel
@@ -71,6 +73,8 @@ def entity_side(entities: DataFrame, policy: ResolvePolicy) -> DataFrame:
             & ((F.col("name") == F.col("legal_rep_name")) | F.expr(person_sql("name")))
         ).alias("e_person_named"),
         F.col("uscc_status").isin("valid", "repaired").alias("e_trusted_code"),
+        F.col("established_date").alias("e_established"),
+        F.col("deregistered_date").alias("e_deregistered"),
     )
 
 
@@ -288,11 +292,12 @@ def sibling_support(pairs: DataFrame, records: DataFrame, siblings: DataFrame) -
 
 def compare(
     pairs: DataFrame, records: DataFrame, ents: DataFrame, names: DataFrame, siblings: DataFrame, partitions: int,
-    folds: tuple[tuple[str, str], ...] = (),
+    folds: tuple[tuple[str, str], ...] = (), grace_days: int = 0,
 ) -> DataFrame:
     """Features of every (record, candidate) pair: pair features per name (mapInPandas), the closest name,
     sibling support, and the competition among each record's candidates (Spark windows). ``folds``: the
-    pinyin sounds taken as one (``resolve.homophone_folds``)."""
+    pinyin sounds taken as one (``resolve.homophone_folds``); ``grace_days``: how long after its deregistration
+    a record may still be about an entity (``resolve.match.deregistered_grace_days``)."""
     rec = records.select(*RECORD_FIELDS)
     ent = ents.select(*ENTITY_FIELDS)
     nm = names.select("eid", *NAME_FIELDS)
@@ -306,7 +311,7 @@ def compare(
 
     def batches(it: Any) -> Any:
         for pdf in it:
-            yield pair_features(pdf, folds)
+            yield pair_features(pdf, folds, grace_days)
 
     per_name = wide.mapInPandas(batches, PAIR_FEATURE_SCHEMA)
     closeness = (
@@ -391,10 +396,17 @@ def add_rivals(scored: DataFrame, z: Column, cap: float, gap: float) -> DataFram
     )
     top = F.col("first_logit") >= F.col("_z1")
     other = F.when(top, F.coalesce(F.col("_z2"), F.lit(-cap))).otherwise(F.col("_z1"))
+    lead = F.greatest(F.least(F.col("first_logit") - other, F.lit(cap)), F.lit(-cap))
+    ahead = F.greatest(lead, F.lit(0.0))
+    is_top = top.cast("double")
     return f.select(
-        *[c for c in scored.columns if c not in ("first_logit", "lead", "is_top", "close_rivals")],
+        *[c for c in scored.columns if c not in RIVAL_FEATURES or c == "n_candidates"],
         "first_logit",
-        F.greatest(F.least(F.col("first_logit") - other, F.lit(cap)), F.lit(-cap)).alias("lead"),
-        top.cast("double").alias("is_top"),
+        lead.alias("lead"),
+        is_top.alias("is_top"),
         F.log1p((F.col("_zn") - 1).cast("double")).alias("close_rivals"),
+        ahead.alias("lead_ahead"),
+        F.least(F.col("first_logit"), F.lit(0.0)).alias("logit_below_zero"),
+        (F.col("first_logit") * ahead / F.lit(cap)).alias("logit_x_lead"),
+        *[(is_top * (F.col(c) if c in scored.columns else F.lit(0.0))).alias(f"top_{c}") for c in TOP_FEATURES],
     )

@@ -9,9 +9,10 @@ function and is published with the run's figures, with each link's top reasons.
 
 A second stage (:func:`fit_rival_model`) then weighs each candidate against the record's others: its
 first-stage log-odds, its lead over the runner-up, whether it is the best, how many candidates there are and
-how many come close. The first stage cannot tell a name shared by many entities from a shop sign that
-brought up sixty operators of one surname; the lead can: a candidate that clearly stands out among many is
-accepted, one of several close ones is not.
+how many come close; and, for the best candidate only, how common its name is, how far its name leads, how many
+records used the name for it and whether the place was left out of the name. The first stage cannot tell a
+name shared by many entities from a shop sign that brought up sixty operators of one surname; the lead can: a
+candidate that clearly stands out among many is accepted, one of several close ones is not.
 """
 
 from __future__ import annotations
