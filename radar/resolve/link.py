@@ -204,18 +204,31 @@ def _unique(identifiers: DataFrame, id_type: str, trusted_only: bool = True) -> 
     ).where("_n = 1").drop("_n")
 
 
-def names_agree(pairs: DataFrame, names: DataFrame, ents: DataFrame, policy: ResolvePolicy) -> DataFrame:
-    """(rid, eid, agree): whether a record's name agrees with one of an entity's names.
+# what the name check reads of a record (carried along with its identifier hits)
+NAME_CHECK_COLUMNS = ["r_core", "r_full", "r_form", "r_person"]
+
+
+def entity_name_book(names: DataFrame, ents: DataFrame) -> DataFrame:
+    """(eid, v_cores, e_rep, e_person_named): what the name check reads of each entity, one row per entity
+    (``v_cores`` null when the entity has no name core)."""
+    cores = names.groupBy("eid").agg(F.collect_set("v_core").alias("v_cores"))
+    return ents.select("eid", "e_rep", "e_person_named").join(cores, "eid", "left")
+
+
+def names_agree(pairs: DataFrame, book: DataFrame, policy: ResolvePolicy) -> DataFrame:
+    """``pairs`` (eid and the record's ``NAME_CHECK_COLUMNS``) with ``agree``: whether the record's name agrees
+    with one of the entity's names (``book``: :func:`entity_name_book`).
 
     Agreeing: no name to disagree with; one core contains the other; few edits apart (at most
     ``uscc_name_max_edits``, and at most half the shorter core); or an operator-named individual business
-    whose operator's surname or given name the record's shop sign carries, or whom the record names.
+    whose operator's surname or given name the record's shop sign carries, or whom the record names. A
+    check that cannot be decided (a missing value on either side) agrees.
+
+    The entities' names are looked up per row from a broadcast book (an entity's names as one array), so the
+    two million identifier hits of a city are neither shuffled nor grouped.
     """
-    p = pairs.join(names.select("eid", "v_core"), "eid", "left").join(
-        ents.select("eid", "e_rep", "e_person_named"), "eid", "left"
-    )
-    rc, vc, rep = F.col("r_core"), F.col("v_core"), F.col("e_rep")
-    edits = F.least(F.lit(policy.uscc_name_max_edits), F.greatest(F.lit(1), F.floor(F.least(F.length(rc), F.length(vc)) / 2)))
+    p = pairs.join(F.broadcast(book), "eid", "left")
+    rc, rep = F.col("r_core"), F.col("e_rep")
     sign = F.coalesce(F.col("e_person_named"), F.lit(False)) & rep.isNotNull() & (
         rc.startswith(F.concat(F.lit("老"), F.substring(rep, 1, 1)))
         | rc.startswith(F.concat(F.lit("小"), F.substring(rep, 1, 1)))
@@ -227,11 +240,20 @@ def names_agree(pairs: DataFrame, names: DataFrame, ents: DataFrame, policy: Res
     any_sign = F.coalesce(F.col("e_person_named"), F.lit(False)) & ~F.coalesce(F.col("r_person"), F.lit(False)) & ~(
         F.coalesce(F.col("r_form"), F.lit("")).rlike("公司|企业|合作社")
     )
-    agree = (
-        rc.isNull() | vc.isNull() | vc.contains(rc) | rc.contains(vc) | (F.levenshtein(rc, vc) <= edits)
-        | sign | any_sign | (F.col("r_full") == rep)
-    )
-    return p.groupBy("rid", "eid").agg(F.max(F.coalesce(agree, F.lit(True))).alias("agree"))
+
+    def agrees_with(vc: Column) -> Column:
+        edits = F.least(
+            F.lit(policy.uscc_name_max_edits), F.greatest(F.lit(1), F.floor(F.least(F.length(rc), F.length(vc)) / 2))
+        )
+        agree = (
+            rc.isNull() | vc.isNull() | vc.contains(rc) | rc.contains(vc) | (F.levenshtein(rc, vc) <= edits)
+            | sign | any_sign | (F.col("r_full") == rep)
+        )
+        return F.coalesce(agree, F.lit(True))
+
+    no_names = F.col("v_cores").isNull() | (F.size("v_cores") == 0)
+    agree = no_names | F.exists("v_cores", agrees_with)
+    return p.withColumn("agree", agree).drop("v_cores", "e_rep", "e_person_named")
 
 
 def identifier_links(
@@ -239,6 +261,7 @@ def identifier_links(
 ) -> DataFrame:
     """(rid, eid, rule, agree) for every identifier hit of a record, before choosing among them (near codes only
     for records no other identifier settles: see :func:`rule_rank`)."""
+    book = entity_name_book(names, ents).localCheckpoint()
     hits = []
     for rule, key, id_type, trusted in (
         ("uscc", "party_uscc", "uscc", True),
@@ -249,18 +272,21 @@ def identifier_links(
         u = _unique(identifiers, id_type, trusted)
         hits.append(
             rec.where(F.col(key).isNotNull()).join(u, F.col(key) == u["value"]).select(
-                "rid", "eid", F.lit(rule).alias("rule")
+                "rid", "eid", F.lit(rule).alias("rule"), *NAME_CHECK_COLUMNS
             )
         )
-    # materialised before the names are checked: the check reads the hits again (the joins would run twice)
-    exact = reduce(DataFrame.unionByName, hits).distinct().localCheckpoint()
+    # the record's name columns depend on rid alone: distinct over them is distinct over (rid, eid, rule)
+    exact = names_agree(reduce(DataFrame.unionByName, hits).distinct(), book, policy)
     # kept: both the near-code search (which records are settled) and the result read it
-    exact = exact.join(_agreement(exact, rec, names, ents, policy), ["rid", "eid"]).localCheckpoint()
+    exact = exact.drop(*NAME_CHECK_COLUMNS).localCheckpoint()
     # a code one character off an entity's code (trusted or as written): a typo, never the code itself. Looked
     # for only where no identifier settles the record (a near code ranks last, so it could not change the
     # choice there): the few codes written by those records are broadcast against the entities' codes
     settled = exact.where(rule_rank().isNotNull()).select("rid").distinct()
-    open_codes = rec.where(F.col("code18").isNotNull()).select("rid", "code18").join(settled, "rid", "left_anti")
+    open_codes = (
+        rec.where(F.col("code18").isNotNull()).select("rid", "code18", *NAME_CHECK_COLUMNS)
+        .join(settled, "rid", "left_anti")
+    )
     codes = identifiers.where(F.col("id_type").isin("uscc", "written_code") & (F.length("id_value") == 18))
     codes = codes.select(F.col("id_value").alias("_code"), F.col("entity_id").alias("eid")).distinct()
     pos = F.sequence(F.lit(1), F.lit(18))
@@ -277,21 +303,13 @@ def identifier_links(
         .distinct()
     )
     near = (
-        open_codes.join(near_codes, "code18").select("rid", "eid", F.lit("near_code").alias("rule")).distinct()
-    ).localCheckpoint()
-    near = near.join(_agreement(near, rec, names, ents, policy), ["rid", "eid"])
+        open_codes.join(near_codes, "code18")
+        .select("rid", "eid", F.lit("near_code").alias("rule"), *NAME_CHECK_COLUMNS)
+        .distinct()
+    )
     # a near code is a guess at a typo: only a name that is there and agrees confirms it (no name, no link)
-    named = rec.select("rid", F.col("r_core").isNotNull().alias("_named"))
-    near = near.join(named, "rid").withColumn("agree", F.col("agree") & F.col("_named")).drop("_named")
-    return exact.unionByName(near)
-
-
-def _agreement(
-    hits: DataFrame, rec: DataFrame, names: DataFrame, ents: DataFrame, policy: ResolvePolicy
-) -> DataFrame:
-    """(rid, eid, agree) of identifier hits: :func:`names_agree` on the records' names."""
-    with_names = hits.select("rid", "eid").distinct().join(rec.select("rid", "r_core", "r_full", "r_form", "r_person"), "rid")
-    return names_agree(with_names, names, ents, policy)
+    near = names_agree(near, book, policy).withColumn("agree", F.col("agree") & F.col("r_core").isNotNull())
+    return exact.unionByName(near.drop(*NAME_CHECK_COLUMNS))
 
 
 def rule_rank() -> Column:
@@ -441,7 +459,8 @@ def resolve_links(
     exact = chosen.localCheckpoint()
     # every record with its identifier link and its code's owner, joined once: the training records, the
     # records left to match and the output all read it
-    recx = rec.join(exact, "rid", "left").join(owner, "rid", "left").localCheckpoint()
+    # the owners of codes that are not the record's own are few (a wrong or borrowed code): broadcast
+    recx = rec.join(exact, "rid", "left").join(F.broadcast(owner), "rid", "left").localCheckpoint()
 
     # ---------------------------------------------------------------- the probabilistic stage
     linked_recs = recx.where(F.col("eid").isNotNull()).drop("code_owner")
