@@ -108,11 +108,18 @@ def mentions(table: DataFrame, record_type: str, policy: ResolvePolicy | None = 
 
 def _by_text(df: DataFrame, column: str, derived: dict[str, Column]) -> DataFrame:
     """``df`` with columns derived from one of its text columns, computed once per distinct text (names and
-    addresses repeat across a firm's records; the regexes are the expensive part) and joined back."""
+    addresses repeat across a firm's records; the regexes are the expensive part) and joined back.
+
+    A row without the text joins on a key of its own that no text equals: a join sends every null key to one
+    task, and most records of some sources carry no address, so one core would join a third of the city's
+    records while the other waited (and every later step reading them would inherit the lopsided partitions).
+    """
     lookup = df.select(column).where(F.col(column).isNotNull()).distinct().select(
         F.col(column).alias("_text"), *[c.alias(n) for n, c in derived.items()]
     )
-    return df.join(lookup, F.col(column) == F.col("_text"), "left").drop("_text")
+    own = F.concat(F.lit("\u0000"), F.col("source_type"), F.lit("\u0001"), F.col("record_key"))
+    key = F.coalesce(F.col(column), own)
+    return df.join(lookup, key == F.col("_text"), "left").drop("_text")
 
 
 def prepare(mention: DataFrame, policy: ResolvePolicy) -> DataFrame:
@@ -537,7 +544,11 @@ def resolve_links(
         )
         # a fifth of the training records (by hash) is held out to show the calibration
         held = (F.abs(F.xxhash64("rid", F.lit(m.seed + 2))) % 5 == 0).alias("_held")
-        train_pd = labelled.select("rid", *FEATURES, "label", held).toPandas()
+        # in a fixed order: the fit (its folds, its float sums) must not depend on how Spark partitioned the pairs
+        train_pd = (
+            labelled.select("rid", "eid", *FEATURES, "label", held).toPandas()
+            .sort_values(["rid", "eid"], kind="stable").drop(columns="eid").reset_index(drop=True)
+        )
         model, second = fit_models(train_pd, {t: n / total_need for t, n in need.items()}, m)
     else:
         model = shipped_model()
