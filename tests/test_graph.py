@@ -24,7 +24,7 @@ from radar.graph import (
     phoenix_flags,
     related_party_graph,
 )
-from radar.graph.risk import propagate_component
+from radar.graph.risk import propagate_components
 from radar.graph.snapshots import graph_dates, graph_snapshots, phoenix_lookback_months
 
 AS_OF = date(2024, 6, 30)
@@ -373,20 +373,30 @@ def test_graph_features_one_row_per_entity_without_nulls(graph: dict[str, pd.Dat
 
 
 # ---------------------------------------------------------------- propagation without Spark
-def test_sparse_propagation_matches_networkx() -> None:
+def _networkx_risk(pdf: pd.DataFrame, damping: float) -> dict[str, float]:
+    """The reference: networkx's personalised PageRank on one component, scaled by its seeds, restart removed."""
+    seeds = pdf.groupby("entity_id")["seed"].max()
+    if not (seeds > 0).any():
+        return {e: 0.0 for e in seeds.index}
+    graph = nx.Graph((("e", e), ("a", n)) for e, n in zip(pdf["entity_id"], pdf["node_id"], strict=True))
+    restart = {("e", e): s for e, s in seeds.items() if s > 0}
+    score = nx.pagerank(graph, alpha=damping, personalization=restart, max_iter=200, tol=1e-10)
+    total = sum(restart.values())
+    return {e: max(score[("e", e)] * total - (1 - damping) * s, 0.0) for e, s in seeds.items()}
+
+
+def test_propagation_matches_networkx() -> None:
     rng = random.Random(3)
     edges = {(f"e{i}", f"a{i}") for i in range(30)} | {(f"e{i + 1}", f"a{i}") for i in range(29)}
     edges |= {(f"e{rng.randrange(30)}", f"a{rng.randrange(30)}") for _ in range(20)}
     pdf = pd.DataFrame(sorted(edges), columns=["entity_id", "node_id"]).assign(component_id="e0")
     pdf["seed"] = pdf["entity_id"].isin(["e0", "e17"]).astype(float)
-    small = propagate_component(pdf, damping=0.85, networkx_max_entities=1000).set_index("entity_id")
-    large = propagate_component(pdf, damping=0.85, networkx_max_entities=2).set_index("entity_id")
-    assert small["propagated_risk"].to_dict() == pytest.approx(large["propagated_risk"].to_dict(), abs=1e-6)
+    got = propagate_components(pdf, damping=0.85).set_index("entity_id")
+    assert got["propagated_risk"].to_dict() == pytest.approx(_networkx_risk(pdf, 0.85), abs=1e-6)
+    assert got.loc["e17", "propagated_risk"] > 0 and (got["component_id"] == "e0").all()
 
 
 def test_a_bucket_of_components_propagates_as_each_component_alone() -> None:
-    from radar.graph.risk import propagate_components
-
     rng = random.Random(11)
     parts = []
     for c in range(6):  # components of 2..40 entities, some without a seed, links repeated
@@ -402,11 +412,9 @@ def test_a_bucket_of_components_propagates_as_each_component_alone() -> None:
     got = propagate_components(bucket.sample(frac=1, random_state=2), damping=0.85).set_index("entity_id")
     assert len(got) == sum(p["entity_id"].nunique() for p in parts)
     for pdf in parts:
-        alone = propagate_component(pdf, damping=0.85, networkx_max_entities=1000).set_index("entity_id")
-        assert (got.loc[alone.index, "component_id"] == alone["component_id"]).all()
-        assert got.loc[alone.index, "propagated_risk"].to_dict() == pytest.approx(
-            alone["propagated_risk"].to_dict(), abs=1e-6
-        )
+        alone = _networkx_risk(pdf, 0.85)
+        assert (got.loc[list(alone), "component_id"] == pdf["component_id"].iloc[0]).all()
+        assert got.loc[list(alone), "propagated_risk"].to_dict() == pytest.approx(alone, abs=1e-6)
     # the order rows arrive in changes nothing
     again = propagate_components(bucket, damping=0.85).set_index("entity_id").loc[got.index]
     assert np.array_equal(again["propagated_risk"].to_numpy(), got["propagated_risk"].to_numpy())

@@ -5,10 +5,8 @@ Every function is point in time: an event dated after ``as_of`` does not exist y
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from datetime import date
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
@@ -145,39 +143,6 @@ def component_stats(
 
 
 # ---------------------------------------------------------------- propagated risk (per component, in pandas)
-def _seeded_walk_networkx(
-    links: list[tuple[Hashable, Hashable]], seeds: dict[Hashable, float], damping: float
-) -> dict[Hashable, float]:
-    graph = nx.Graph()
-    graph.add_edges_from(links)
-    return nx.pagerank(graph, alpha=damping, personalization=seeds, max_iter=200, tol=1e-10)
-
-
-def _seeded_walk_sparse(
-    links: list[tuple[Hashable, Hashable]], seeds: dict[Hashable, float], damping: float
-) -> dict[Hashable, float]:
-    """The same personalised PageRank as networkx's, by power iteration on a scipy sparse matrix."""
-    nodes = list(dict.fromkeys(n for link in links for n in link))
-    index = {n: i for i, n in enumerate(nodes)}
-    rows = np.array([index[a] for a, b in links] + [index[b] for a, b in links])
-    cols = np.array([index[b] for a, b in links] + [index[a] for a, b in links])
-    adjacency = sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(nodes), len(nodes))).tocsr()
-    adjacency.data[:] = 1.0  # a repeated link counts once, as in nx.Graph
-    out_degree = np.asarray(adjacency.sum(axis=1)).ravel()
-    walk = sparse.diags(1.0 / out_degree) @ adjacency  # row-stochastic (no dangling nodes: all are linked)
-    restart = np.zeros(len(nodes))
-    for node, weight in seeds.items():
-        restart[index[node]] = weight
-    restart /= restart.sum()
-    x = restart.copy()
-    for _ in range(200):
-        previous = x
-        x = damping * (walk.T @ x) + (1 - damping) * restart
-        if np.abs(x - previous).sum() < len(nodes) * 1e-10:
-            break
-    return dict(zip(nodes, x, strict=True))
-
-
 def personalised_pagerank(
     adjacency: sparse.csr_matrix, seeds: np.ndarray, damping: float, tol: float = 1e-13
 ) -> np.ndarray:
@@ -185,7 +150,7 @@ def personalised_pagerank(
 
     Linear in ``seeds``: on a graph of disjoint components each component gets its own personalised
     PageRank (networkx's, normalised) times the seeds it holds, which is what
-    :func:`propagate_component` reports before subtracting the restart share.
+    :func:`propagate_components` reports after subtracting the restart share.
     """
     degree = np.asarray(adjacency.sum(axis=1)).ravel()
     inverse = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
@@ -201,12 +166,16 @@ def personalised_pagerank(
 
 
 def propagate_components(pdf: pd.DataFrame, damping: float) -> pd.DataFrame:
-    """Propagated risk inside many components at once: the same figures as :func:`propagate_component` on each.
+    """Propagated risk inside whole components (a pandas group holding any number of them: a bucket).
 
-    ``pdf`` as for :func:`propagate_component`, holding any number of whole components (a bucket of them).
-    One power iteration over the block-diagonal graph of all of them (:func:`personalised_pagerank`):
-    a call per component costs milliseconds of pandas and networkx set-up, which a bucket of ten thousand
-    small components multiplied into half a minute on one core.
+    ``pdf``: component_id, entity_id, node_id, seed (1.0 for a risky member, else 0.0); one row per
+    entity -> attribute edge (repeats count once). Personalised PageRank on the bipartite graph (entities and
+    attribute nodes: no entity-entity clique) restarting at the risky members, networkx's per component
+    (the tests compare), as one power iteration over the block-diagonal graph of all the bucket's components
+    (:func:`personalised_pagerank`): a call per component cost milliseconds of pandas and networkx set-up,
+    which a bucket of ten thousand small components multiplied into half a minute on one core. Scores add
+    up rather than share out: each seed injects one unit of risk. An entity's ``propagated_risk`` is what
+    reaches it through its links, its score minus its own restart share ``(1 - damping) * seed``.
 
     Output: component_id, entity_id, propagated_risk.
     """
@@ -225,44 +194,6 @@ def propagate_components(pdf: pd.DataFrame, damping: float) -> pd.DataFrame:
     return pd.DataFrame({"component_id": component, "entity_id": e_ids, "propagated_risk": risk})
 
 
-def propagate_component(pdf: pd.DataFrame, damping: float, networkx_max_entities: int) -> pd.DataFrame:
-    """Propagated risk inside one component (a pandas group of its edges).
-
-    ``pdf``: component_id, entity_id, node_id, seed (1.0 for a risky member, else 0.0); one row per
-    entity -> attribute edge. Runs personalised PageRank on the bipartite graph (entities and attribute
-    nodes: no entity-entity clique) restarting at the risky members. Scores are scaled by the number of
-    seeds so that they add up, not share out: each seed injects one unit of risk. An entity's
-    ``propagated_risk`` is what reaches it through its links, i.e. its score minus its own restart
-    share ``(1 - damping) * seed``.
-
-    Components with more than ``networkx_max_entities`` entities skip networkx (whose Python graph
-    objects cost ~1 kB per edge) for the same power iteration on a scipy sparse matrix: memory grows
-    with the number of edges, never with the square of the members.
-
-    Output: component_id, entity_id, propagated_risk.
-    """
-    # Spark hands the group's rows over in shuffle order; the walk's float sums must not depend on it
-    pdf = pdf.sort_values(["entity_id", "node_id"], kind="stable").reset_index(drop=True)
-    entity_seed = pdf.groupby("entity_id")["seed"].max()
-    seeds = {("e", e): float(s) for e, s in entity_seed.items() if s > 0}
-    component_id = pdf["component_id"].iloc[0]
-    if not seeds:
-        return pd.DataFrame(
-            {"component_id": component_id, "entity_id": entity_seed.index, "propagated_risk": 0.0}
-        )
-    links = [(("e", e), ("a", n)) for e, n in zip(pdf["entity_id"], pdf["node_id"], strict=True)]
-    walk = _seeded_walk_networkx if len(entity_seed) <= networkx_max_entities else _seeded_walk_sparse
-    score = walk(links, seeds, damping)
-    total = sum(seeds.values())
-    risk = [
-        round(max(score[("e", e)] * total - (1 - damping) * seeds.get(("e", e), 0.0), 0.0), 9)
-        for e in entity_seed.index
-    ]
-    return pd.DataFrame(
-        {"component_id": component_id, "entity_id": entity_seed.index, "propagated_risk": risk}
-    )
-
-
 def propagated_risk(
     edges: DataFrame,
     components: DataFrame,
@@ -274,7 +205,7 @@ def propagated_risk(
     """Risk carried along the links from risky members, per entity (personalised PageRank with decay).
 
     Seeds are the risky members of :func:`risky_members`. Computed per bucket of whole components with
-    ``applyInPandas`` (:func:`propagate_components`, the figures of :func:`propagate_component` on each),
+    ``applyInPandas`` (:func:`propagate_components`),
     only for components with two or more members and at least one seed; everyone else gets 0. Hub edges are not paths.
     ``damping`` is the probability of following a link at each step (the decay: risk loses
     ``1 - damping`` per hop, and an entity-to-entity hop is two steps, entity -> attribute -> entity).
