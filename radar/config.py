@@ -76,6 +76,7 @@ class BlockingSettings(_Strict):
     max_address_entities: int = Field(30, ge=1)
     max_hint_entities: int = Field(60, ge=1)
     max_sibling_entities: int = Field(3, ge=1)
+    broadcast_max_names: int = Field(2_000_000, ge=0)
 
 
 class SecondStageSettings(_Strict):

@@ -16,7 +16,6 @@ import pytest
 
 from radar.config import policy
 from radar.resolve.compare import (
-    COMPETITION,
     ENTITY_FIELDS,
     FEATURES,
     NAME_FIELDS,
@@ -182,24 +181,48 @@ def test_record_dated_outside_the_entity_s_life() -> None:
     assert pair_features(df, FOLDS).set_index("rid").loc["r3", "deregistered_before"] == 1.0  # no grace
 
 
-def test_spark_competition_matches_pandas(spark: Any) -> None:
-    """The Spark window version of the competition gives the pandas one's figures."""
-    from radar.resolve.compare import best_name
-    from radar.resolve.match import add_competition
+def test_spark_compare_matches_pandas(spark: Any) -> None:
+    """The Spark comparison (the records' candidates brought together, compared per whole record in
+    ``mapInPandas``) gives the pandas figures, with Arrow batches of three rows: a record's rows cut between
+    batches still compete with each other, and an entity's former name is still one of its names."""
+    from radar.resolve.compare import compare_records
+    from radar.resolve.match import compare
 
-    alias = pd.Series([2], index=pd.MultiIndex.from_tuples([("r1", "e2")]))
-    frames = [_shop_sign_pairs(), pd.DataFrame([pair("r2", "e1", "巨福超市", "聚福超市"),
-                                               pair("r2", "e2", "巨福超市", "巨丰超市")])]
-    df = pd.concat(frames, ignore_index=True)
-    want = compare_pairs(df, alias, FOLDS).set_index(["rid", "eid"]).sort_index()
-    base = best_name(pair_features(df, FOLDS))
-    n = alias.reindex(list(zip(base["rid"], base["eid"], strict=True))).fillna(0).to_numpy()
-    base["via_alias"] = (n > 0).astype(float)
-    base["alias_support"] = np.log1p(n)
-    base = base[["rid", "eid", *[c for c in FEATURES if c not in COMPETITION]]]
-    got = add_competition(spark.createDataFrame(base)).toPandas().set_index(["rid", "eid"]).sort_index()
-    for c in COMPETITION:
-        assert got[c].round(6).tolist() == want[c].round(6).tolist(), c
+    ents = [("e1", "王建国", "双塔区新华路3号"), ("e2", "王海", "双塔区黄河路8号"), ("e3", "王丽", None),
+            ("e4", "聚福超市", None), ("e5", "巨丰超市", "双塔区新华路3号")]
+    former = [("e4", "巨福超市")]
+    recs = [("r1", "老王饺子馆", "双塔区新华路3号"), ("r2", "巨福超市", None), ("r3", "聚福超市", "双塔区新华路3号")]
+    cands = {"r1": ["e1", "e2", "e3"], "r2": ["e4", "e5", "e2"], "r3": ["e4", "e5", "e1", "e3"]}
+    siblings = [("s1", RULES.parts_py("老王饺子馆").core, "e2"), ("s2", RULES.parts_py("老王饺子馆").core, "e2")]
+    rows = []
+    for rid, rname, raddr in recs:
+        for eid in cands[rid]:
+            ename, eaddr = next((n, a) for e, n, a in ents if e == eid)
+            for kind, v in [("registry", ename), *[("former", n) for e, n in former if e == eid]]:
+                rows.append(pair(rid, eid, rname, v, v_kind=kind, r_addr=raddr, r_addr_key=raddr, e_addr=eaddr,
+                                 e_addr_key=eaddr, e_rep=ename if len(ename) <= 3 else None,
+                                 e_person_named=len(ename) <= 3, e_class="individual"))
+    df = pd.DataFrame(rows)
+    df["alias_n"] = [2 if (r, e) == ("r1", "e2") else None for r, e in zip(df["rid"], df["eid"], strict=True)]
+    want = compare_records(df, FOLDS).set_index(["rid", "eid"]).sort_index()
+
+    def table(cols: list[str], key: list[str]) -> Any:
+        return spark.createDataFrame(df[cols].drop_duplicates(key).astype(object).where(df[cols].notna(), None))
+
+    before = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "3")
+    try:
+        got = compare(
+            table(["rid", "eid"], ["rid", "eid"]), table(RECORD_FIELDS, ["rid"]), table(ENTITY_FIELDS, ["eid"]),
+            table(["eid", *NAME_FIELDS], ["eid", "v_kind", "v_full"]),
+            spark.createDataFrame(siblings, "rid string, r_core string, eid string"), 2, FOLDS,
+        ).toPandas().set_index(["rid", "eid"]).sort_index()
+    finally:
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", before)
+    assert list(got.index) == list(want.index) and len(got) == 10
+    for c in FEATURES:
+        assert np.allclose(got[c].to_numpy(dtype=float), want[c].to_numpy(dtype=float), atol=1e-6), c
+    assert got.loc[("r2", "e4"), "via_former"] == 1.0 and got.loc[("r1", "e2"), "alias_unique"] == 1.0
 
 
 # ---------------------------------------------------------------- the second stage: each candidate against the others

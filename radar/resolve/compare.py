@@ -269,7 +269,10 @@ def best_name(features: pd.DataFrame) -> pd.DataFrame:
         features["core_exact"] * 2 + features["core_homophone"] + features["full_exact"] + features["name_ratio"]
         + features["hint_surname"] + features["hint_given"] + features["names_operator"]
     )
-    order = features.assign(_c=closeness).sort_values(["rid", "eid", "_c"], ascending=[True, True, False])
+    # equally close: the registry name before a former one
+    order = features.assign(_c=closeness).sort_values(
+        ["rid", "eid", "_c", "v_kind"], ascending=[True, True, False, False], kind="stable"
+    )
     return order.drop_duplicates(["rid", "eid"]).drop(columns="_c").reset_index(drop=True)
 
 
@@ -347,17 +350,32 @@ def rivals(features: pd.DataFrame, logit: np.ndarray, cap: float, gap: float) ->
     return f
 
 
-def compare_pairs(
-    df: pd.DataFrame, alias_n: pd.Series | None = None, folds: tuple[tuple[str, str], ...] = (), grace_days: int = 0
+def compare_records(
+    df: pd.DataFrame, folds: tuple[tuple[str, str], ...] = (), grace_days: int = 0
 ) -> pd.DataFrame:
-    """Every feature of every (record, entity) pair in ``df`` (all names of the entities, all candidates of
-    each record): pair features, the closest name, sibling support (``alias_n`` indexed by (rid, eid)),
-    the competition."""
-    f = best_name(pair_features(df, folds, grace_days))
-    n = np.zeros(len(f)) if alias_n is None else alias_n.reindex(list(zip(f["rid"], f["eid"], strict=True))).fillna(0).to_numpy()
+    """Every feature of every (record, entity) pair in ``df``: all names of the entities and all candidates of
+    each record (the competition compares them), with ``alias_n``, how many other records of the record's
+    name carry the entity's code (missing: none). Pair features per name, the closest name, the sibling
+    support, the competition."""
+    f = pair_features(df, folds, grace_days)
+    f["_alias_n"] = (
+        pd.to_numeric(df["alias_n"], errors="coerce").fillna(0).to_numpy(dtype=float) if "alias_n" in df else 0.0
+    )
+    f = best_name(f)
+    n = f.pop("_alias_n").to_numpy(dtype=float)
     f["via_alias"] = (n > 0).astype(float)
     f["alias_support"] = np.log1p(n)
     return competition(f)
+
+
+def compare_pairs(
+    df: pd.DataFrame, alias_n: pd.Series | None = None, folds: tuple[tuple[str, str], ...] = (), grace_days: int = 0
+) -> pd.DataFrame:
+    """:func:`compare_records` with the sibling support given apart (``alias_n`` indexed by (rid, eid))."""
+    df = df.copy()
+    if alias_n is not None:
+        df["alias_n"] = alias_n.reindex(list(zip(df["rid"], df["eid"], strict=True))).to_numpy()
+    return compare_records(df, folds, grace_days)
 
 
 def person_named(name_core: str | None, legal_rep: str | None) -> bool:

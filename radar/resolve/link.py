@@ -40,7 +40,6 @@ from radar.reference import city_districts, industry_sections
 from radar.resolve.compare import FEATURE_LABELS, FEATURES, rivals
 from radar.resolve.entities import USCC_ALPHABET
 from radar.resolve.match import (
-    add_competition,
     add_rivals,
     candidate_pairs,
     compare,
@@ -531,9 +530,7 @@ def resolve_links(
     # the comparison reads the pairs twice (their features, their sibling support): blocked once
     pairs = pairs.localCheckpoint()
     folds = tuple(tuple(f) for f in policy.homophone_folds)
-    feats = add_competition(
-        compare(pairs, to_match, ents, names, siblings, partitions, folds, m.deregistered_grace_days)
-    ).localCheckpoint()
+    feats = compare(pairs, to_match, ents, names, siblings, partitions, folds, m.deregistered_grace_days).localCheckpoint()
 
     figures: dict[str, Any] = {"exact_linked": n_linked}
     s2 = m.second_stage

@@ -2,16 +2,17 @@
 
 1. **Names**: every entity is known by its registry name and its former names (名称变更 change records).
 2. **Blocking**: candidates of a record are the entities whose names share its rarest character bigrams (the
-   top ``blocking.name_top_k`` by summed inverse document frequency, ties broken by edit distance: see
-   :func:`top_names`; bigrams of more than ``blocking.max_bigram_entities`` entities are too common to block
-   on), every entity bearing the record's name core, or a name that reads the same (a name written by ear),
+   top ``blocking.name_top_k`` by summed inverse document frequency, ties broken by edit distance: a sparse
+   matrix product against the broadcast entity names, :mod:`radar.resolve.bigrams`; bigrams of more than
+   ``blocking.max_bigram_entities`` entities are too common to block on), every entity bearing the record's name core, or a name that reads the same (a name written by ear),
    when at most ``blocking.max_exact_entities`` do, the entities at its address
    (house number or building), the individual businesses registered under an operator's name whose surname
    or given name the shop sign carries (``老王饺子馆``, ``海燕麻辣烫``) in the record's district or that are at
    the record's address (a village, a market hall: too many entities for the address alone), and the
    entities other records with the same name were linked to by their code ("siblings").
-3. **Comparison**: :mod:`radar.resolve.compare` in ``mapInPandas`` (rapidfuzz, vectorised per batch), the
-   closest name of each candidate, then how the candidate compares with the record's other candidates.
+3. **Comparison**: :mod:`radar.resolve.compare` in ``mapInPandas``, all candidates of a record at once
+   (rapidfuzz, vectorised per batch): the closest name of each candidate, then how the candidate compares
+   with the record's other candidates.
 4. **Probability**: the logistic model of :mod:`radar.resolve.model`, evaluated as a Spark expression.
 
 Training pairs come out of the same pipeline: records linked by identifier, their code set aside.
@@ -24,21 +25,23 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from radar.config import ResolvePolicy
+from radar.config import BlockingSettings, ResolvePolicy
 from radar.ingest.parse import ident
+from radar.resolve.bigrams import build_index, closest
 from radar.resolve.compare import (
     ENTITY_FIELDS,
+    FEATURES,
     NAME_FIELDS,
-    NAME_LEVEL,
     RECORD_FIELDS,
     RIVAL_FEATURES,
     TOP_FEATURES,
-    pair_features,
+    compare_records,
 )
 from radar.resolve.model import MatchModel
 from radar.resolve.normalize import name_rules, person_sql, pinyin_key
 
-PAIR_FEATURE_SCHEMA = "rid string, eid string, v_kind string, " + ", ".join(f"{f} double" for f in NAME_LEVEL)
+FEATURE_COLUMNS = ["rid", "eid", "v_kind", *FEATURES]
+FEATURE_SCHEMA = "rid string, eid string, v_kind string, " + ", ".join(f"{f} double" for f in FEATURES)
 
 
 def grams(c: Column) -> Column:
@@ -140,6 +143,54 @@ def top_names(scores: DataFrame, names: DataFrame, k: int) -> DataFrame:
     return dist.withColumn("_rk", F.row_number().over(ranked)).where(F.col("_rk") <= k).select("r_core", "eid")
 
 
+def name_candidates(cores: DataFrame, names: DataFrame, entities: DataFrame, b: BlockingSettings) -> DataFrame:
+    """(r_core, eid): the ``blocking.name_top_k`` entities whose names share most of each core's rarer bigrams
+    (``cores`` has r_core). The entities' names are broadcast as a sparse bigram matrix and each batch of cores
+    is scored against it at once (:mod:`radar.resolve.bigrams`); more names than
+    ``blocking.broadcast_max_names`` and the bigrams are joined and summed in Spark instead (:func:`top_names`).
+    """
+    n_names = names.count()
+    if n_names > b.broadcast_max_names:
+        return _name_candidates_joined(cores, names, entities, b)
+    spark = names.sparkSession
+    index = build_index(
+        names.select("eid", "v_core").toPandas(), entities.count(), b.max_bigram_entities
+    )
+    shared = spark.sparkContext.broadcast(index)
+    k, floor = b.name_top_k, b.min_name_score
+
+    def batches(it: Any) -> Any:
+        idx = shared.value
+        for pdf in it:
+            yield closest(idx, pdf["r_core"].tolist(), k, floor)
+
+    spread = cores.repartition(max(2, 2 * spark.sparkContext.defaultParallelism))
+    return spread.mapInPandas(batches, "r_core string, eid string")
+
+
+def _name_candidates_joined(cores: DataFrame, names: DataFrame, entities: DataFrame, b: BlockingSettings) -> DataFrame:
+    """:func:`name_candidates` as joins and sums in Spark (for entity name tables too large to broadcast)."""
+    index = names.select("eid", F.explode(grams(F.col("v_core"))).alias("g")).distinct()
+    df = index.groupBy("g").agg(F.count(F.lit(1)).alias("df"))
+    total = entities.select(F.count(F.lit(1)).alias("_n"))
+    keep = df.where(F.col("df") <= b.max_bigram_entities).crossJoin(F.broadcast(total)).select(
+        "g", F.log(F.col("_n") / F.col("df")).alias("idf")
+    )
+    rgrams = cores.select("r_core", F.explode(grams(F.col("r_core"))).alias("g"))
+    weighted = rgrams.join(keep, "g")
+    norm = weighted.groupBy("r_core").agg(F.sum("idf").alias("_tot"))
+    by_core = (
+        weighted.join(index, "g")
+        .groupBy("r_core", "eid")
+        .agg(F.sum("idf").alias("_s"))
+        .join(norm, "r_core")
+        # rounded, as the broadcast path does: equal bigram sets tie whatever order their weights were summed in
+        .withColumn("_s", F.round(F.col("_s") / F.col("_tot"), 9))
+        .where(F.col("_s") >= b.min_name_score)
+    )
+    return top_names(by_core, names, b.name_top_k)
+
+
 def sound_keys(texts: DataFrame, column: str, folds: tuple[tuple[str, str], ...] = ()) -> DataFrame:
     """(``column``, _key): how each distinct text of ``column`` reads (:func:`radar.resolve.normalize.pinyin_key`,
     the commonest reading of each character, ``folds`` applied), computed once per text in ``mapInPandas``."""
@@ -161,25 +212,8 @@ def candidate_pairs(
     ``siblings`` has (rid, r_core, eid) of records linked by identifier.
     """
     b = policy.blocking
-    index = names.select("eid", F.explode(grams(F.col("v_core"))).alias("g")).distinct()
-    df = index.groupBy("g").agg(F.count(F.lit(1)).alias("df"))
-    total = entities.select(F.count(F.lit(1)).alias("_n"))
-    keep = df.where(F.col("df") <= b.max_bigram_entities).crossJoin(F.broadcast(total)).select(
-        "g", F.log(F.col("_n") / F.col("df")).alias("idf")
-    )
     cores = records.where(F.col("r_core").isNotNull()).select("r_core").distinct()
-    rgrams = cores.select("r_core", F.explode(grams(F.col("r_core"))).alias("g"))
-    weighted = rgrams.join(keep, "g")
-    norm = weighted.groupBy("r_core").agg(F.sum("idf").alias("_tot"))
-    by_core = (
-        weighted.join(index, "g")
-        .groupBy("r_core", "eid")
-        .agg(F.sum("idf").alias("_s"))
-        .join(norm, "r_core")
-        .withColumn("_s", F.col("_s") / F.col("_tot"))
-        .where(F.col("_s") >= b.min_name_score)
-    )
-    by_name = records.join(top_names(by_core, names, b.name_top_k), "r_core").select(
+    by_name = records.join(name_candidates(cores, names, entities, b), "r_core").select(
         "rid", "eid", F.lit("name").alias("block")
     )
     # every entity bearing exactly the record's name core, when few do: the same shop sign in several
@@ -294,73 +328,55 @@ def compare(
     pairs: DataFrame, records: DataFrame, ents: DataFrame, names: DataFrame, siblings: DataFrame, partitions: int,
     folds: tuple[tuple[str, str], ...] = (), grace_days: int = 0,
 ) -> DataFrame:
-    """Features of every (record, candidate) pair: pair features per name (mapInPandas), the closest name,
-    sibling support, and the competition among each record's candidates (Spark windows). ``folds``: the
-    pinyin sounds taken as one (``resolve.homophone_folds``); ``grace_days``: how long after its deregistration
-    a record may still be about an entity (``resolve.match.deregistered_grace_days``)."""
+    """Every feature of every (record, candidate) pair (:data:`radar.resolve.compare.FEATURES`): the pairs with
+    every name of their entity, the sibling support and the record's columns are brought together by record,
+    and :func:`radar.resolve.compare.compare_records` computes the features of each record's candidates at
+    once (pair features per name, the closest name, the competition) in ``mapInPandas``. ``folds``: the pinyin
+    sounds taken as one (``resolve.homophone_folds``); ``grace_days``: how long after its deregistration a
+    record may still be about an entity (``resolve.match.deregistered_grace_days``)."""
     rec = records.select(*RECORD_FIELDS)
     ent = ents.select(*ENTITY_FIELDS)
     nm = names.select("eid", *NAME_FIELDS)
+    distinct = pairs.select("rid", "eid").distinct()
     # the entity's side first (by eid), then spread by record: the wide rows cross one shuffle, and the record
-    # columns join where the pairs already are (only the records move)
+    # columns join where the pairs already are (only the records move). The spread is a repartition of its
+    # own, so adaptive execution never splits a record's rows between tasks (it splits skewed join partitions
+    # only where the join asked for the shuffle); sorted by record, each record's rows are consecutive
     wide = (
-        pairs.select("rid", "eid").distinct().join(ent.join(nm, "eid"), "eid")
+        distinct.join(sibling_support(distinct, records, siblings), ["rid", "eid"], "left")
+        .join(ent.join(nm, "eid"), "eid")
         .repartition(partitions, "rid")
         .join(rec, "rid")
+        .sortWithinPartitions("rid")
     )
 
     def batches(it: Any) -> Any:
-        for pdf in it:
-            yield pair_features(pdf, folds, grace_days)
+        for whole in whole_records(it):
+            yield compare_records(whole, folds, grace_days)[FEATURE_COLUMNS]
 
-    per_name = wide.mapInPandas(batches, PAIR_FEATURE_SCHEMA)
-    closeness = (
-        F.col("core_exact") * 2 + F.col("core_homophone") + F.col("full_exact") + F.col("name_ratio")
-        + F.col("hint_surname") + F.col("hint_given") + F.col("names_operator")
-    )
-    best = per_name.groupBy("rid", "eid").agg(
-        F.max_by(F.struct("v_kind", *NAME_LEVEL), closeness).alias("_b")
-    ).select("rid", "eid", "_b.*")
-    alias_n = sibling_support(pairs, records, siblings)
-    best = best.join(alias_n, ["rid", "eid"], "left").select(
-        "*",
-        (F.coalesce("alias_n", F.lit(0)) > 0).cast("double").alias("via_alias"),
-        F.log1p(F.coalesce("alias_n", F.lit(0)).cast("double")).alias("alias_support"),
-    ).drop("alias_n")
-    return best
+    return wide.mapInPandas(batches, FEATURE_SCHEMA)
 
 
-def add_competition(feats: DataFrame) -> DataFrame:
-    """How each candidate's name compares with the other candidates of the same record, and whether it is the
-    only candidate at the record's address, or the only one other records of the name were linked to (window
-    functions; :func:`radar.resolve.compare.competition` in pandas)."""
-    score = F.col("name_ratio") + F.col("core_exact") + 0.5 * F.col("core_homophone") + 0.5 * (
-        F.col("hint_surname") + F.col("hint_given") + F.col("names_operator")
-    ) + 0.5 * F.least(F.col("alias_support"), F.lit(1.0))
-    at_addr = ((F.col("addr_exact") + F.col("addr_key")) > 0).cast("double")
-    w = Window.partitionBy("rid")
-    ranked = Window.partitionBy("rid").orderBy(F.col("_score").desc(), F.col("eid"))
-    f = feats.withColumn("_score", score).withColumn("_rank", F.row_number().over(ranked))
-    f = (
-        f.withColumn("_best", F.max("_score").over(w))
-        .withColumn("_second", F.max(F.when(F.col("_rank") == 2, F.col("_score"))).over(w))
-        .withColumn("_n", F.count(F.lit(1)).over(w))
-        .withColumn("_exact", F.sum("core_exact").over(w))
-        .withColumn("_at_addr", F.sum(at_addr).over(w))
-        .withColumn("_alias", F.sum("via_alias").over(w))
-    )
-    other = F.when(F.col("_score") >= F.col("_best"), F.coalesce(F.col("_second"), F.lit(-1.0))).otherwise(
-        F.col("_best")
-    )
-    return f.select(
-        *feats.columns,
-        (F.col("_score") >= F.col("_best")).cast("double").alias("is_best_name"),
-        F.greatest(F.least(F.col("_score") - other, F.lit(2.0)), F.lit(-2.0)).alias("name_margin"),
-        F.log1p(F.greatest(F.col("_exact") - F.col("core_exact"), F.lit(0.0))).alias("exact_rivals"),
-        F.log(F.col("_n").cast("double")).alias("n_candidates"),
-        (at_addr * (F.col("_at_addr") == 1).cast("double")).alias("addr_unique"),
-        (F.col("via_alias") * (F.col("_alias") == 1).cast("double")).alias("alias_unique"),
-    )
+def whole_records(batches: Any) -> Any:
+    """The frames of ``batches`` (rows sorted by rid) regrouped so that no record's rows are split between two
+    frames: the rows of each frame's last record wait for the next frame."""
+    import numpy as np
+    import pandas as pd
+
+    carry = None
+    for pdf in batches:
+        if carry is not None:
+            pdf = pd.concat([carry, pdf], ignore_index=True)
+        if pdf.empty:
+            continue
+        rid = pdf["rid"].to_numpy()
+        others = np.flatnonzero(rid != rid[-1])
+        cut = int(others[-1]) + 1 if len(others) else 0
+        carry = pdf.iloc[cut:]
+        if cut:
+            yield pdf.iloc[:cut]
+    if carry is not None and len(carry):
+        yield carry
 
 
 def logit(model: MatchModel) -> Column:
