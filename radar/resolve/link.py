@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -206,12 +205,19 @@ def _unique(identifiers: DataFrame, id_type: str, trusted_only: bool = True) -> 
     if trusted_only:
         ids = ids.where("trusted")
     return ids.groupBy(F.col("id_value").alias("value")).agg(
-        F.countDistinct("entity_id").alias("_n"), F.min("entity_id").alias("eid")
-    ).where("_n = 1").drop("_n")
+        F.min("entity_id").alias("eid"), F.max("entity_id").alias("_last")
+    ).where(F.col("eid") == F.col("_last")).drop("_last")
 
 
 # what the name check reads of a record (carried along with its identifier hits)
 NAME_CHECK_COLUMNS = ["r_core", "r_full", "r_form", "r_person"]
+# the identifier rules in order of precedence: (rule, the record's key column, identifier type, trusted only)
+IDENTIFIER_RULES = (
+    ("uscc", "party_uscc", "uscc", True),
+    ("org_code", "org_key", "org_code", True),
+    ("reg_no", "reg_key", "reg_no", True),
+    ("written_code", "code18", "written_code", False),
+)
 
 
 def entity_name_book(names: DataFrame, ents: DataFrame) -> DataFrame:
@@ -221,21 +227,13 @@ def entity_name_book(names: DataFrame, ents: DataFrame) -> DataFrame:
     return ents.select("eid", "e_rep", "e_person_named").join(cores, "eid", "left")
 
 
-def names_agree(pairs: DataFrame, book: DataFrame, policy: ResolvePolicy) -> DataFrame:
-    """``pairs`` (eid and the record's ``NAME_CHECK_COLUMNS``) with ``agree``: whether the record's name agrees
-    with one of the entity's names (``book``: :func:`entity_name_book`).
-
-    Agreeing: no name to disagree with; one core contains the other; few edits apart (at most
-    ``uscc_name_max_edits``, and at most half the shorter core); or an operator-named individual business
-    whose operator's surname or given name the record's shop sign carries, or whom the record names. A
-    check that cannot be decided (a missing value on either side) agrees.
-
-    The entities' names are looked up per row from a broadcast book (an entity's names as one array), so the
-    two million identifier hits of a city are neither shuffled nor grouped.
-    """
-    p = pairs.join(F.broadcast(book), "eid", "left")
-    rc, rep = F.col("r_core"), F.col("e_rep")
-    sign = F.coalesce(F.col("e_person_named"), F.lit(False)) & rep.isNotNull() & (
+def name_agreement(policy: ResolvePolicy, v_cores: Column, rep: Column, person_named: Column) -> Column:
+    """Whether the record's name (its ``NAME_CHECK_COLUMNS``) agrees with one of an entity's names: the entity's
+    name cores ``v_cores``, its legal representative ``rep``, whether it is registered under its operator's
+    name ``person_named`` (see :func:`names_agree`)."""
+    rc = F.col("r_core")
+    named = F.coalesce(person_named, F.lit(False))
+    sign = named & rep.isNotNull() & (
         rc.startswith(F.concat(F.lit("老"), F.substring(rep, 1, 1)))
         | rc.startswith(F.concat(F.lit("小"), F.substring(rep, 1, 1)))
         | rc.startswith(F.concat(F.substring(rep, 1, 1), F.lit("记")))
@@ -243,7 +241,7 @@ def names_agree(pairs: DataFrame, book: DataFrame, policy: ResolvePolicy) -> Dat
         | ((F.length(rep) == 3) & rc.contains(F.substring(rep, 2, 2)))
     )
     # an operator-named business is known by a shop sign the registry does not hold: a sign cannot contradict it
-    any_sign = F.coalesce(F.col("e_person_named"), F.lit(False)) & ~F.coalesce(F.col("r_person"), F.lit(False)) & ~(
+    any_sign = named & ~F.coalesce(F.col("r_person"), F.lit(False)) & ~(
         F.coalesce(F.col("r_form"), F.lit("")).rlike("公司|企业|合作社")
     )
 
@@ -257,42 +255,71 @@ def names_agree(pairs: DataFrame, book: DataFrame, policy: ResolvePolicy) -> Dat
         )
         return F.coalesce(agree, F.lit(True))
 
-    no_names = F.col("v_cores").isNull() | (F.size("v_cores") == 0)
-    agree = no_names | F.exists("v_cores", agrees_with)
+    return v_cores.isNull() | (F.size(v_cores) == 0) | F.exists(v_cores, agrees_with)
+
+
+def names_agree(pairs: DataFrame, book: DataFrame, policy: ResolvePolicy) -> DataFrame:
+    """``pairs`` (eid and the record's ``NAME_CHECK_COLUMNS``) with ``agree``: whether the record's name agrees
+    with one of the entity's names (``book``: :func:`entity_name_book`).
+
+    Agreeing: no name to disagree with; one core contains the other; few edits apart (at most
+    ``uscc_name_max_edits``, and at most half the shorter core); or an operator-named individual business
+    whose operator's surname or given name the record's shop sign carries, or whom the record names. A
+    check that cannot be decided (a missing value on either side) agrees.
+
+    The entities' names are looked up per row from a broadcast book (an entity's names as one array).
+    """
+    p = pairs.join(F.broadcast(book), "eid", "left")
+    agree = name_agreement(policy, F.col("v_cores"), F.col("e_rep"), F.col("e_person_named"))
     return p.withColumn("agree", agree).drop("v_cores", "e_rep", "e_person_named")
 
 
 def identifier_links(
     rec: DataFrame, identifiers: DataFrame, names: DataFrame, ents: DataFrame, policy: ResolvePolicy
 ) -> DataFrame:
-    """(rid, eid, rule, agree) for every identifier hit of a record, before choosing among them (near codes only
-    for records no other identifier settles: see :func:`rule_rank`)."""
+    """``rec`` with its identifier link (``eid``, ``rule``; null when no identifier settles the record) and the
+    entity its code belongs to when that entity's name disagrees with the record's (``code_owner``).
+
+    Each rule looks the record's key up in a broadcast table of the values that name one entity, and the
+    entity's names in a broadcast book, row by row: the records are neither shuffled nor grouped. The first
+    rule of :data:`IDENTIFIER_RULES` that finds an entity whose name agrees settles the record (an old
+    registration number needs no agreeing name); a natural person's record has no identifier link. A record
+    no rule settles may carry a code one character off an entity's code (trusted or as the registry wrote it,
+    never the code itself): a typo, when exactly one such entity has an agreeing name (``near_code``).
+    """
     book = entity_name_book(names, ents).localCheckpoint()
-    hits = []
-    for rule, key, id_type, trusted in (
-        ("uscc", "party_uscc", "uscc", True),
-        ("org_code", "org_key", "org_code", True),
-        ("reg_no", "reg_key", "reg_no", True),
-        ("written_code", "code18", "written_code", False),
-    ):
-        u = _unique(identifiers, id_type, trusted)
-        hits.append(
-            rec.where(F.col(key).isNotNull()).join(u, F.col(key) == u["value"]).select(
-                "rid", "eid", F.lit(rule).alias("rule"), *NAME_CHECK_COLUMNS
-            )
+    out = rec
+    links, owners = [], []
+    for rule, key, id_type, trusted in IDENTIFIER_RULES:
+        e, a = f"_e_{rule}", f"_a_{rule}"
+        u = _unique(identifiers, id_type, trusted).select(F.col("value").alias("_value"), F.col("eid").alias(e))
+        b = book.select(F.col("eid").alias(e), F.col("v_cores").alias("_vc"), F.col("e_rep").alias("_rep"),
+                        F.col("e_person_named").alias("_pn"))
+        out = (
+            out.join(F.broadcast(u), F.col(key) == F.col("_value"), "left").drop("_value")
+            .withColumn(e, F.when(~F.col("natural_person"), F.col(e)))
+            .join(F.broadcast(b), e, "left")
+            .withColumn(a, F.col(e).isNotNull() & name_agreement(policy, F.col("_vc"), F.col("_rep"), F.col("_pn")))
+            .drop("_vc", "_rep", "_pn")
         )
-    # the record's name columns depend on rid alone: distinct over them is distinct over (rid, eid, rule)
-    exact = names_agree(reduce(DataFrame.unionByName, hits).distinct(), book, policy)
-    # kept: both the near-code search (which records are settled) and the result read it
-    exact = exact.drop(*NAME_CHECK_COLUMNS).localCheckpoint()
-    # a code one character off an entity's code (trusted or as written): a typo, never the code itself. Looked
-    # for only where no identifier settles the record (a near code ranks last, so it could not change the
-    # choice there): the few codes written by those records are broadcast against the entities' codes
-    settled = exact.where(rule_rank().isNotNull()).select("rid").distinct()
-    open_codes = (
-        rec.where(F.col("code18").isNotNull()).select("rid", "code18", *NAME_CHECK_COLUMNS)
-        .join(settled, "rid", "left_anti")
+        counts = F.col(e).isNotNull() if rule == "reg_no" else F.col(a)
+        links.append((counts, F.col(e), rule))
+        if rule in ("uscc", "org_code"):
+            owners.append(F.when(F.col(e).isNotNull() & ~F.col(a), F.col(e)))
+    eid = F.coalesce(*[F.when(c, x) for c, x, _ in links])
+    rule_col = F.coalesce(*[F.when(c, F.lit(r)) for c, _, r in links])
+    temp = [c for r, *_ in IDENTIFIER_RULES for c in (f"_e_{r}", f"_a_{r}")]
+    settled = (
+        out.withColumn("eid", eid).withColumn("rule", rule_col).withColumn("code_owner", F.least(*owners))
+        .drop(*temp)
+        .localCheckpoint()
     )
+
+    # near codes, only where no identifier settles the record: the few codes written by those records are
+    # broadcast against the entities' codes, each with one character masked in turn
+    open_codes = settled.where(
+        F.col("eid").isNull() & F.col("code18").isNotNull() & ~F.col("natural_person")
+    ).select("rid", "code18", *NAME_CHECK_COLUMNS)
     codes = identifiers.where(F.col("id_type").isin("uscc", "written_code") & (F.length("id_value") == 18))
     codes = codes.select(F.col("id_value").alias("_code"), F.col("entity_id").alias("eid")).distinct()
     pos = F.sequence(F.lit(1), F.lit(18))
@@ -308,26 +335,22 @@ def identifier_links(
         .select("code18", "eid")
         .distinct()
     )
-    near = (
-        open_codes.join(near_codes, "code18")
-        .select("rid", "eid", F.lit("near_code").alias("rule"), *NAME_CHECK_COLUMNS)
-        .distinct()
+    near = names_agree(open_codes.join(near_codes, "code18"), book, policy)
+    # a near code is a guess at a typo: only a name that is there and agrees confirms it (no name, no link),
+    # and only when one entity is that near
+    near_pick = (
+        near.where(F.col("agree") & F.col("r_core").isNotNull())
+        .groupBy("rid")
+        .agg(F.min("eid").alias("_near"), F.max("eid").alias("_near_last"))
+        .where(F.col("_near") == F.col("_near_last"))
+        .select("rid", "_near")
     )
-    # a near code is a guess at a typo: only a name that is there and agrees confirms it (no name, no link)
-    near = names_agree(near, book, policy).withColumn("agree", F.col("agree") & F.col("r_core").isNotNull())
-    return exact.unionByName(near.drop(*NAME_CHECK_COLUMNS))
-
-
-def rule_rank() -> Column:
-    """The precedence of an identifier hit (1 first; null: the hit does not count): an agreeing USCC, an
-    agreeing organisation code, an old registration number, an agreeing code as the registry wrote it, an
-    agreeing near code."""
     return (
-        F.when((F.col("rule") == "uscc") & F.col("agree"), 1)
-        .when((F.col("rule") == "org_code") & F.col("agree"), 2)
-        .when(F.col("rule") == "reg_no", 3)
-        .when((F.col("rule") == "written_code") & F.col("agree"), 4)
-        .when((F.col("rule") == "near_code") & F.col("agree"), 5)
+        settled.join(F.broadcast(near_pick), "rid", "left")
+        .withColumn("rule", F.when(F.col("eid").isNull() & F.col("_near").isNotNull(), F.lit("near_code"))
+                    .otherwise(F.col("rule")))
+        .withColumn("eid", F.coalesce("eid", "_near"))
+        .drop("_near")
     )
 
 
@@ -444,29 +467,9 @@ def resolve_links(
     names = entity_names(entities, former, policy).localCheckpoint()
 
     # ---------------------------------------------------------------- exact rules, by identifier
-    eligible = rec.where(~F.col("natural_person"))
-    # computed once: the chosen links and the codes' owners both read it (each costs the near-code join again)
-    hits = identifier_links(eligible, identifiers, names, ents, policy).localCheckpoint()
-    rank = rule_rank()
-    per_rec = Window.partitionBy("rid").orderBy("_rank", "eid")
-    chosen = (
-        hits.withColumn("_rank", rank).where(F.col("_rank").isNotNull())
-        .withColumn("_n", F.count(F.lit(1)).over(Window.partitionBy("rid", "_rank")))
-        .withColumn("_rn", F.row_number().over(per_rec))
-        .where("_rn = 1 and _n = 1")
-        .select("rid", "eid", "rule")
-    )
-    owner = (
-        hits.where(F.col("rule").isin("uscc", "org_code") & ~F.col("agree"))
-        .groupBy("rid")
-        .agg(F.min("eid").alias("code_owner"))
-        .localCheckpoint()
-    )
-    exact = chosen.localCheckpoint()
-    # every record with its identifier link and its code's owner, joined once: the training records, the
-    # records left to match and the output all read it
-    # the owners of codes that are not the record's own are few (a wrong or borrowed code): broadcast
-    recx = rec.join(exact, "rid", "left").join(F.broadcast(owner), "rid", "left").localCheckpoint()
+    # every record with its identifier link and its code's owner: the training records, the records left to
+    # match and the output all read it
+    recx = identifier_links(rec, identifiers, names, ents, policy).localCheckpoint()
 
     # ---------------------------------------------------------------- the probabilistic stage
     linked_recs = recx.where(F.col("eid").isNotNull()).drop("code_owner")
