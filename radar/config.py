@@ -123,6 +123,7 @@ class ResolvePolicy(_Strict):
     org_suffixes: list[str]
     uscc_name_max_edits: int = Field(ge=0)
     identifier_max_iterations: int = Field(10, ge=1)
+    lookup_broadcast_max_texts: int = Field(1_000_000, ge=0)
     hint_columns: HintColumns = HintColumns()
     # district code -> divisions whose records its units (12315, courts) also handle
     units_also_serve: dict[str, list[str]] = Field(default_factory=dict)

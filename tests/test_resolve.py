@@ -271,6 +271,26 @@ def links(spark: Any, master: tuple[Any, Any]) -> pd.DataFrame:
     return out
 
 
+def test_broadcast_and_shuffled_text_lookups_agree(spark: Any) -> None:
+    """Names and addresses taken apart once per distinct text give the same record columns whether the parts
+    are broadcast to the records or both are shuffled (``resolve.lookup_broadcast_max_texts`` 0), records
+    without a name or an address included."""
+    from radar.resolve.link import prepare
+
+    m = mentions(ingest_table(spark, "penalty", PENALTIES), "penalty").unionByName(
+        mentions(ingest_table(spark, "complaint", COMPLAINTS), "complaint")
+    )
+
+    def prepared(limit: int) -> pd.DataFrame:
+        pol = POLICY.model_copy(update={"lookup_broadcast_max_texts": limit})
+        return prepare(m, pol).toPandas().sort_values("rid").reset_index(drop=True)
+
+    broadcast, shuffled = prepared(10**6), prepared(0)
+    assert len(broadcast) == len(PENALTIES) + len(COMPLAINTS)
+    assert broadcast["r_core"].notna().sum() > 10 and broadcast["r_addr"].notna().sum() >= 2
+    pd.testing.assert_frame_equal(broadcast, shuffled)
+
+
 def _link(links: pd.DataFrame, key: str) -> pd.Series:
     """The one link of the mention ``key``."""
     row = links[links["key"] == key]

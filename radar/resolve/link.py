@@ -104,17 +104,21 @@ def mentions(table: DataFrame, record_type: str, policy: ResolvePolicy | None = 
     )
 
 
-def _by_text(df: DataFrame, column: str, derived: dict[str, Column]) -> DataFrame:
+def _by_text(df: DataFrame, column: str, derived: dict[str, Column], broadcast_max: int) -> DataFrame:
     """``df`` with columns derived from one of its text columns, computed once per distinct text (names and
-    addresses repeat across a firm's records; the regexes are the expensive part) and joined back.
+    addresses repeat across a firm's records; the regexes are the expensive part) and looked up.
 
-    A row without the text joins on a key of its own that no text equals: a join sends every null key to one
-    task, and most records of some sources carry no address, so one core would join a third of the city's
-    records while the other waited (and every later step reading them would inherit the lopsided partitions).
+    Up to ``broadcast_max`` distinct texts, the lookup is broadcast and the records stay where they are (a
+    city's records are ten times its distinct names). More, and both are shuffled: then a row without the
+    text joins on a key of its own that no text equals (a join sends every null key to one task, and most
+    records of some sources carry no address, so one core would join a third of the records while the other
+    waited, and every later step reading them would inherit the lopsided partitions).
     """
     lookup = df.select(column).where(F.col(column).isNotNull()).distinct().select(
         F.col(column).alias("_text"), *[c.alias(n) for n, c in derived.items()]
-    )
+    ).localCheckpoint()
+    if lookup.count() <= broadcast_max:
+        return df.join(F.broadcast(lookup), F.col(column) == F.col("_text"), "left").drop("_text")
     own = F.concat(F.lit("\u0000"), F.col("source_type"), F.lit("\u0001"), F.col("record_key"))
     key = F.coalesce(F.col(column), own)
     return df.join(lookup, key == F.col("_text"), "left").drop("_text")
@@ -154,16 +158,16 @@ def prepare(mention: DataFrame, policy: ResolvePolicy) -> DataFrame:
         "r_form": F.expr(parts["form"]), "r_branch": F.expr(parts["branch"]),
         "_person": F.expr(person_sql(ident("party_name"))),
         "_unlicensed": _vendor(policy),
-    })
+    }, policy.lookup_broadcast_max_texts)
     m = _by_text(m, "party_address", {
         "r_addr": F.expr(addr),
         "r_addr_key": F.expr(rules.address_key_sql(addr)),
         "r_road": F.expr(rules.road_sql(addr)),
         "r_addr_district": F.expr(rules.district_of_text_sql(ident("party_address"))),
-    })
+    }, policy.lookup_broadcast_max_texts)
     m = _by_text(m, "hint_district_text", {
         "r_hint_district": F.expr(rules.district_of_text_sql(ident("hint_district_text"))),
-    })
+    }, policy.lookup_broadcast_max_texts)
     return m.select(
         *MENTION_COLUMNS,
         F.concat_ws("\u0001", "source_type", "record_key").alias("rid"),
