@@ -333,8 +333,11 @@ def test_another_entitys_code_says_nothing_of_the_district(spark: Any, master: t
 
 
 def test_name_link_without_usable_code(links: pd.DataFrame, ent: pd.DataFrame) -> None:
+    # a checksum failure one character off its entity's code, with the entity's name: a typo (entities with
+    # codes as near whose names differ do not contend)
+    r = _link(links, "p-invalid")
+    assert (r["rule"], r["entity_id"], r["wrong_code"]) == ("near_code", ent.loc[U_XS, "entity_id"], False)
     expected = {
-        "p-invalid": U_XS,        # checksum failure
         "p-placeholder": U_HD,    # 00000000000000000X
         "c-name": U_HD,           # no code and no subject category
         "p-zone": U_HT,           # registry name starts with 朝阳经济技术开发区
@@ -546,3 +549,17 @@ def test_a_code_one_character_off_links_by_near_code(
     assert got.loc["n-typo", "probability"] == POLICY.match.near_code_probability
     assert (got.loc["n-exact", "rule"], got.loc["n-exact", "entity_id"]) == ("uscc", ent.loc[U_HT, "entity_id"])
     assert got.loc["n-typo-no-name", "entity_id"] is None and got.loc["n-typo-no-name", "method"] == "unlinked"
+
+
+def test_code_of_an_entity_without_a_legal_representative_is_checked_too(
+    spark: Any, master: tuple[Any, Any], ent: pd.DataFrame
+) -> None:
+    """恒通物流 has no legal representative on file: its code on 宏达建筑's name is still another entity's code
+    (the name check does not wave it through for want of a representative), while its own name settles."""
+    rows = [_pen("o-wrong", "朝阳县宏达建筑有限公司", U_HT), _pen("o-right", "恒通物流有限公司", U_HT)]
+    m = mentions(ingest_table(spark, "penalty", rows), "penalty")
+    got = link_records(m, master[0], POLICY, identifiers=master[1]).toPandas()
+    got = got.set_index(got["record_key"].str.split("|").str[1])
+    assert pd.isna(ent.loc[U_HT, "legal_rep_name"])
+    assert got.loc["o-wrong", "wrong_code"] and got.loc["o-wrong", "entity_id"] != ent.loc[U_HT, "entity_id"]
+    assert (got.loc["o-right", "rule"], got.loc["o-right", "entity_id"]) == ("uscc", ent.loc[U_HT, "entity_id"])

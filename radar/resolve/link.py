@@ -234,7 +234,10 @@ def entity_name_book(names: DataFrame, ents: DataFrame) -> DataFrame:
 def name_agreement(policy: ResolvePolicy, v_cores: Column, rep: Column, person_named: Column) -> Column:
     """Whether the record's name (its ``NAME_CHECK_COLUMNS``) agrees with one of an entity's names: the entity's
     name cores ``v_cores``, its legal representative ``rep``, whether it is registered under its operator's
-    name ``person_named`` (see :func:`names_agree`)."""
+    name ``person_named`` (see :func:`names_agree`).
+
+    The cheap tests come first (most records of a code bear its entity's very name core); the ones that do not
+    depend on the entity's names are made once, not per name."""
     rc = F.col("r_core")
     named = F.coalesce(person_named, F.lit(False))
     sign = named & rep.isNotNull() & (
@@ -244,22 +247,25 @@ def name_agreement(policy: ResolvePolicy, v_cores: Column, rep: Column, person_n
         | rc.startswith(F.concat(F.substring(rep, 1, 1), F.lit("氏")))
         | ((F.length(rep) == 3) & rc.contains(F.substring(rep, 2, 2)))
     )
+    form = F.coalesce(F.col("r_form"), F.lit(""))
+    company = form.contains("公司") | form.contains("企业") | form.contains("合作社")
     # an operator-named business is known by a shop sign the registry does not hold: a sign cannot contradict it
-    any_sign = named & ~F.coalesce(F.col("r_person"), F.lit(False)) & ~(
-        F.coalesce(F.col("r_form"), F.lit("")).rlike("公司|企业|合作社")
-    )
+    any_sign = named & ~F.coalesce(F.col("r_person"), F.lit(False)) & ~company
+    # the record names the entity's legal representative (an entity without one is not named so)
+    names_rep = F.coalesce(F.col("r_full") == rep, F.lit(False))
 
     def agrees_with(vc: Column) -> Column:
         edits = F.least(
             F.lit(policy.uscc_name_max_edits), F.greatest(F.lit(1), F.floor(F.least(F.length(rc), F.length(vc)) / 2))
         )
-        agree = (
-            rc.isNull() | vc.isNull() | vc.contains(rc) | rc.contains(vc) | (F.levenshtein(rc, vc) <= edits)
-            | sign | any_sign | (F.col("r_full") == rep)
+        return F.coalesce(
+            vc.isNull() | vc.contains(rc) | rc.contains(vc) | (F.levenshtein(rc, vc) <= edits), F.lit(True)
         )
-        return F.coalesce(agree, F.lit(True))
 
-    return v_cores.isNull() | (F.size(v_cores) == 0) | F.exists(v_cores, agrees_with)
+    return (
+        v_cores.isNull() | (F.size(v_cores) == 0) | rc.isNull() | F.array_contains(v_cores, rc)
+        | F.coalesce(sign | any_sign, F.lit(False)) | names_rep | F.exists(v_cores, agrees_with)
+    )
 
 
 def names_agree(pairs: DataFrame, book: DataFrame, policy: ResolvePolicy) -> DataFrame:
@@ -269,7 +275,8 @@ def names_agree(pairs: DataFrame, book: DataFrame, policy: ResolvePolicy) -> Dat
     Agreeing: no name to disagree with; one core contains the other; few edits apart (at most
     ``uscc_name_max_edits``, and at most half the shorter core); or an operator-named individual business
     whose operator's surname or given name the record's shop sign carries, or whom the record names. A
-    check that cannot be decided (a missing value on either side) agrees.
+    record without a name core, or an entity without names, agrees (nothing to compare); an entity without a
+    legal representative is not named by the record.
 
     The entities' names are looked up per row from a broadcast book (an entity's names as one array).
     """
