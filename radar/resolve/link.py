@@ -468,7 +468,8 @@ def resolve_links(
     the scored candidate pairs are in ``figures['pairs']`` (a DataFrame, for benchmarks).
     """
     m = policy.match
-    rec = prepare(mention, policy).localCheckpoint()
+    # read once, by the identifier links (which keep what they read): not kept apart
+    rec = prepare(mention, policy)
     if identifiers is None:
         identifiers = entities.select(
             "entity_id", F.lit("uscc").alias("id_type"), F.col("uscc").alias("id_value"),
