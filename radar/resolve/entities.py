@@ -87,6 +87,11 @@ def _clean_id(c: Column) -> Column:
     return F.when(cleaned != "", cleaned)
 
 
+def _differ(c: str) -> Column:
+    """Aggregate: whether the group holds two different non-null values of column ``c``."""
+    return F.coalesce(F.min(c) != F.max(c), F.lit(False))
+
+
 def checked_registry(registry: DataFrame) -> DataFrame:
     """Current registry rows with their identifiers checked (see the module docstring).
 
@@ -147,13 +152,9 @@ def checked_registry(registry: DataFrame) -> DataFrame:
         reg.where(F.col("code").isNotNull())
         .groupBy(F.col("code").alias("_dup_code"))
         .agg(
-            (
-                (F.countDistinct("reg_no") > 1)
-                | (F.countDistinct("org") > 1)
-                | (F.countDistinct("pripid") > 1)
-                | (F.countDistinct("established_date") > 1)
-                | (F.countDistinct("_lrid") > 1)
-            ).alias("_clash"),
+            # two different values of one of them (a smallest and a largest that differ: no distinct counts)
+            (_differ("reg_no") | _differ("org") | _differ("pripid") | _differ("established_date") | _differ("_lrid"))
+            .alias("_clash"),
             F.sum(F.col("_home").cast("int")).alias("_homes"),
         )
         .where("_clash")
@@ -220,8 +221,8 @@ def connected_rows(keys: DataFrame, max_iterations: int) -> tuple[DataFrame, int
 
 def _merge_keys(keys: DataFrame) -> DataFrame:
     """Keys that may join rows: trusted ones claimed by at most one trusted USCC (written codes never join)."""
-    claim = keys.where(F.col("trusted")).groupBy("key").agg(F.size(F.collect_set("code")).alias("_codes"))
-    return keys.where(F.col("trusted")).join(claim.where("_codes <= 1"), "key").select("row_id", "key")
+    claim = keys.where(F.col("trusted")).groupBy("key").agg(_differ("code").alias("_contested"))
+    return keys.where(F.col("trusted")).join(claim.where(~F.col("_contested")), "key").select("row_id", "key")
 
 
 def assign_entities(
@@ -238,13 +239,13 @@ def assign_entities(
     comps = comps.unionByName(alone)
     kc = keys.join(comps, "row_id")
     # a written code names its entity only when no other row writes it and nobody trusts it as theirs
-    key_rows = keys.groupBy("key").agg(F.countDistinct("row_id").alias("_rows"))
+    key_rows = keys.groupBy("key").agg(_differ("row_id").alias("_shared"))
     taken = keys.where(F.col("key").startswith("U:")).select(
         F.concat(F.lit("W:"), F.substring("key", 3, 64)).alias("key"), F.lit(True).alias("_taken")
     ).distinct()
     # read by the anchors, the previous ids and the identifiers table
     kc = kc.join(key_rows, "key").join(taken, "key", "left").localCheckpoint()
-    own_written = F.col("key").startswith("W:") & (F.col("_rows") == 1) & F.col("_taken").isNull()
+    own_written = F.col("key").startswith("W:") & ~F.col("_shared") & F.col("_taken").isNull()
     kc = kc.withColumn("_usable", F.col("trusted") | own_written)
     prio = (
         F.when(F.col("key").startswith("U:"), 0)
@@ -351,14 +352,14 @@ def build_master(
     )
     # the written code stands for an entity without a trusted one, unless it is someone else's
     others = rows.where(F.col("code").isNotNull()).select(F.col("code").alias("_taken")).distinct()
-    written_count = rows.groupBy(F.col("written").alias("_w")).agg(F.countDistinct("row_id").alias("_wn"))
+    written_count = rows.groupBy(F.col("written").alias("_w")).agg(_differ("row_id").alias("_w_shared"))
     reg = (
         reg.join(others, reg["written"] == others["_taken"], "left")
         .join(written_count, reg["written"] == written_count["_w"], "left")
     )
     shown_uscc = F.coalesce(
         F.col("_code"),
-        F.when(F.col("_taken").isNull() & (F.col("_wn") == 1), F.col("written")),
+        F.when(F.col("_taken").isNull() & ~F.col("_w_shared"), F.col("written")),
     )
     status = F.coalesce(F.col("registration_status"), F.lit(""))
     inactive_word = F.lit(False)
