@@ -79,13 +79,29 @@ class BlockingSettings(_Strict):
     broadcast_max_names: int = Field(2_000_000, ge=0)
 
 
+class GbmSettings(_Strict):
+    """The gradient-boosted second stage (scikit-learn's HistGradientBoostingClassifier; radar/resolve/model.py)."""
+
+    max_iter: int = Field(200, ge=1)               # boosting rounds (trees)
+    learning_rate: float = Field(0.1, gt=0, le=1)
+    max_leaf_nodes: int = Field(15, ge=2)
+    min_samples_leaf: int = Field(50, ge=1)
+    l2_regularization: float = Field(1.0, ge=0)
+    first_stage_features: bool = True              # also the first-stage features, not only the rival ones
+
+
 class SecondStageSettings(_Strict):
     """The second stage of the match model: each candidate against the record's others (radar/resolve/model.py)."""
 
     enabled: bool = True
+    # which model gives the probability: ``logistic`` (a few weights, evaluated as a Spark expression) or ``gbm``
+    # (gradient-boosted trees, evaluated in mapInPandas); the logistic one is fitted either way and gives the
+    # reasons shown to reviewers
+    kind: Literal["logistic", "gbm"] = "logistic"
     folds: int = Field(5, ge=2)            # first-stage log-odds of the training pairs are out of fold
     logit_cap: float = Field(10.0, gt=0)   # first-stage log-odds and leads are clipped to +- this
     close_gap: float = Field(2.0, ge=0)    # another candidate within this many log-odds of one comes close to it
+    gbm: GbmSettings = GbmSettings()
 
 
 class MatchSettings(_Strict):

@@ -332,14 +332,119 @@ def test_fit_models_two_stages_and_their_fallbacks() -> None:
     X, y = _training_pairs()
     X = X.assign(rid="complaint\u0001" + X["rid"], label=y, _held=X["rid"].str.endswith("7"))
     m = POLICY.match
-    first, second = fit_models(X, {"complaint": 1.0}, m)
+    first, second, _ = fit_models(X, {"complaint": 1.0}, m)
     assert first.meta["source"] == "fitted" and "calibration" in first.meta
     assert second is not None and second.features == tuple(RIVAL_FEATURES) and "calibration" in second.meta
     off = m.model_copy(update={"second_stage": S2.model_copy(update={"enabled": False})})
     assert fit_models(X, {"complaint": 1.0}, off)[1] is None
     one = X[X["rid"] == "complaint\u0001s0"].assign(_held=False)  # one record: no fold left to learn from
-    first, second = fit_models(one, {"complaint": 1.0}, m)
+    first, second, _ = fit_models(one, {"complaint": 1.0}, m)
     assert first.meta["source"] == "fitted" and second is None
+
+
+# ---------------------------------------------------------------- the gradient-boosted second stage
+def _xor_pairs(seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Pairs whose match is an interaction no weighted sum can draw: a candidate is right when exactly one of
+    address and phone agrees (two candidates per record). The first stage's log-odds, and so every rival feature
+    built on them, say nothing; the trees see the first-stage features too and can."""
+    rng = np.random.default_rng(seed)
+    rows, labels = [], []
+    for i in range(400):
+        right = int(rng.integers(2))
+        for j in range(2):
+            # the right one: exactly one agrees; the other: both or neither (each alone says nothing)
+            a = int(rng.integers(2))
+            b = 1 - a if j == right else a
+            rows.append({"rid": f"complaint\u0001x{seed}-{i}", "eid": f"e{j}", "addr_key": float(a),
+                         "phone_agree": float(b), "name_ratio": 0.9 + rng.normal(0, 0.01), "n_candidates": np.log(2)})
+            labels.append(int(j == right))
+    X = pd.DataFrame(rows)
+    for c in FEATURES:
+        if c not in X:
+            X[c] = 0.0
+    return X, np.array(labels)
+
+
+def _fit_both(X: pd.DataFrame, y: np.ndarray, kind: str = "gbm") -> tuple[Any, Any, Any]:
+    from radar.resolve.link import fit_models
+
+    m = POLICY.match.model_copy(update={"second_stage": S2.model_copy(update={"kind": kind})})
+    return fit_models(X.assign(label=y, _held=False), {"complaint": 1.0}, m)
+
+
+def test_gbm_second_stage_is_chosen_by_the_policy() -> None:
+    """``second_stage.kind: gbm`` fits the trees beside the logistic second stage (kept for the reasons), with
+    its settings in the figures; ``logistic`` fits no trees."""
+    X, y = _training_pairs()
+    X = X.assign(rid="complaint\u0001" + X["rid"])
+    _, second, gbm = _fit_both(X, y, "gbm")
+    assert second is not None and second.meta["kind"] == "gbm"
+    assert gbm is not None and gbm.features[: len(RIVAL_FEATURES)] == tuple(RIVAL_FEATURES)
+    assert gbm.meta["settings"]["max_iter"] == S2.gbm.max_iter and gbm.meta["settings"]["seed"] == POLICY.match.seed
+    _, second, none = _fit_both(X, y, "logistic")
+    assert none is None and second is not None and second.meta["kind"] == "logistic"
+
+
+def test_gbm_separates_what_the_logistic_stage_cannot() -> None:
+    """On pairs the logistic stages cannot tell apart (an interaction of two features), the trees can; their
+    probabilities are probabilities."""
+    from sklearn.metrics import roc_auc_score
+
+    X, y = _xor_pairs(1)
+    first, second, gbm = _fit_both(X, y)
+    new, y_new = _xor_pairs(2)
+    z = first.logit(new)
+    r = rivals(new, z, CAP, GAP)
+    p_gbm, p_lr = gbm.predict_proba(r), second.predict_proba(r)
+    assert ((p_gbm >= 0) & (p_gbm <= 1)).all()
+    assert roc_auc_score(y_new, p_lr) < 0.75
+    assert roc_auc_score(y_new, p_gbm) > 0.95
+
+
+def test_gbm_falls_back_to_the_logistic_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trees that cannot be fitted (here: told so) leave the logistic second stage to give the probability; one
+    class of pairs is refused."""
+    import radar.resolve.link as link
+    from radar.resolve.model import fit_gbm_model
+
+    X, y = _training_pairs()
+    X = X.assign(rid="complaint\u0001" + X["rid"])
+    with pytest.raises(ValueError):
+        fit_gbm_model(X.assign(**{c: 0.0 for c in RIVAL_FEATURES}), np.ones(len(X)), np.ones(len(X)), S2.gbm, 1)
+
+    def refuse(*a: Any, **k: Any) -> Any:
+        raise ValueError("no trees today")
+
+    monkeypatch.setattr(link, "fit_gbm_model", refuse)
+    _, second, gbm = _fit_both(X, y)
+    assert gbm is None and second is not None and second.meta["kind"] == "logistic"
+    assert second.meta["gbm_fallback"] == "no trees today"
+
+
+def test_gbm_fit_is_repeatable() -> None:
+    """The same pairs give the same trees (seeded, single-threaded, no random validation split)."""
+    X, y = _xor_pairs(1)
+    a, b = _fit_both(X, y)[2], _fit_both(X, y)[2]
+    new, _ = _xor_pairs(3)
+    r = rivals(new, np.zeros(len(new)), CAP, GAP)
+    assert np.array_equal(a.predict_proba(r), b.predict_proba(r))
+
+
+def test_spark_gbm_probability_does_not_depend_on_partitioning(spark: Any) -> None:
+    """The trees in mapInPandas give each pair the pandas probability, however the pairs are ordered and
+    partitioned."""
+    from radar.resolve.link import gbm_probability
+
+    X, y = _xor_pairs(1)
+    first, _, gbm = _fit_both(X, y)
+    new, _ = _xor_pairs(4)
+    r = rivals(new, first.logit(new), CAP, GAP)[["rid", "eid", *gbm.features]]
+    want = pd.Series(gbm.predict_proba(r), index=pd.MultiIndex.from_frame(r[["rid", "eid"]])).sort_index()
+    df = spark.createDataFrame(r)
+    for parts in (1, 3):
+        shuffled = df.orderBy(df["eid"].desc(), df["rid"].desc()).repartition(parts)
+        got = gbm_probability(shuffled, gbm).select("rid", "eid", "p").toPandas().set_index(["rid", "eid"])["p"]
+        assert got.sort_index().tolist() == want.tolist()
 
 
 # ---------------------------------------------------------------- blocking: which names are candidates

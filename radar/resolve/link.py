@@ -47,7 +47,15 @@ from radar.resolve.match import (
     logit,
     probability,
 )
-from radar.resolve.model import MatchModel, calibration_table, fit_match_model, fit_rival_model
+from radar.resolve.model import (
+    GbmModel,
+    MatchModel,
+    calibration_table,
+    fit_gbm_model,
+    fit_match_model,
+    fit_rival_model,
+    out_of_fold_rivals,
+)
 from radar.resolve.normalize import clean_sql, name_rules, person_sql, phone_sql
 
 MENTION_COLUMNS = [
@@ -389,11 +397,16 @@ def shipped_model() -> MatchModel:
 
 def fit_models(
     train: pd.DataFrame, share: dict[str, float], m: MatchSettings
-) -> tuple[MatchModel, MatchModel | None]:
+) -> tuple[MatchModel, MatchModel | None, GbmModel | None]:
     """The first- and second-stage match models, fitted on labelled training pairs (``train``: rid, FEATURES,
     label, _held; the held-out records only show the calibration). ``share``: each record type's share of the
     records left to match, the weight its training records get together. A first stage that cannot be fitted
-    falls back to the shipped model, without a second stage; a second stage that cannot be fitted is left out."""
+    falls back to the shipped model, without a second stage; a second stage that cannot be fitted is left out.
+
+    Returns (first stage, logistic second stage, gradient-boosted second stage). The logistic second stage is
+    fitted whenever the second stage is enabled (its weights give the reasons); the gradient-boosted one when
+    ``second_stage.kind`` is ``gbm``, and it then gives the probability; when it cannot be fitted, the logistic
+    one does."""
     fit_rows, held_rows = train[~train["_held"]], train[train["_held"]]
     st = fit_rows["rid"].str.split("\u0001", n=1).str[0]
     per_type = fit_rows.groupby(st)["rid"].transform("nunique").to_numpy(dtype=float)
@@ -404,22 +417,70 @@ def fit_models(
     try:
         model = fit_match_model(fit_rows, y, m.regularization, m.seed, weights=weights)
     except ValueError:
-        return shipped_model(), None
+        return shipped_model(), None, None
     model.meta.update(source="fitted", train_records=int(n_recs), held_out_records=int(held_rows["rid"].nunique()))
     if len(held_rows):
         model.meta["calibration"] = calibration_table(model.predict_proba(held_rows), y_held)
     s2 = m.second_stage
     if not s2.enabled:
-        return model, None
+        return model, None, None
     try:
-        second = fit_rival_model(fit_rows, y, m.regularization, m.seed, weights, folds=s2.folds, cap=s2.logit_cap,
+        oof = out_of_fold_rivals(fit_rows, y, m.regularization, m.seed, weights, folds=s2.folds, cap=s2.logit_cap,
                                  gap=s2.close_gap)
+        second = fit_rival_model(fit_rows, y, m.regularization, m.seed, weights, folds=s2.folds, cap=s2.logit_cap,
+                                 gap=s2.close_gap, oof=oof)
     except ValueError:
-        return model, None
-    if len(held_rows):
-        held2 = rivals(held_rows, model.logit(held_rows), s2.logit_cap, s2.close_gap)
+        return model, None, None
+    second.meta["kind"] = "logistic"
+    held2 = rivals(held_rows, model.logit(held_rows), s2.logit_cap, s2.close_gap) if len(held_rows) else None
+    if held2 is not None:
         second.meta["calibration"] = calibration_table(second.predict_proba(held2), y_held)
-    return model, second
+        second.meta["held_out"] = held_out_figures(second.predict_proba(held2), y_held)
+    gbm: GbmModel | None = None
+    if s2.kind == "gbm":
+        try:
+            gbm = fit_gbm_model(oof, y, weights, s2.gbm, m.seed)
+        except ValueError as e:
+            second.meta["gbm_fallback"] = str(e)
+        if gbm is not None and held2 is not None:
+            gbm.meta["calibration"] = calibration_table(gbm.predict_proba(held2), y_held)
+            gbm.meta["held_out"] = held_out_figures(gbm.predict_proba(held2), y_held)
+        if gbm is not None:
+            second.meta["kind"] = "gbm"
+    return model, second, gbm
+
+
+def held_out_figures(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """How well probabilities ``p`` of held-out pairs separate their labels ``y``: log loss, Brier score, ROC AUC
+    (None when the pairs are of one class)."""
+    from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
+    p, y = np.clip(np.asarray(p, dtype=float), 1e-12, 1 - 1e-12), np.asarray(y, dtype=int)
+    if len(y) == 0 or y.min() == y.max():
+        return {"pairs": len(y), "log_loss": None, "brier": None, "auc": None}
+    return {"pairs": len(y), "log_loss": round(float(log_loss(y, p)), 5),
+            "brier": round(float(brier_score_loss(y, p)), 5), "auc": round(float(roc_auc_score(y, p)), 5)}
+
+
+def gbm_probability(scored: DataFrame, gbm: GbmModel, column: str = "p") -> DataFrame:
+    """``scored`` (with every column of ``gbm.features``) with the gradient-boosted second stage's probability in
+    ``column``, evaluated in ``mapInPandas`` (the fitted trees broadcast once to the executors). Each row's
+    probability depends on its own columns alone: the same however Spark partitions or orders the rows."""
+    import pickle
+
+    from pyspark.sql.types import DoubleType, StructField, StructType
+
+    blob = scored.sparkSession.sparkContext.broadcast(pickle.dumps(gbm))
+    schema = StructType([f for f in scored.schema.fields if f.name != column] + [StructField(column, DoubleType())])
+    names = [f.name for f in schema.fields]
+
+    def batches(it: Any) -> Any:
+        model = pickle.loads(blob.value)
+        for pdf in it:
+            pdf[column] = model.predict_proba(pdf)
+            yield pdf[names]
+
+    return (scored.drop(column) if column in scored.columns else scored).mapInPandas(batches, schema)
 
 
 def _top_contributions(model: MatchModel, top: int, skip: tuple[str, ...] = ()) -> Column:
@@ -550,6 +611,7 @@ def resolve_links(
     figures: dict[str, Any] = {"exact_linked": n_linked}
     s2 = m.second_stage
     second: MatchModel | None = None
+    gbm: GbmModel | None = None
     if use_fit:
         labelled = feats.join(to_match.where("_train").select("rid", "t_eid"), "rid").withColumn(
             "label", (F.col("eid") == F.col("t_eid")).cast("int")
@@ -561,12 +623,14 @@ def resolve_links(
             labelled.select("rid", "eid", *FEATURES, "label", held).toPandas()
             .sort_values(["rid", "eid"], kind="stable").drop(columns="eid").reset_index(drop=True)
         )
-        model, second = fit_models(train_pd, {t: n / total_need for t, n in need.items()}, m)
+        model, second, gbm = fit_models(train_pd, {t: n / total_need for t, n in need.items()}, m)
     else:
         model = shipped_model()
     figures["model"] = model.to_dict()
     if second is not None:
         figures["second_stage"] = second.to_dict()
+        if gbm is not None:
+            figures["second_stage"]["gbm"] = gbm.to_dict()
 
     scored = (
         feats.join(to_match.where(~F.col("_train")).select("rid", "code_owner", "code18", "uscc_status"), "rid")
@@ -577,7 +641,8 @@ def resolve_links(
     if second is not None:
         # the second stage: the candidate against the record's others (a conflicting one is nobody's rival)
         z = F.when(conflict, F.lit(-s2.logit_cap)).otherwise(logit(model))
-        scored = add_rivals(scored, z, s2.logit_cap, s2.close_gap).withColumn("p", probability(second))
+        scored = add_rivals(scored, z, s2.logit_cap, s2.close_gap)
+        scored = gbm_probability(scored, gbm) if gbm is not None else scored.withColumn("p", probability(second))
     else:
         scored = scored.withColumn("p", probability(model))
     scored = scored.withColumn("p", F.when(conflict, F.lit(0.0)).otherwise(F.col("p")))

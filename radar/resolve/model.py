@@ -91,15 +91,13 @@ def record_folds(rids: pd.Series, folds: int, seed: int) -> np.ndarray:
     return np.array([zlib.crc32(f"{seed}|{r}".encode()) % folds for r in rids], dtype=int)
 
 
-def fit_rival_model(
+def out_of_fold_rivals(
     X: pd.DataFrame, y: np.ndarray, c: float, seed: int, weights: np.ndarray, *, folds: int, cap: float, gap: float
-) -> MatchModel:
-    """The second stage: a logistic model over how each candidate's first-stage log-odds stand against the
-    record's other candidates (:data:`radar.resolve.compare.RIVAL_FEATURES`), fitted on the pairs the first
-    stage learns from (``X`` has rid and FEATURES).
-
-    The first-stage log-odds it learns from are out of fold (the first stage fitted without the record's fold),
-    so that they are as sure as they are on records the first stage never saw."""
+) -> pd.DataFrame:
+    """``X`` (rid and FEATURES) with the second-stage features (:func:`radar.resolve.compare.rivals`) of
+    first-stage log-odds taken out of fold: the first stage fitted without the record's fold, so that they are
+    as sure as they are on records the first stage never saw. Raises ValueError when a fold's first stage
+    cannot be fitted (one class left)."""
     y = np.asarray(y, dtype=int)
     w = np.asarray(weights, dtype=float)
     fold = record_folds(X["rid"], folds, seed)
@@ -109,9 +107,84 @@ def fit_rival_model(
         if held.any():
             inner = fit_match_model(X[~held], y[~held], c, seed, w[~held])
             z[held] = inner.logit(X[held])
-    model = fit_match_model(rivals(X, z, cap, gap), y, c, seed, w, features=RIVAL_FEATURES)
+    return rivals(X, z, cap, gap)
+
+
+def fit_rival_model(
+    X: pd.DataFrame, y: np.ndarray, c: float, seed: int, weights: np.ndarray, *, folds: int, cap: float, gap: float,
+    oof: pd.DataFrame | None = None,
+) -> MatchModel:
+    """The second stage: a logistic model over how each candidate's first-stage log-odds stand against the
+    record's other candidates (:data:`radar.resolve.compare.RIVAL_FEATURES`), fitted on the pairs the first
+    stage learns from (``X`` has rid and FEATURES), their first-stage log-odds out of fold
+    (:func:`out_of_fold_rivals`; ``oof``: already computed)."""
+    if oof is None:
+        oof = out_of_fold_rivals(X, y, c, seed, weights, folds=folds, cap=cap, gap=gap)
+    model = fit_match_model(oof, y, c, seed, np.asarray(weights, dtype=float), features=RIVAL_FEATURES)
     model.meta.update(folds=folds, logit_cap=cap, close_gap=gap)
     return model
+
+
+def gbm_features(first_stage_features: bool) -> tuple[str, ...]:
+    """What the gradient-boosted second stage reads: the rival features, and (``first_stage_features``) every
+    first-stage feature too."""
+    extra = [f for f in FEATURES if f not in RIVAL_FEATURES] if first_stage_features else []
+    return (*RIVAL_FEATURES, *extra)
+
+
+@dataclass(frozen=True)
+class GbmModel:
+    """The gradient-boosted second stage: a fitted scikit-learn ``HistGradientBoostingClassifier`` over
+    ``features``. Its probability of a row depends on that row's features alone (the record's rivals are in them),
+    so it is the same however the rows are batched or partitioned; it is evaluated single-threaded."""
+
+    features: tuple[str, ...]
+    estimator: Any = field(compare=False, repr=False)
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """P(match) of each row of ``X`` (its columns include ``features``; a missing value is allowed)."""
+        from threadpoolctl import threadpool_limits
+
+        if len(X) == 0:
+            return np.zeros(0)
+        m = X[list(self.features)].to_numpy(dtype=float)
+        with threadpool_limits(1):
+            return self.estimator.predict_proba(m)[:, 1].astype(float)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly form (published in the run report): features, settings and figures, not the trees."""
+        return {"kind": "gbm", "features": list(self.features), "meta": self.meta}
+
+
+def fit_gbm_model(
+    oof: pd.DataFrame, y: np.ndarray, weights: np.ndarray, settings: Any, seed: int
+) -> GbmModel:
+    """The gradient-boosted second stage (``settings``: :class:`radar.config.GbmSettings`), fitted on the same
+    out-of-fold rival features as the logistic one (``oof``: :func:`out_of_fold_rivals`), single-threaded and
+    seeded, without early stopping (no random validation split): the same pairs give the same trees. Raises
+    ValueError when the pairs are all of one class."""
+    import time
+
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    y = np.asarray(y, dtype=int)
+    if y.min(initial=1) == y.max(initial=0):
+        raise ValueError("the second stage needs both matching and non-matching pairs to learn from")
+    features = gbm_features(settings.first_stage_features)
+    params = {
+        "max_iter": settings.max_iter, "learning_rate": settings.learning_rate,
+        "max_leaf_nodes": settings.max_leaf_nodes, "min_samples_leaf": settings.min_samples_leaf,
+        "l2_regularization": settings.l2_regularization,
+    }
+    est = HistGradientBoostingClassifier(**params, early_stopping=False, random_state=seed)
+    t0 = time.perf_counter()
+    with threadpool_limits(1):
+        est.fit(oof[list(features)].to_numpy(dtype=float), y, sample_weight=np.asarray(weights, dtype=float))
+    return GbmModel(features, est, {"settings": {**params, "seed": seed, "early_stopping": False},
+                                    "pairs": len(y), "positives": int(y.sum()), "trees": int(est.n_iter_),
+                                    "fit_seconds": round(time.perf_counter() - t0, 2)})
 
 
 def calibration_table(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
