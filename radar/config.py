@@ -82,8 +82,8 @@ class BlockingSettings(_Strict):
 class GbmSettings(_Strict):
     """The gradient-boosted second stage (scikit-learn's HistGradientBoostingClassifier; radar/resolve/model.py)."""
 
-    max_iter: int = Field(200, ge=1)               # boosting rounds (trees)
-    learning_rate: float = Field(0.1, gt=0, le=1)
+    max_iter: int = Field(100, ge=1)               # boosting rounds (trees)
+    learning_rate: float = Field(0.2, gt=0, le=1)
     max_leaf_nodes: int = Field(15, ge=2)
     min_samples_leaf: int = Field(50, ge=1)
     l2_regularization: float = Field(1.0, ge=0)

@@ -122,6 +122,11 @@ def _run(ctx: RunContext) -> dict[str, Any]:
     links = result.links.join(entities.select("entity_id", "uscc"), "entity_id", "left")
     lake.publish_spark(links, LINKS, ctx.as_of, partitions=max(1, ctx.profile.spark.shuffle_partitions // 4))
     clock.lap("links")
+    predict = result.figures.pop("gbm_predict_seconds", None)
+    if predict is not None and "gbm" in result.figures.get("second_stage", {}):
+        # the gradient-boosted second stage's cost: its fit on the driver, its trees on the executors (CPU seconds
+        # within the links phase)
+        result.figures["second_stage"]["gbm"]["meta"]["predict_seconds"] = round(predict.value, 2)
     review_counts = store_reviews(ctx, result.review, entities)
     clock.lap("review_queue")
 

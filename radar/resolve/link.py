@@ -462,11 +462,13 @@ def held_out_figures(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
             "brier": round(float(brier_score_loss(y, p)), 5), "auc": round(float(roc_auc_score(y, p)), 5)}
 
 
-def gbm_probability(scored: DataFrame, gbm: GbmModel, column: str = "p") -> DataFrame:
+def gbm_probability(scored: DataFrame, gbm: GbmModel, column: str = "p", seconds: Any = None) -> DataFrame:
     """``scored`` (with every column of ``gbm.features``) with the gradient-boosted second stage's probability in
     ``column``, evaluated in ``mapInPandas`` (the fitted trees broadcast once to the executors). Each row's
-    probability depends on its own columns alone: the same however Spark partitions or orders the rows."""
+    probability depends on its own columns alone: the same however Spark partitions or orders the rows.
+    ``seconds``: a Spark accumulator that adds up the seconds the trees take (the cost of the stage)."""
     import pickle
+    import time
 
     from pyspark.sql.types import DoubleType, StructField, StructType
 
@@ -477,7 +479,10 @@ def gbm_probability(scored: DataFrame, gbm: GbmModel, column: str = "p") -> Data
     def batches(it: Any) -> Any:
         model = pickle.loads(blob.value)
         for pdf in it:
+            t0 = time.perf_counter()
             pdf[column] = model.predict_proba(pdf)
+            if seconds is not None:
+                seconds.add(time.perf_counter() - t0)
             yield pdf[names]
 
     return (scored.drop(column) if column in scored.columns else scored).mapInPandas(batches, schema)
@@ -633,7 +638,7 @@ def resolve_links(
             figures["second_stage"]["gbm"] = gbm.to_dict()
 
     scored = (
-        feats.join(to_match.where(~F.col("_train")).select("rid", "code_owner", "code18", "uscc_status"), "rid")
+        feats.join(to_match.where(~F.col("_train")).select("rid", "code_owner", "uscc_status"), "rid")
         .join(ents.select("eid", "e_trusted_code"), "eid", "left")
     )
     # a record with a valid code nobody in the registry has is another entity than one with a trusted code
@@ -642,7 +647,12 @@ def resolve_links(
         # the second stage: the candidate against the record's others (a conflicting one is nobody's rival)
         z = F.when(conflict, F.lit(-s2.logit_cap)).otherwise(logit(model))
         scored = add_rivals(scored, z, s2.logit_cap, s2.close_gap)
-        scored = gbm_probability(scored, gbm) if gbm is not None else scored.withColumn("p", probability(second))
+        if gbm is not None:
+            # what the trees cost on the executors (read by the job once the links are written)
+            figures["gbm_predict_seconds"] = scored.sparkSession.sparkContext.accumulator(0.0)
+            scored = gbm_probability(scored, gbm, seconds=figures["gbm_predict_seconds"])
+        else:
+            scored = scored.withColumn("p", probability(second))
     else:
         scored = scored.withColumn("p", probability(model))
     scored = scored.withColumn("p", F.when(conflict, F.lit(0.0)).otherwise(F.col("p")))
