@@ -13,7 +13,8 @@ Exact rules first, by identifier; the first that names one entity wins:
 
 What they leave goes to the calibrated match of :mod:`radar.resolve.match`: blocking, comparison of name,
 address, legal representative, phone and hints, a probability, then (``match.second_stage``) each candidate
-weighed against the record's other candidates (:func:`radar.resolve.model.fit_rival_model`). At or above ``match.accept`` the record is
+weighed against the record's other candidates (:func:`radar.resolve.model.fit_rival_model`; with
+``second_stage.kind: gbm``, gradient-boosted trees give that probability: :func:`gbm_probability`). At or above ``match.accept`` the record is
 linked (method ``name``, or ``name+address`` when the address agrees); between ``match.review`` and
 ``match.accept`` it waits in the review queue (unlinked until a reviewer decides); below, it stays unlinked
 with the reason. A reviewer's decision on a (record, entity) pair is reused by every later run: accepted is

@@ -13,6 +13,10 @@ how many come close; and, for the best candidate only, how common its name is, h
 records used the name for it and whether the place was left out of the name. The first stage cannot tell a
 name shared by many entities from a shop sign that brought up sixty operators of one surname; the lead can: a
 candidate that clearly stands out among many is accepted, one of several close ones is not.
+
+The second stage may also be gradient-boosted trees (:func:`fit_gbm_model`, ``second_stage.kind: gbm``) over the
+same out-of-fold rival features and the first-stage features: they give the probability, the logistic second
+stage still gives the reasons.
 """
 
 from __future__ import annotations
