@@ -87,7 +87,7 @@ class GbmSettings(_Strict):
     max_leaf_nodes: int = Field(15, ge=2)
     min_samples_leaf: int = Field(50, ge=1)
     l2_regularization: float = Field(1.0, ge=0)
-    first_stage_features: bool = True              # also the first-stage features, not only the rival ones
+    first_stage_features: bool = False             # also the first-stage features, not only the rival ones
 
 
 class SecondStageSettings(_Strict):

@@ -365,10 +365,13 @@ def _xor_pairs(seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     return X, np.array(labels)
 
 
-def _fit_both(X: pd.DataFrame, y: np.ndarray, kind: str = "gbm") -> tuple[Any, Any, Any]:
+def _fit_both(X: pd.DataFrame, y: np.ndarray, kind: str = "gbm", wide: bool = True) -> tuple[Any, Any, Any]:
+    """Both second stages fitted by :func:`radar.resolve.link.fit_models`, the trees (``wide``) reading the
+    first-stage features too."""
     from radar.resolve.link import fit_models
 
-    m = POLICY.match.model_copy(update={"second_stage": S2.model_copy(update={"kind": kind})})
+    trees = S2.gbm.model_copy(update={"first_stage_features": wide})
+    m = POLICY.match.model_copy(update={"second_stage": S2.model_copy(update={"kind": kind, "gbm": trees})})
     return fit_models(X.assign(label=y, _held=False), {"complaint": 1.0}, m)
 
 
@@ -377,7 +380,7 @@ def test_gbm_second_stage_is_chosen_by_the_policy() -> None:
     its settings in the figures; ``logistic`` fits no trees."""
     X, y = _training_pairs()
     X = X.assign(rid="complaint\u0001" + X["rid"])
-    _, second, gbm = _fit_both(X, y, "gbm")
+    _, second, gbm = _fit_both(X, y, "gbm", wide=S2.gbm.first_stage_features)
     assert second is not None and second.meta["kind"] == "gbm"
     assert gbm is not None and gbm.features[: len(RIVAL_FEATURES)] == tuple(RIVAL_FEATURES)
     assert gbm.meta["settings"]["max_iter"] == S2.gbm.max_iter and gbm.meta["settings"]["seed"] == POLICY.match.seed

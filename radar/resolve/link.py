@@ -463,30 +463,38 @@ def held_out_figures(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
             "brier": round(float(brier_score_loss(y, p)), 5), "auc": round(float(roc_auc_score(y, p)), 5)}
 
 
+# fitted trees unpickled once per Python worker (by a key of their broadcast)
+_TREES: dict[str, GbmModel] = {}
+
+
 def gbm_probability(scored: DataFrame, gbm: GbmModel, column: str = "p", seconds: Any = None) -> DataFrame:
     """``scored`` (with every column of ``gbm.features``) with the gradient-boosted second stage's probability in
-    ``column``, evaluated in ``mapInPandas`` (the fitted trees broadcast once to the executors). Each row's
-    probability depends on its own columns alone: the same however Spark partitions or orders the rows.
-    ``seconds``: a Spark accumulator that adds up the seconds the trees take (the cost of the stage)."""
+    ``column``: a pandas UDF over the trees' features (the fitted trees broadcast once to the executors). Only
+    those features cross to Python and only the probability comes back (a ``mapInPandas`` would ship every column
+    of the pairs both ways: at city scale that alone cost more than the trees). Each row's probability depends on
+    its own columns alone: the same however Spark partitions or orders the rows. ``seconds``: a Spark accumulator
+    that adds up the seconds the trees take (the cost of the stage)."""
     import pickle
     import time
+    import uuid
 
-    from pyspark.sql.types import DoubleType, StructField, StructType
+    from pyspark.sql.functions import pandas_udf
 
     blob = scored.sparkSession.sparkContext.broadcast(pickle.dumps(gbm))
-    schema = StructType([f for f in scored.schema.fields if f.name != column] + [StructField(column, DoubleType())])
-    names = [f.name for f in schema.fields]
+    key = uuid.uuid4().hex
 
-    def batches(it: Any) -> Any:
-        model = pickle.loads(blob.value)
-        for pdf in it:
-            t0 = time.perf_counter()
-            pdf[column] = model.predict_proba(pdf)
-            if seconds is not None:
-                seconds.add(time.perf_counter() - t0)
-            yield pdf[names]
+    @pandas_udf("double")  # type: ignore[call-overload]
+    def trees(x: pd.DataFrame) -> pd.Series:
+        t0 = time.perf_counter()
+        model = _TREES.get(key)
+        if model is None:
+            model = _TREES[key] = pickle.loads(blob.value)
+        p = pd.Series(model.predict_proba(x), index=x.index)
+        if seconds is not None:
+            seconds.add(time.perf_counter() - t0)
+        return p
 
-    return (scored.drop(column) if column in scored.columns else scored).mapInPandas(batches, schema)
+    return scored.withColumn(column, trees(F.struct(*[F.col(c) for c in gbm.features])))
 
 
 def _top_contributions(model: MatchModel, top: int, skip: tuple[str, ...] = ()) -> Column:
