@@ -125,8 +125,8 @@ def _run(ctx: RunContext) -> dict[str, Any]:
     predict = result.figures.pop("gbm_predict_seconds", None)
     if predict is not None and "gbm" in result.figures.get("second_stage", {}):
         # the gradient-boosted second stage's cost: its fit on the driver, its trees on the executors (CPU seconds
-        # within the links phase)
-        result.figures["second_stage"]["gbm"]["meta"]["predict_seconds"] = round(predict.value, 2)
+        # within the links phase, with each Python worker's first unpickling of the trees)
+        result.figures["second_stage"]["gbm"]["meta"]["predict_cpu_seconds"] = round(predict.value, 2)
     review_counts = store_reviews(ctx, result.review, entities)
     clock.lap("review_queue")
 
