@@ -15,8 +15,8 @@ name shared by many entities from a shop sign that brought up sixty operators of
 candidate that clearly stands out among many is accepted, one of several close ones is not.
 
 The second stage may also be gradient-boosted trees (:func:`fit_gbm_model`, ``second_stage.kind: gbm``) over the
-same out-of-fold rival features and the first-stage features: they give the probability, the logistic second
-stage still gives the reasons.
+same out-of-fold rival features (and the first-stage features with ``gbm.first_stage_features``): they give the
+probability, the logistic second stage still gives the reasons.
 """
 
 from __future__ import annotations
