@@ -18,6 +18,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
+from radar.resolve.bigrams import grams_of
 from radar.resolve.normalize import looks_like_person, sounds_alike
 
 RECORD_FIELDS = [
@@ -108,7 +109,8 @@ def _eq(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _bigrams(s: str) -> set[str]:
-    return {s[i : i + 2] for i in range(len(s) - 1)} if len(s) > 1 else ({s} if s else set())
+    """The character bigrams of a text as a set (none for an empty text)."""
+    return set(grams_of(s)) if s else set()
 
 
 def pair_features(
