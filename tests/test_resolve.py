@@ -216,6 +216,29 @@ def test_entity_class(ent: pd.DataFrame) -> None:
     assert ent.loc[U_LH, "entity_class"] == "individual"
 
 
+def test_rows_sharing_only_older_identifiers_are_one_entity(spark: Any) -> None:
+    """A chain of rows (a USCC row; an older row with its registration number only; a row with the USCC's
+    organisation code and another registration number) is one entity under the USCC's id; a row whose
+    identifiers nobody shares stays an entity of its own."""
+    code = uscc("211302", 41)
+    rows = [
+        _reg(code, "朝阳市链条商贸有限公司", business_reg_no="211300000041000", approval_date="2023-01-01"),
+        _reg(None, "朝阳市链条商贸有限公司", business_reg_no="211300000041000", approval_date="2012-01-01"),
+        _reg(None, "朝阳市链条贸易有限公司", business_reg_no="211300000041999", org_code=code[8:17],
+             approval_date="2010-01-01"),
+        _reg(None, "朝阳市孤立商贸有限公司", business_reg_no="211300000042000"),
+    ]
+    ent, ids, _ = build_master(ingest_table(spark, "registry", rows), POLICY, AS_OF)
+    got = ent.toPandas().set_index("business_reg_no")
+    assert len(got) == 2
+    assert got.loc["211300000041000", "entity_id"] == _eid(code)
+    assert got.loc["211300000041000", "registry_rows"] == 3
+    assert got.loc["211300000042000", "registry_rows"] == 1
+    reg_nos = ids.where("id_type = 'reg_no'").toPandas().set_index("id_value")["entity_id"]
+    assert reg_nos["211300000041999"] == reg_nos["211300000041000"] == _eid(code)
+    assert reg_nos["211300000042000"] != _eid(code)
+
+
 # ---------------------------------------------------------------- links
 def _pen(key: str, name: str | None, code: str | None = None, category: str = "法人及非法人组织",
          **kw: Any) -> dict[str, Any]:

@@ -220,9 +220,12 @@ def connected_rows(keys: DataFrame, max_iterations: int) -> tuple[DataFrame, int
 
 
 def _merge_keys(keys: DataFrame) -> DataFrame:
-    """Keys that may join rows: trusted ones claimed by at most one trusted USCC (written codes never join)."""
-    claim = keys.where(F.col("trusted")).groupBy("key").agg(_differ("code").alias("_contested"))
-    return keys.where(F.col("trusted")).join(claim.where(~F.col("_contested")), "key").select("row_id", "key")
+    """Keys that may join rows: trusted ones held by several rows and claimed by at most one trusted USCC
+    (written codes never join; a key of one row joins nothing, and most keys are, so the components are
+    found on a small graph). ``keys`` has the ``_shared`` flag of :func:`assign_entities`."""
+    joining = keys.where(F.col("trusted") & F.col("_shared"))
+    claim = joining.groupBy("key").agg(_differ("code").alias("_contested"))
+    return joining.join(claim.where(~F.col("_contested")), "key").select("row_id", "key")
 
 
 def assign_entities(
@@ -233,18 +236,23 @@ def assign_entities(
     ``previous`` is the identifiers table of an earlier run (entity_id, id_type, id_value, trusted) or None.
     Returns (row_id -> entity_id, identifiers, figures).
     """
-    keys = row_keys(rows).localCheckpoint()
+    # _shared: whether another row holds the key too
+    by_key = Window.partitionBy("key")
+    keys = (
+        row_keys(rows)
+        .withColumn("_shared", F.min("row_id").over(by_key) != F.max("row_id").over(by_key))
+        .localCheckpoint()
+    )
     comps, iterations = connected_rows(_merge_keys(keys), max_iterations)
     alone = rows.select("row_id").join(comps, "row_id", "left_anti").select("row_id", F.col("row_id").alias("component"))
     comps = comps.unionByName(alone)
     kc = keys.join(comps, "row_id")
     # a written code names its entity only when no other row writes it and nobody trusts it as theirs
-    key_rows = keys.groupBy("key").agg(_differ("row_id").alias("_shared"))
     taken = keys.where(F.col("key").startswith("U:")).select(
         F.concat(F.lit("W:"), F.substring("key", 3, 64)).alias("key"), F.lit(True).alias("_taken")
     ).distinct()
     # read by the anchors, the previous ids and the identifiers table
-    kc = kc.join(key_rows, "key").join(taken, "key", "left").localCheckpoint()
+    kc = kc.join(taken, "key", "left").localCheckpoint()
     own_written = F.col("key").startswith("W:") & ~F.col("_shared") & F.col("_taken").isNull()
     kc = kc.withColumn("_usable", F.col("trusted") | own_written)
     prio = (
