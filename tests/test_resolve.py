@@ -18,7 +18,7 @@ from radar.config import policy
 from radar.resolve.attributes import build_attributes
 from radar.resolve.entities import build_entities, build_master
 from radar.resolve.link import link_records, mentions, resolve_links
-from radar.resolve.normalize import name_rules
+from radar.resolve.normalize import derive, name_rules
 
 AS_OF = date(2024, 6, 30)
 POLICY = policy().resolve
@@ -81,6 +81,27 @@ def test_python_and_spark_rules_agree(spark: Any) -> None:
     got = df.selectExpr("t", f"{RULES.name_sql('t')} AS n", f"{RULES.address_sql('t')} AS a").collect()
     for r in got:
         assert (r["n"], r["a"]) == (RULES.name_py(r["t"]), RULES.address_py(r["t"])), repr(r["t"])
+
+
+def test_name_and_address_steps_agree_with_python(spark: Any) -> None:
+    """The stepwise Spark columns (NameRules.name_steps / address_steps through ``derive``) and the one-expression
+    SQL give every part of a name and address as Python does."""
+    texts = [n for n, _ in NAME_CASES] + [a for a, _ in ADDRESS_CASES] + [
+        "鑫盛商贸（朝阳）有限公司双塔分公司", "北票市宏达农民专业合作社", "辽宁省朝阳市双塔区友谊大街1号楼三单元201"]
+    df = spark.createDataFrame([(t,) for t in texts], "t string")
+    name_steps, parts = RULES.name_steps("t")
+    addr_steps, addr = RULES.address_steps("t")
+    outputs = {f"n_{k}": v for k, v in parts.items()} | {f"a_{k}": v for k, v in addr.items()}
+    inlined = {f"s_{k}": v for k, v in RULES.parts_sql("t").items()}
+    got = derive(df, name_steps + addr_steps, outputs | inlined).collect()
+    assert set(got[0].asDict()) == {"t", *outputs, *inlined}  # the steps are dropped
+    for r in got:
+        p = RULES.parts_py(r["t"])
+        a = RULES.address_py(r["t"])
+        want = {"full": p.full, "core": p.core, "region": p.region, "form": p.form, "branch": p.branch}
+        assert {k: r[f"n_{k}"] for k in want} == want, repr(r["t"])
+        assert {k: r[f"s_{k}"] for k in want} == want, repr(r["t"])
+        assert (r["a_core"], r["a_key"], r["a_road"]) == (a, RULES.address_key_py(a), RULES.road_py(a)), repr(r["t"])
 
 
 # ---------------------------------------------------------------- the registry

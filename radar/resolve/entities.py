@@ -375,8 +375,10 @@ def build_master(
         inactive_word = inactive_word | status.contains(w)
     ic = F.upper(F.regexp_replace(F.coalesce(F.col("industry_code"), F.lit("")), r"[^0-9A-Za-z]", ""))
     code_for_class = F.coalesce(F.col("_code"), F.col("written"), F.lit(""))
-    parts = rules.parts_sql(ident("name"))
-    addr = rules.address_sql(ident("address"))
+    name_steps, parts = rules.name_steps(ident("name"))
+    addr_steps, addr = rules.address_steps(ident("address"))
+    for step, sql in name_steps + addr_steps:  # see NameRules.name_steps
+        reg = reg.withColumn(step, F.expr(sql))
     ent = reg.select(
         "entity_id",
         shown_uscc.alias("uscc"),
@@ -399,8 +401,8 @@ def build_master(
         "legal_rep_name",
         "legal_rep_id_no",
         "address",
-        F.expr(addr).alias("address_core"),
-        F.expr(rules.address_key_sql(addr)).alias("address_key"),
+        F.expr(addr["core"]).alias("address_core"),
+        F.expr(addr["key"]).alias("address_key"),
         "phone",
         F.expr(phone_sql(ident("phone"))).alias("phone_digits"),
         F.expr(district_sql).alias("district_code"),

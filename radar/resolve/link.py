@@ -113,7 +113,10 @@ def mentions(table: DataFrame, record_type: str, policy: ResolvePolicy | None = 
     )
 
 
-def _by_text(df: DataFrame, column: str, derived: dict[str, Column], broadcast_max: int) -> DataFrame:
+def _by_text(
+    df: DataFrame, column: str, derived: dict[str, Column], broadcast_max: int,
+    steps: list[tuple[str, str]] | None = None,
+) -> DataFrame:
     """``df`` with columns derived from one of its text columns, computed once per distinct text (names and
     addresses repeat across a firm's records; the regexes are the expensive part) and looked up.
 
@@ -123,9 +126,10 @@ def _by_text(df: DataFrame, column: str, derived: dict[str, Column], broadcast_m
     records of some sources carry no address, so one core would join a third of the records while the other
     waited, and every later step reading them would inherit the lopsided partitions).
     """
-    lookup = df.select(column).where(F.col(column).isNotNull()).distinct().select(
-        F.col(column).alias("_text"), *[c.alias(n) for n, c in derived.items()]
-    ).localCheckpoint()
+    texts = df.select(column).where(F.col(column).isNotNull()).distinct()
+    for step, sql in steps or []:  # columns the derived ones read (NameRules.name_steps)
+        texts = texts.withColumn(step, F.expr(sql))
+    lookup = texts.select(F.col(column).alias("_text"), *[c.alias(n) for n, c in derived.items()]).localCheckpoint()
     if lookup.count() <= broadcast_max:
         return df.join(F.broadcast(lookup), F.col(column) == F.col("_text"), "left").drop("_text")
     own = F.concat(F.lit("\u0000"), F.col("source_type"), F.lit("\u0001"), F.col("record_key"))
@@ -136,8 +140,8 @@ def _by_text(df: DataFrame, column: str, derived: dict[str, Column], broadcast_m
 def prepare(mention: DataFrame, policy: ResolvePolicy) -> DataFrame:
     """The mentions with the record-side comparison columns (``rid``, ``r_*``) and their identifier keys."""
     rules = name_rules(policy)
-    parts = rules.parts_sql(ident("party_name"))
-    addr = rules.address_sql(ident("party_address"))
+    name_steps, parts = rules.name_steps(ident("party_name"))
+    addr_steps, addr = rules.address_steps(ident("party_address"))
     dists = list(city_districts(policy.city_division, policy.extra_divisions))
     sections = {name: letter for letter, name in industry_sections().items()}
     section_case = "CASE " + " ".join(
@@ -167,13 +171,13 @@ def prepare(mention: DataFrame, policy: ResolvePolicy) -> DataFrame:
         "r_form": F.expr(parts["form"]), "r_branch": F.expr(parts["branch"]),
         "_person": F.expr(person_sql(ident("party_name"))),
         "_unlicensed": _vendor(policy),
-    }, policy.lookup_broadcast_max_texts)
+    }, policy.lookup_broadcast_max_texts, name_steps)
     m = _by_text(m, "party_address", {
-        "r_addr": F.expr(addr),
-        "r_addr_key": F.expr(rules.address_key_sql(addr)),
-        "r_road": F.expr(rules.road_sql(addr)),
+        "r_addr": F.expr(addr["core"]),
+        "r_addr_key": F.expr(addr["key"]),
+        "r_road": F.expr(addr["road"]),
         "r_addr_district": F.expr(rules.district_of_text_sql(ident("party_address"))),
-    }, policy.lookup_broadcast_max_texts)
+    }, policy.lookup_broadcast_max_texts, addr_steps)
     m = _by_text(m, "hint_district_text", {
         "r_hint_district": F.expr(rules.district_of_text_sql(ident("hint_district_text"))),
     }, policy.lookup_broadcast_max_texts)

@@ -111,7 +111,9 @@ def entity_names(entities: DataFrame, former: DataFrame | None, policy: ResolveP
         reg = reg.unionByName(
             former.select(F.col("entity_id").alias("eid"), F.lit("former").alias("v_kind"), F.col("name").alias("_name"))
         )
-    p = rules.parts_sql(ident("_name"))
+    steps, p = rules.name_steps(ident("_name"))
+    for step, sql in steps:  # see NameRules.name_steps
+        reg = reg.withColumn(step, F.expr(sql))
     named = reg.select(
         "eid", "v_kind",
         F.expr(p["full"]).alias("v_full"), F.expr(p["core"]).alias("v_core"), F.expr(p["region"]).alias("v_region"),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from radar.config import ResolvePolicy
 from radar.ingest.parse import lit
@@ -169,27 +170,52 @@ class NameRules:
         return self.parts_sql(x)["core"]
 
     def parts_sql(self, x: str) -> dict[str, str]:
-        """The parts of a name as Spark SQL expressions (keys: full, core, region, form, branch)."""
-        t = clean_sql(x)
-        parent = f"coalesce(nullif(regexp_extract({t}, {lit(_BRANCH)}, 1), ''), {t})"
-        branch = f"nullif(regexp_extract({t}, {lit(_BRANCH)}, 2), '')"
-        no_bracket = f"regexp_replace({parent}, {lit(self.bracket_region)}, '')"
+        """The parts of a name as Spark SQL expressions (keys: full, core, region, form, branch).
+
+        Each is one self-contained expression; where a DataFrame gets several parts, :meth:`name_steps`
+        computes the same once per row.
+        """
+        steps, parts = self.name_steps(x)
+        return {k: inline(v, steps) for k, v in parts.items()}
+
+    def name_steps(self, x: str, prefix: str = "_np") -> tuple[list[tuple[str, str]], dict[str, str]]:
+        """The parts of a name as Spark SQL, in steps: (steps, parts).
+
+        ``steps`` is a list of (column name, SQL) to add to a DataFrame in order, each reading the earlier
+        ones; ``parts`` (full, core, region, form, branch) are SQL over the steps (see :func:`derive`).
+        Written as one expression per part, the cleaned text and the branch, bracket and region regexes
+        would run once per part that reads them (Spark inlines them into every use): twice the CPU.
+        """
+        t, b, br, parent, nob, rest = (f"{prefix}_{n}" for n in ("text", "lead", "branch", "parent", "nobr", "rest"))
+        steps = [
+            (t, clean_sql(x)),
+            (b, f"regexp_extract({t}, {lit(_BRANCH)}, 1)"),
+            (br, f"regexp_extract({t}, {lit(_BRANCH)}, 2)"),
+            (parent, f"coalesce(nullif({b}, ''), {t})"),
+            (nob, f"regexp_replace({parent}, {lit(self.bracket_region)}, '')"),
+            (rest, f"regexp_replace({nob}, {lit(self.region_prefix)}, '')"),
+        ]
         prefix_word = (
-            f"coalesce(nullif(regexp_extract({no_bracket}, {lit(self.region_prefix)}, 3), ''), "
-            f"nullif(regexp_extract({no_bracket}, {lit(self.region_prefix)}, 2), ''), "
-            f"nullif(regexp_extract({no_bracket}, {lit(self.region_prefix)}, 1), ''))"
+            f"coalesce(nullif(regexp_extract({nob}, {lit(self.region_prefix)}, 3), ''), "
+            f"nullif(regexp_extract({nob}, {lit(self.region_prefix)}, 2), ''), "
+            f"nullif(regexp_extract({nob}, {lit(self.region_prefix)}, 1), ''))"
         )
         bracket_word = f"nullif(regexp_extract({parent}, {lit(self.bracket_region)}, 1), '')"
-        region = f"coalesce({self._code_sql(prefix_word)}, {self._code_sql(bracket_word)})"
-        rest = f"regexp_replace({no_bracket}, {lit(self.region_prefix)}, '')"
-        form = f"nullif(regexp_extract({rest}, {lit(self.org_suffix)}, 1), '')"
         core = f"regexp_replace(regexp_replace({rest}, {lit(self.org_suffix)}, ''), '[()]', '')"
-        return {
+        return steps, {
             "full": f"nullif({t}, '')",
             "core": f"nullif({core}, '')",
-            "region": region,
-            "form": form,
-            "branch": branch,
+            "region": f"coalesce({self._code_sql(prefix_word)}, {self._code_sql(bracket_word)})",
+            "form": f"nullif(regexp_extract({rest}, {lit(self.org_suffix)}, 1), '')",
+            "branch": f"nullif({br}, '')",
+        }
+
+    def address_steps(self, x: str, prefix: str = "_ad") -> tuple[list[tuple[str, str]], dict[str, str]]:
+        """An address's normalised form, key and road as Spark SQL in steps (see :meth:`name_steps`):
+        parts ``core`` (:meth:`address_sql`), ``key`` and ``road``."""
+        core = f"{prefix}_core"
+        return [(core, self.address_sql(x))], {
+            "core": core, "key": self.address_key_sql(core), "road": self.road_sql(core)
         }
 
     def _code_sql(self, word: str) -> str:
@@ -230,6 +256,21 @@ _SPACE = r"[\t\n\x0b\f\r \x85\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u30
 def clean_py(s: str) -> str:
     """Half-width, without white space."""
     return re.sub(_SPACE, "", s.translate(_WIDTH))
+
+
+def inline(sql: str, steps: list[tuple[str, str]]) -> str:
+    """``sql`` with the step names it reads replaced by their SQL (the steps of :meth:`NameRules.name_steps`)."""
+    for name, step in reversed(steps):
+        sql = re.sub(rf"\b{re.escape(name)}\b", lambda _m, s=step: f"({s})", sql)
+    return sql
+
+
+def derive(df: Any, steps: list[tuple[str, str]], outputs: dict[str, str]) -> Any:
+    """A Spark DataFrame ``df`` with ``outputs`` (column name -> SQL) as columns, computed through ``steps``
+    (see :meth:`NameRules.name_steps`): each step a column while the outputs are computed, then dropped."""
+    for name, sql in steps:
+        df = df.selectExpr("*", f"{sql} AS `{name}`")
+    return df.selectExpr("*", *[f"{sql} AS `{n}`" for n, sql in outputs.items()]).drop(*[n for n, _ in steps])
 
 
 def clean_sql(x: str) -> str:
