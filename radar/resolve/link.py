@@ -368,7 +368,9 @@ def identifier_links(
         .agg(F.min("eid").alias("_near"), F.max("eid").alias("_near_last"))
         .where(F.col("_near") == F.col("_near_last"))
         .select("rid", "_near")
+        .localCheckpoint()
     )
+    # joined where the records are read, not materialised again: the settled records are kept already
     return (
         settled.join(F.broadcast(near_pick), "rid", "left")
         .withColumn("rule", F.when(F.col("eid").isNull() & F.col("_near").isNotNull(), F.lit("near_code"))
@@ -559,8 +561,8 @@ def resolve_links(
 
     # ---------------------------------------------------------------- exact rules, by identifier
     # every record with its identifier link and its code's owner: the training records, the records left to
-    # match and the output all read it
-    recx = identifier_links(rec, identifiers, names, ents, policy).localCheckpoint()
+    # match and the output all read it (kept by identifier_links)
+    recx = identifier_links(rec, identifiers, names, ents, policy)
 
     # ---------------------------------------------------------------- the probabilistic stage
     linked_recs = recx.where(F.col("eid").isNotNull()).drop("code_owner")
