@@ -623,8 +623,6 @@ def resolve_links(
             F.concat_ws("\u0001", "source_type", "record_key").alias("rid"), F.col("entity_id").alias("eid")
         )
         pairs = pairs.join(rejected, ["rid", "eid"], "left_anti")
-    # the comparison reads the pairs twice (their features, their sibling support): blocked once
-    pairs = pairs.localCheckpoint()
     folds = tuple(tuple(f) for f in policy.homophone_folds)
     feats = compare(pairs, to_match, ents, names, siblings, partitions, folds, m.deregistered_grace_days).localCheckpoint()
 

@@ -314,15 +314,14 @@ def candidate_pairs(
     return by_name.unionByName(by_namesake).unionByName(by_sound).unionByName(by_addr).unionByName(by_hint).unionByName(by_sibling)
 
 
-def sibling_support(pairs: DataFrame, records: DataFrame, siblings: DataFrame) -> DataFrame:
-    """(rid, eid, alias_n): how many other records of the record's name were linked to the entity by code."""
-    r = records.select("rid", "r_core").where(F.col("r_core").isNotNull())
-    s = siblings.select(F.col("rid").alias("_srid"), F.col("r_core").alias("_score"), F.col("eid").alias("_seid"))
+def sibling_counts(records: DataFrame, siblings: DataFrame) -> DataFrame:
+    """(r_core, eid, _sib_n): how many records of each name core of ``records`` were linked to the entity by
+    code (``siblings``: rid, r_core, eid); small enough to broadcast (only the cores of the records to match)."""
+    cores = records.select("r_core").where(F.col("r_core").isNotNull()).distinct()
     return (
-        pairs.select("rid", "eid").distinct().join(r, "rid")
-        .join(s, (F.col("r_core") == F.col("_score")) & (F.col("eid") == F.col("_seid")) & (F.col("_srid") != F.col("rid")))
-        .groupBy("rid", "eid")
-        .agg(F.countDistinct("_srid").alias("alias_n"))
+        siblings.join(F.broadcast(cores), "r_core", "left_semi")
+        .groupBy("r_core", "eid")
+        .agg(F.countDistinct("rid").alias("_sib_n"))
     )
 
 
@@ -335,20 +334,29 @@ def compare(
     and :func:`radar.resolve.compare.compare_records` computes the features of each record's candidates at
     once (pair features per name, the closest name, the competition) in ``mapInPandas``. ``folds``: the pinyin
     sounds taken as one (``resolve.homophone_folds``); ``grace_days``: how long after its deregistration a
-    record may still be about an entity (``resolve.match.deregistered_grace_days``)."""
-    rec = records.select(*RECORD_FIELDS)
+    record may still be about an entity (``resolve.match.deregistered_grace_days``).
+
+    ``pairs`` (rid, eid) are distinct. The sibling support of a pair (``alias_n``) is how many *other* records
+    of the record's name core were linked to the entity by code: the records of the core linked to it, less
+    the record itself when it is one of them (a training record, whose own entity is ``t_eid``)."""
+    own = F.col("t_eid") if "t_eid" in records.columns else F.lit(None).cast("string")
+    rec = records.select(*RECORD_FIELDS, own.alias("_own_eid"))
     ent = ents.select(*ENTITY_FIELDS)
     nm = names.select("eid", *NAME_FIELDS)
-    distinct = pairs.select("rid", "eid").distinct()
+    support = F.col("_sib_n") - F.when(F.col("_own_eid") == F.col("eid"), 1).otherwise(0)
     # the entity's side first (by eid), then spread by record: the wide rows cross one shuffle, and the record
-    # columns join where the pairs already are (only the records move). The spread is a repartition of its
-    # own, so adaptive execution never splits a record's rows between tasks (it splits skewed join partitions
-    # only where the join asked for the shuffle); sorted by record, each record's rows are consecutive
+    # columns join where the pairs already are (only the records move), the sibling counts broadcast. The
+    # spread is a repartition of its own, so adaptive execution never splits a record's rows between tasks (it
+    # splits skewed join partitions only where the join asked for the shuffle); sorted by record, each
+    # record's rows are consecutive
     wide = (
-        distinct.join(sibling_support(distinct, records, siblings), ["rid", "eid"], "left")
+        pairs.select("rid", "eid")
         .join(ent.join(nm, "eid"), "eid")
         .repartition(partitions, "rid")
         .join(rec, "rid")
+        .join(F.broadcast(sibling_counts(records, siblings)), ["r_core", "eid"], "left")
+        .withColumn("alias_n", F.when(support > 0, support))
+        .drop("_sib_n", "_own_eid")
         .sortWithinPartitions("rid")
     )
 
