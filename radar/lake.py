@@ -191,10 +191,16 @@ class Lake:
         finally:
             shutil.rmtree(staging.parent, ignore_errors=True)
 
-    def publish_spark(self, df: Any, table: str, as_of: date | str, partitions: int | None = None) -> Path:
-        """Publish a Spark DataFrame as Parquet."""
+    def publish_spark(
+        self, df: Any, table: str, as_of: date | str, partitions: int | None = None, row_group_bytes: int | None = None
+    ) -> Path:
+        """Publish a Spark DataFrame as Parquet (in ``partitions`` files; row groups of about ``row_group_bytes``
+        uncompressed: a reader splits a file only between row groups, so each becomes a task of its own)."""
         out = df.coalesce(partitions) if partitions else df
-        return self.publish(table, as_of, lambda p: out.write.mode("error").parquet(str(p)))
+        writer = out.write.mode("error")
+        if row_group_bytes:
+            writer = writer.option("parquet.block.size", str(row_group_bytes))
+        return self.publish(table, as_of, lambda p: writer.parquet(str(p)))
 
     def publish_pandas(self, frame: Any, table: str, as_of: date | str) -> Path:
         """Publish a small pandas or polars frame as a single Parquet file."""

@@ -497,6 +497,31 @@ def test_small_tables_keep_one_partition_per_core(spark: Any) -> None:
     assert sorted(small(df).collect()) == sorted(df.collect())
 
 
+def test_published_tables_come_in_row_groups_readers_can_split(spark: Any, tmp_path: Path) -> None:
+    """A table published with a row-group size is one file of several row groups, so a reader splits it into
+    several tasks; without one, the same rows are one group (and one task)."""
+    import pyarrow.parquet as pq
+
+    lake = Lake(tmp_path / "lake").open(create=True)
+    df = spark.range(20_000).select("id", F.sha2(F.col("id").cast("string"), 256).alias("text"))
+    grouped = lake.publish_spark(df, "ingest/grouped", AS_OF, partitions=1, row_group_bytes=64 * 1024)
+    plain = lake.publish_spark(df, "ingest/plain", AS_OF, partitions=1)
+    files = [sorted(p.glob("*.parquet")) for p in (grouped, plain)]
+    assert [len(f) for f in files] == [1, 1]
+    assert pq.ParquetFile(files[0][0]).metadata.num_row_groups > 4
+    assert pq.ParquetFile(files[1][0]).metadata.num_row_groups == 1
+    assert lake.read_polars("ingest/grouped", AS_OF).equals(lake.read_polars("ingest/plain", AS_OF))
+    old = spark.conf.get("spark.sql.files.maxPartitionBytes")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(256 * 1024))
+    try:
+        tasks = [lake.read_spark(spark, t, AS_OF).rdd.mapPartitions(lambda it: [sum(1 for _ in it)]).collect()
+                 for t in ("ingest/grouped", "ingest/plain")]
+    finally:
+        spark.conf.set("spark.sql.files.maxPartitionBytes", old)
+    assert sum(1 for n in tasks[0] if n) > 1 and sum(1 for n in tasks[1] if n) == 1
+    assert sum(tasks[0]) == sum(tasks[1]) == 20_000
+
+
 def test_identifier_status_in_spark_is_python_stdnums(spark: Any) -> None:
     """Spark decides every printable-ASCII identifier's status exactly as ``uscc_status_of`` (python-stdnum)
     does, and leaves the others (spaces, control and non-ASCII characters) to it."""
