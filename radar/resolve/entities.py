@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 from radar.config import ResolvePolicy
 from radar.ingest.parse import ident, lit
 from radar.reference import city_districts, industry_code_to_section, industry_names, industry_sections
-from radar.resolve.normalize import name_rules, phone_sql
+from radar.resolve.normalize import name_rules, phone_sql, with_steps
 
 INACTIVE_STATUS_WORDS = ["注销", "吊销", "撤销", "迁出", "清算", "停业"]
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -377,8 +377,7 @@ def build_master(
     code_for_class = F.coalesce(F.col("_code"), F.col("written"), F.lit(""))
     name_steps, parts = rules.name_steps(ident("name"))
     addr_steps, addr = rules.address_steps(ident("address"))
-    for step, sql in name_steps + addr_steps:  # see NameRules.name_steps
-        reg = reg.withColumn(step, F.expr(sql))
+    reg = with_steps(reg, name_steps + addr_steps)
     ent = reg.select(
         "entity_id",
         shown_uscc.alias("uscc"),

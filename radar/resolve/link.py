@@ -57,7 +57,7 @@ from radar.resolve.model import (
     fit_rival_model,
     out_of_fold_rivals,
 )
-from radar.resolve.normalize import clean_sql, name_rules, person_sql, phone_sql
+from radar.resolve.normalize import clean_sql, name_rules, person_sql, phone_sql, with_steps
 
 MENTION_COLUMNS = [
     "source_type", "record_key", "source_file", "source_row", "party_uscc", "party_uscc_raw", "uscc_status",
@@ -126,9 +126,8 @@ def _by_text(
     records of some sources carry no address, so one core would join a third of the records while the other
     waited, and every later step reading them would inherit the lopsided partitions).
     """
-    texts = df.select(column).where(F.col(column).isNotNull()).distinct()
-    for step, sql in steps or []:  # columns the derived ones read (NameRules.name_steps)
-        texts = texts.withColumn(step, F.expr(sql))
+    # with the columns the derived ones read (NameRules.name_steps)
+    texts = with_steps(df.select(column).where(F.col(column).isNotNull()).distinct(), steps or [])
     lookup = texts.select(F.col(column).alias("_text"), *[c.alias(n) for n, c in derived.items()]).localCheckpoint()
     if lookup.count() <= broadcast_max:
         return df.join(F.broadcast(lookup), F.col(column) == F.col("_text"), "left").drop("_text")

@@ -38,7 +38,7 @@ from radar.resolve.compare import (
     compare_records,
 )
 from radar.resolve.model import MatchModel
-from radar.resolve.normalize import name_rules, person_sql, pinyin_key
+from radar.resolve.normalize import name_rules, person_sql, pinyin_key, with_steps
 
 FEATURE_COLUMNS = ["rid", "eid", "v_kind", *FEATURES]
 FEATURE_SCHEMA = "rid string, eid string, v_kind string, " + ", ".join(f"{f} double" for f in FEATURES)
@@ -112,8 +112,7 @@ def entity_names(entities: DataFrame, former: DataFrame | None, policy: ResolveP
             former.select(F.col("entity_id").alias("eid"), F.lit("former").alias("v_kind"), F.col("name").alias("_name"))
         )
     steps, p = rules.name_steps(ident("_name"))
-    for step, sql in steps:  # see NameRules.name_steps
-        reg = reg.withColumn(step, F.expr(sql))
+    reg = with_steps(reg, steps)
     named = reg.select(
         "eid", "v_kind",
         F.expr(p["full"]).alias("v_full"), F.expr(p["core"]).alias("v_core"), F.expr(p["region"]).alias("v_region"),

@@ -265,12 +265,19 @@ def inline(sql: str, steps: list[tuple[str, str]]) -> str:
     return sql
 
 
-def derive(df: Any, steps: list[tuple[str, str]], outputs: dict[str, str]) -> Any:
-    """A Spark DataFrame ``df`` with ``outputs`` (column name -> SQL) as columns, computed through ``steps``
-    (see :meth:`NameRules.name_steps`): each step a column while the outputs are computed, then dropped."""
+def with_steps(df: Any, steps: list[tuple[str, str]]) -> Any:
+    """A Spark DataFrame ``df`` with each step (column name, SQL) of :meth:`NameRules.name_steps` as a column,
+    in order; a later select of the parts leaves them out."""
     for name, sql in steps:
         df = df.selectExpr("*", f"{sql} AS `{name}`")
-    return df.selectExpr("*", *[f"{sql} AS `{n}`" for n, sql in outputs.items()]).drop(*[n for n, _ in steps])
+    return df
+
+
+def derive(df: Any, steps: list[tuple[str, str]], outputs: dict[str, str]) -> Any:
+    """A Spark DataFrame ``df`` with ``outputs`` (column name -> SQL) as columns, computed through ``steps``
+    (:func:`with_steps`), which are dropped again."""
+    out = with_steps(df, steps).selectExpr("*", *[f"{sql} AS `{n}`" for n, sql in outputs.items()])
+    return out.drop(*[n for n, _ in steps])
 
 
 def clean_sql(x: str) -> str:
