@@ -95,7 +95,7 @@ class SecondStageSettings(_Strict):
 
     enabled: bool = True
     # which model gives the probability: ``logistic`` (a few weights, evaluated as a Spark expression) or ``gbm``
-    # (gradient-boosted trees, evaluated in mapInPandas); the logistic one is fitted either way and gives the
+    # (gradient-boosted trees, evaluated in a pandas UDF); the logistic one is fitted either way and gives the
     # reasons shown to reviewers
     kind: Literal["logistic", "gbm"] = "logistic"
     folds: int = Field(5, ge=2)            # first-stage log-odds of the training pairs are out of fold
