@@ -527,7 +527,7 @@ def test_identifier_status_in_spark_is_python_stdnums(spark: Any) -> None:
     does, and leaves the others (spaces, control and non-ASCII characters) to it."""
     import random
 
-    from radar.ingest.parse import uscc_status_of, uscc_status_sql
+    from radar.ingest.parse import clean_uscc, uscc_status_of, uscc_status_sql
 
     placeholder = sources().placeholder_uscc
     rng = random.Random(7)
@@ -549,6 +549,12 @@ def test_identifier_status_in_spark_is_python_stdnums(spark: Any) -> None:
     assert all(not x.isascii() or not x.isprintable() or " " in x for x in left)
     assert len(decided) > 0.8 * len(values) and {s for _, s in decided} >= {"valid", "invalid_checksum",
                                                                              "invalid_format", "masked"}
+    # the parser's form: the code cleaned once (upper case, no dashes or spaces), then read as it is
+    cleaned = df.selectExpr(f"{clean_uscc('x')} AS u").selectExpr(
+        "u", f"{uscc_status_sql('u', placeholder, normalized=True)} AS s"
+    ).collect()
+    wrong = [(r["u"], r["s"]) for r in cleaned if r["s"] is not None and r["s"] != uscc_status_of(r["u"], placeholder)]
+    assert wrong == [] and sum(r["s"] == "valid" for r in cleaned) > sum(s == "valid" for _, s in decided)
 
 
 def test_identifier_quality_is_counted(run: Run) -> None:
@@ -625,3 +631,28 @@ def test_missing_or_empty_input_folder_is_a_clear_error(spark: Any, tmp_path: Pa
         ingest.run(make_context(spark, tmp_path / "lake", tmp_path / "bad"))
     with pytest.raises(InputError, match="no input folder"):
         ingest.run(make_context(spark, tmp_path / "lake", None))
+
+
+def test_parse_cache_prunes_entries_unused_for_long(tmp_path: Path) -> None:
+    """Entries not kept and unused for longer than ``keep_days`` go (so do folders of the layout before the key
+    was a partition column); kept, recent and other folders stay."""
+    import os
+    import time
+
+    from radar.ingest.cache import ParseCache
+
+    cache = ParseCache(tmp_path)
+    for key in ("kept", "stale", "recent"):
+        written = tmp_path / "w" / key
+        written.mkdir(parents=True)
+        (written / "part-0.parquet").write_bytes(b"")
+        cache.add(key, written, {"key": key})
+        assert cache.entry(key).name == f"_key={key}" and cache.meta(key) == {"key": key}
+    (cache.root / "oldlayout").mkdir()
+    (cache.root / "_work").mkdir()
+    long_ago = time.time() - 3 * 86400
+    for d in (cache.entry("kept"), cache.entry("stale"), cache.root / "oldlayout", cache.root / "_work"):
+        for p in (d, *d.iterdir()):
+            os.utime(p, (long_ago, long_ago))
+    assert sorted(cache.prune({"kept"}, keep_days=1)) == ["oldlayout", "stale"]
+    assert sorted(p.name for p in cache.root.iterdir()) == ["_key=kept", "_key=recent", "_work"]

@@ -2,9 +2,11 @@
 
 Layout (under ``LAKE/ingest/_files/``)::
 
-    <key>/part-*.parquet   the parsed rows of one source (the staging schema of radar.ingest.records)
-    <key>/_meta.json       its row counts: per read block (to number rows) and the converter's count;
-                           the identifiers whose status Python decides (``odd_identifiers``)
+    _key=<key>/part-*.parquet   the parsed rows of one source (the staging schema of radar.ingest.records)
+    _key=<key>/_meta.json       its row counts: per read block (to number rows) and the converter's count;
+                                the identifiers whose status Python decides (``odd_identifiers``)
+
+The folder name makes the key a partition column: Spark reads it once per file, not from each row's path.
 
 A key is the hash of the source's content (``sha256``), how it is read (format, sheet, header row,
 encoding, delimiter, headers, record type) and a fingerprint of the parsing code and conf/sources.yaml: a
@@ -30,6 +32,8 @@ from radar.ingest.files import SourceFile
 
 CACHE_DIR = "ingest/_files"
 META = "_meta.json"
+KEY_COLUMN = "_key"  # the partition column an entry's folder gives its rows
+_PREFIX = f"{KEY_COLUMN}="
 # the modules whose code decides what a parsed row holds
 _PARSER_MODULES = ("parse.py", "records.py", "headers.py", "convert.py", "keys.py")
 
@@ -70,7 +74,7 @@ class ParseCache:
 
     def entry(self, key: str) -> Path:
         """The folder of one cache entry."""
-        return self.root / key
+        return self.root / f"{_PREFIX}{key}"
 
     def meta(self, key: str) -> dict[str, Any] | None:
         """The metadata of a complete entry, or None when the entry is missing (or unreadable)."""
@@ -105,7 +109,9 @@ class ParseCache:
         limit = time.time() - keep_days * 86400
         dropped = []
         for d in self.root.iterdir():
-            if d.name.startswith("_") or not d.is_dir() or d.name in keep:
+            # an entry's folder, or one of the layout before the key was a partition column (never used now)
+            key = d.name.removeprefix(_PREFIX)
+            if (key == d.name and d.name.startswith("_")) or not d.is_dir() or key in keep:
                 continue
             try:
                 used = (d / META).stat().st_mtime
@@ -113,5 +119,5 @@ class ParseCache:
                 used = d.stat().st_mtime
             if used < limit:
                 shutil.rmtree(d, ignore_errors=True)
-                dropped.append(d.name)
+                dropped.append(key)
         return dropped

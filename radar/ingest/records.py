@@ -465,7 +465,7 @@ def parse_slots(df: DataFrame, src: Sources) -> DataFrame:
         "quarantine_reason",
         "CASE WHEN quarantine_reason IS NOT NULL OR _keep_raw THEN _raw END AS raw",
         *[r.rsplit(" AS ", 1)[1] for r in record],
-        f"{parse.uscc_status_sql('party_uscc_raw', src.placeholder_uscc)} AS uscc_status",
+        f"{parse.uscc_status_sql('party_uscc_raw', src.placeholder_uscc, normalized=True)} AS uscc_status",
         "_key",
     )
 
@@ -552,11 +552,6 @@ class SourceRows:
 
     files: tuple[tuple[str, str, int | None], ...]
     offsets: dict[int, int]
-
-
-def key_of_path() -> Column:
-    """The cache key of a row read from the parse cache: the folder of its Parquet file."""
-    return F.substring_index(F.substring_index(F.col("_metadata.file_path"), "/", -2), "/", 1)
 
 
 def number_rows(staged: DataFrame, entries: dict[str, SourceRows]) -> DataFrame:

@@ -2,7 +2,7 @@
 
 1. Discover: every file is hashed, its data rows counted without Spark, its format, encoding, headers and
    record type sniffed (a workbook is one source per sheet).
-2. Parse what is new: the sources whose parse cache entry (``LAKE/ingest/_files/<key>``, keyed by content
+2. Parse what is new: the sources whose parse cache entry (``LAKE/ingest/_files/_key=<key>``, keyed by content
    hash) is missing are parsed in **one** Spark job, whatever their record types, into the shared staging
    shape (identifier statuses decided there too); the rows per read block are then read from the written
    Parquet on the driver. Unchanged files are not read again.
@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from radar.errors import InputError, RadarError
 from radar.ingest import records as R
-from radar.ingest.cache import ParseCache, cache_key, fingerprint
+from radar.ingest.cache import KEY_COLUMN, ParseCache, cache_key, fingerprint
 from radar.ingest.convert import ConversionError, convert_source
 from radar.ingest.files import SourceFile, discover
 from radar.ingest.parse import uscc_status_of
@@ -302,12 +301,13 @@ class _Assembly:
     def numbered(self, record_type: str | None) -> DataFrame:
         """The cached rows (of one record type, or all), each with its source file and row number."""
         keys = [k for k, m in self.with_rows.items() if record_type is None or m.get("record_type") == record_type]
-        if keys:
-            staged = self.spark.read.schema(self.schema).parquet(
+        schema = T.StructType([*self.schema.fields, T.StructField(KEY_COLUMN, T.StringType())])
+        if keys:  # the entries' folders give the key (a partition column, see radar.ingest.cache)
+            staged = self.spark.read.schema(schema).option("basePath", R.spark_path(self.cache.root)).parquet(
                 *[R.spark_path(self.cache.entry(k)) for k in keys]
-            ).withColumn("_key", R.key_of_path())
+            )
         else:
-            staged = self.spark.createDataFrame([], self.schema).withColumn("_key", F.lit(None).cast("string"))
+            staged = self.spark.createDataFrame([], schema)
         return R.number_rows(staged, {k: self.entries[k] for k in keys})
 
     def checked(self, record_type: str | None) -> DataFrame:
