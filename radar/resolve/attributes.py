@@ -283,22 +283,24 @@ def date_mentions(mentions: DataFrame, changes: DataFrame, entities: DataFrame) 
     keys = ["entity_id", "attr_type", "pname"]
     # the row ids are fixed once (the frame is read by several joins below)
     m = mentions.withColumn("_row", F.monotonically_increasing_id()).localCheckpoint()
+    # the changes, and the few mentions they re-date, are broadcast: a city's million mentions are never
+    # shuffled for them (one sort-merge join each cost a shuffle of every mention)
     ends = (
-        m.join(left.drop("prev_date"), keys)
+        m.join(F.broadcast(left.drop("prev_date")), keys)
         .where(F.col("since").isNull() | (F.col("d") >= F.col("since")))
         .groupBy("_row")
         .agg(F.min("d").alias("_left"))
     )
-    m = m.join(ends, "_row", "left").withColumn("until", F.least("until", "_left"))
+    m = m.join(F.broadcast(ends), "_row", "left").withColumn("until", F.least("until", "_left"))
     starts = (
-        m.join(joined, keys)
+        m.join(F.broadcast(joined), keys)
         .where(F.col("until").isNull() | (F.col("d") < F.col("until")))
         .groupBy("_row")
         .agg(F.max("d").alias("_joined"))
     )
     m = (
-        m.join(starts, "_row", "left")
-        .join(latest_rep, "entity_id", "left")
+        m.join(F.broadcast(starts), "_row", "left")
+        .join(F.broadcast(latest_rep), "entity_id", "left")
         .withColumn(
             "since",
             F.greatest(
@@ -310,8 +312,10 @@ def date_mentions(mentions: DataFrame, changes: DataFrame, entities: DataFrame) 
         .select(mentions.columns)
     )
     est = entities.select("entity_id", "established_date")
+    # the mentions naming someone a change lets go (few), to tell the people only a change names
+    named = mentions.select(*keys).join(F.broadcast(left.select(*keys).distinct()), keys, "left_semi").distinct()
     added = (
-        left.join(mentions.select(*keys).distinct(), keys, "left_anti")
+        left.join(F.broadcast(named), keys, "left_anti")
         .join(est, "entity_id", "left")
         .select(
             "entity_id",
@@ -454,7 +458,7 @@ def resolve_people(
             ),
         )
         .drop("_ids")
-        .cache()
+        .localCheckpoint()
     )
     # rule 3: same-name mentions connected through small shared contexts (identified people are contexts too)
     ctx = (
