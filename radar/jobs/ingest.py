@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from radar.errors import InputError, RadarError
@@ -298,8 +299,10 @@ class _Assembly:
     def _marks_table(self, rows: list[tuple[Any, ...]]) -> DataFrame | None:
         return self.spark.createDataFrame(rows, R.RECORD_MARKS) if rows else None
 
-    def numbered(self, record_type: str | None) -> DataFrame:
-        """The cached rows (of one record type, or all), each with its source file and row number."""
+    def numbered(self, record_type: str | None, rejected_only: bool = False) -> DataFrame:
+        """The cached rows (of one record type, or all), each with its source file and row number;
+        ``rejected_only``: only the rows that may be quarantined (a reason from parsing, or a row of a file whose
+        last line is cut), filtered before they are numbered."""
         keys = [k for k, m in self.with_rows.items() if record_type is None or m.get("record_type") == record_type]
         schema = T.StructType([*self.schema.fields, T.StructField(KEY_COLUMN, T.StringType())])
         if keys:  # the entries' folders give the key (a partition column, see radar.ingest.cache)
@@ -308,6 +311,9 @@ class _Assembly:
             )
         else:
             staged = self.spark.createDataFrame([], schema)
+        if rejected_only:
+            cut = [k for k in keys if any(last is not None for _, _, last in self.entries[k].files)]
+            staged = staged.where(F.col("quarantine_reason").isNotNull() | F.col(KEY_COLUMN).isin(cut))
         return R.number_rows(staged, {k: self.entries[k] for k in keys})
 
     def checked(self, record_type: str | None) -> DataFrame:
@@ -347,7 +353,7 @@ def _publish(
         (records_table(rt), rt, record_table(rt)) for rt in src.record_types
     ]
     jobs.append((QUARANTINE_TABLE, None,
-                 lambda: rejected.unionByName(R.quarantine_table(assembly.numbered(None)))))
+                 lambda: rejected.unionByName(R.quarantine_table(assembly.numbered(None, rejected_only=True)))))
     # each writer plans its table too (planning takes the driver a while: it overlaps the other writes), the
     # largest tables first so that the last to finish are short
     jobs.sort(key=lambda j: -read[j[1]])

@@ -699,12 +699,18 @@ def resolve_links(
         ).dropDuplicates(["rid"])
 
     out = recx.withColumnRenamed("eid", "_x_eid").withColumnRenamed("rule", "_x_rule")
-    out = out.join(best.withColumnRenamed("eid", "_m_eid"), "rid", "left")
+    # a record linked by its identifier needs nothing from the matching or the reviews: only the others are
+    # joined to them (the city's identifier-linked half of the records is not shuffled for a join it ignores)
+    by_code = out.where(F.col("_x_eid").isNotNull())
+    rest_out = out.where(F.col("_x_eid").isNull()).join(best.withColumnRenamed("eid", "_m_eid"), "rid", "left")
     if accepted is not None:
-        out = out.join(accepted, "rid", "left")
+        rest_out = rest_out.join(accepted, "rid", "left")
     else:
-        out = out.withColumn("_rev_eid", F.lit(None).cast("string"))
-    out = out.join(ents.select(F.col("eid").alias("_rev_eid"), F.lit(True).alias("_rev_ok")), "_rev_eid", "left")
+        rest_out = rest_out.withColumn("_rev_eid", F.lit(None).cast("string"))
+    rest_out = rest_out.join(
+        ents.select(F.col("eid").alias("_rev_eid"), F.lit(True).alias("_rev_ok")), "_rev_eid", "left"
+    )
+    out = rest_out.unionByName(by_code, allowMissingColumns=True)
 
     x = F.col("_x_eid").isNotNull()
     rev = ~x & F.col("_rev_ok").isNotNull()
