@@ -272,7 +272,8 @@ class _Assembly:
                  metas: dict[str, dict[str, Any]], cache: ParseCache) -> None:
         src = ctx.sources
         self.spark, self.src, self.cache = spark, src, cache
-        self.schema = R.staging_schema(src)
+        # a cached row: the staging shape and the key its entry's folder gives (see radar.ingest.cache)
+        self.schema = T.StructType([*R.staging_schema(src).fields, T.StructField(KEY_COLUMN, T.StringType())])
         self.with_rows = {k: m for k, m in metas.items() if m.get("rows_read")}
         files: dict[str, list[tuple[str, str, int | None]]] = defaultdict(list)
         for f in loadable:
@@ -304,13 +305,12 @@ class _Assembly:
         ``rejected_only``: only the rows that may be quarantined (a reason from parsing, or a row of a file whose
         last line is cut), filtered before they are numbered."""
         keys = [k for k, m in self.with_rows.items() if record_type is None or m.get("record_type") == record_type]
-        schema = T.StructType([*self.schema.fields, T.StructField(KEY_COLUMN, T.StringType())])
-        if keys:  # the entries' folders give the key (a partition column, see radar.ingest.cache)
-            staged = self.spark.read.schema(schema).option("basePath", R.spark_path(self.cache.root)).parquet(
+        if keys:  # the entries' folders give the key (a partition column)
+            staged = self.spark.read.schema(self.schema).option("basePath", R.spark_path(self.cache.root)).parquet(
                 *[R.spark_path(self.cache.entry(k)) for k in keys]
             )
         else:
-            staged = self.spark.createDataFrame([], schema)
+            staged = self.spark.createDataFrame([], self.schema)
         if rejected_only:
             cut = [k for k in keys if any(last is not None for _, _, last in self.entries[k].files)]
             staged = staged.where(F.col("quarantine_reason").isNotNull() | F.col(KEY_COLUMN).isin(cut))
