@@ -94,9 +94,9 @@ class SecondStageSettings(_Strict):
     """The second stage of the match model: each candidate against the record's others (radar/resolve/model.py)."""
 
     enabled: bool = True
-    # which model gives the probability: ``logistic`` (a few weights, evaluated as a Spark expression) or ``gbm``
-    # (gradient-boosted trees, evaluated in a pandas UDF); the logistic one is fitted either way and gives the
-    # reasons shown to reviewers
+    # which model gives the probability: ``logistic`` (a few weights) or ``gbm`` (gradient-boosted trees); either
+    # scores a record's candidates where they are compared (radar.resolve.scoring); the logistic one is fitted
+    # either way and gives the reasons shown to reviewers
     kind: Literal["logistic", "gbm"] = "logistic"
     folds: int = Field(5, ge=2)            # first-stage log-odds of the training pairs are out of fold
     logit_cap: float = Field(10.0, gt=0)   # first-stage log-odds and leads are clipped to +- this

@@ -188,22 +188,7 @@ def test_spark_compare_matches_pandas(spark: Any) -> None:
     from radar.resolve.compare import compare_records
     from radar.resolve.match import compare
 
-    ents = [("e1", "王建国", "双塔区新华路3号"), ("e2", "王海", "双塔区黄河路8号"), ("e3", "王丽", None),
-            ("e4", "聚福超市", None), ("e5", "巨丰超市", "双塔区新华路3号")]
-    former = [("e4", "巨福超市")]
-    recs = [("r1", "老王饺子馆", "双塔区新华路3号"), ("r2", "巨福超市", None), ("r3", "聚福超市", "双塔区新华路3号")]
-    cands = {"r1": ["e1", "e2", "e3"], "r2": ["e4", "e5", "e2"], "r3": ["e4", "e5", "e1", "e3"]}
-    siblings = [("s1", RULES.parts_py("老王饺子馆").core, "e2"), ("s2", RULES.parts_py("老王饺子馆").core, "e2")]
-    rows = []
-    for rid, rname, raddr in recs:
-        for eid in cands[rid]:
-            ename, eaddr = next((n, a) for e, n, a in ents if e == eid)
-            for kind, v in [("registry", ename), *[("former", n) for e, n in former if e == eid]]:
-                rows.append(pair(rid, eid, rname, v, v_kind=kind, r_addr=raddr, r_addr_key=raddr, e_addr=eaddr,
-                                 e_addr_key=eaddr, e_rep=ename if len(ename) <= 3 else None,
-                                 e_person_named=len(ename) <= 3, e_class="individual"))
-    df = pd.DataFrame(rows)
-    df["alias_n"] = [2 if (r, e) == ("r1", "e2") else None for r, e in zip(df["rid"], df["eid"], strict=True)]
+    df, siblings = _compare_inputs()
     want = compare_records(df, FOLDS).set_index(["rid", "eid"]).sort_index()
 
     def table(cols: list[str], key: list[str]) -> Any:
@@ -223,6 +208,28 @@ def test_spark_compare_matches_pandas(spark: Any) -> None:
     for c in FEATURES:
         assert np.allclose(got[c].to_numpy(dtype=float), want[c].to_numpy(dtype=float), atol=1e-6), c
     assert got.loc[("r2", "e4"), "via_former"] == 1.0 and got.loc[("r1", "e2"), "alias_unique"] == 1.0
+
+
+def _compare_inputs() -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
+    """(record, entity name) rows of three records and five entities (one with a former name), and the code-linked
+    records of one record's name (its sibling support)."""
+    ents = [("e1", "王建国", "双塔区新华路3号"), ("e2", "王海", "双塔区黄河路8号"), ("e3", "王丽", None),
+            ("e4", "聚福超市", None), ("e5", "巨丰超市", "双塔区新华路3号")]
+    former = [("e4", "巨福超市")]
+    recs = [("r1", "老王饺子馆", "双塔区新华路3号"), ("r2", "巨福超市", None), ("r3", "聚福超市", "双塔区新华路3号")]
+    cands = {"r1": ["e1", "e2", "e3"], "r2": ["e4", "e5", "e2"], "r3": ["e4", "e5", "e1", "e3"]}
+    siblings = [("s1", RULES.parts_py("老王饺子馆").core, "e2"), ("s2", RULES.parts_py("老王饺子馆").core, "e2")]
+    rows = []
+    for rid, rname, raddr in recs:
+        for eid in cands[rid]:
+            ename, eaddr = next((n, a) for e, n, a in ents if e == eid)
+            for kind, v in [("registry", ename), *[("former", n) for e, n in former if e == eid]]:
+                rows.append(pair(rid, eid, rname, v, v_kind=kind, r_addr=raddr, r_addr_key=raddr, e_addr=eaddr,
+                                 e_addr_key=eaddr, e_rep=ename if len(ename) <= 3 else None,
+                                 e_person_named=len(ename) <= 3, e_class="individual"))
+    df = pd.DataFrame(rows)
+    df["alias_n"] = [2 if (r, e) == ("r1", "e2") else None for r, e in zip(df["rid"], df["eid"], strict=True)]
+    return df, siblings
 
 
 # ---------------------------------------------------------------- the second stage: each candidate against the others
@@ -269,18 +276,6 @@ def test_rivals_weigh_the_best_candidate_s_name_again() -> None:
     assert f["top_core_common"].tolist() == [0.0, 0.0, 0.0, 1.5, 1.5, 0.0]
     assert f["top_name_margin"].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 2.0]
     assert (f["top_alias_support"] == 0.0).all() and (f["top_exact_no_region"] == 0.0).all()
-
-
-def test_spark_rivals_match_pandas(spark: Any) -> None:
-    from pyspark.sql import functions as F
-
-    from radar.resolve.match import add_rivals
-
-    df = _logits()
-    want = rivals(df, df["z"].to_numpy(), CAP, GAP).set_index(["rid", "eid"]).sort_index()
-    got = add_rivals(spark.createDataFrame(df), F.col("z"), CAP, GAP).toPandas().set_index(["rid", "eid"]).sort_index()
-    for c in RIVAL_FEATURES:
-        assert got[c].round(6).tolist() == want[c].round(6).tolist(), c
 
 
 def _training_pairs(seed: int = 3) -> tuple[pd.DataFrame, np.ndarray]:
@@ -433,21 +428,133 @@ def test_gbm_fit_is_repeatable() -> None:
     assert np.array_equal(a.predict_proba(r), b.predict_proba(r))
 
 
-def test_spark_gbm_probability_does_not_depend_on_partitioning(spark: Any) -> None:
-    """The trees in mapInPandas give each pair the pandas probability, however the pairs are ordered and
-    partitioned."""
-    from radar.resolve.link import gbm_probability
+def _scoring(second: Any = None, gbm: Any = None, first: Any = None) -> Any:
+    """Scoring by a hand-made first stage (name similarity and door number) unless ``first`` is given; accept at
+    0.8, review from 0.5."""
+    from radar.resolve.model import MatchModel
+    from radar.resolve.scoring import PairScoring
+
+    first = first or MatchModel(("name_ratio", "addr_key"), (10.0, 3.0), -6.0, {})
+    return PairScoring(first, second, gbm, CAP, GAP, accept=0.8, review=0.5)
+
+
+def _candidates(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """Candidate rows (rid, eid, name_ratio, addr_key, code_owner, uscc_status, e_trusted_code), other features 0."""
+    cols = ["rid", "eid", "name_ratio", "addr_key", "code_owner", "uscc_status", "e_trusted_code"]
+    df = pd.DataFrame(rows, columns=cols)
+    for f in FEATURES:
+        if f not in df:
+            df[f] = 0.0
+    df["n_candidates"] = np.log(df.groupby("rid")["rid"].transform("size").astype(float))
+    return df
+
+
+def test_best_candidate_of_each_record_and_how_sure_it_is() -> None:
+    """The best candidate is the most likely (equal ones: the smallest entity id); a runner-up worth reviewing
+    keeps it below acceptance, the record's own code lifts it to acceptance, a candidate with a trusted code
+    other than the record's valid one scores 0; its reasons are the largest contributions. The same whatever
+    the order of the rows."""
+    import json
+
+    f = _candidates([
+        ("r1", "e1", 0.9, 0.0, None, None, False), ("r1", "e2", 0.5, 0.0, None, None, False),
+        ("r2", "e4", 0.8, 0.0, None, None, False), ("r2", "e3", 0.8, 0.0, None, None, False),
+        ("r3", "e5", 0.6, 0.0, "e5", "valid", True),
+        ("r4", "e6", 0.9, 1.0, None, "valid", True), ("r4", "e7", 0.7, 0.0, None, "valid", False),
+    ])
+    sc = _scoring()
+    best = sc.best(f).set_index("rid")
+    p = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    assert best["eid"].to_dict() == {"r1": "e1", "r2": "e3", "r3": "e5", "r4": "e7"}
+    assert best["ties"].to_dict() == {"r1": 1, "r2": 2, "r3": 1, "r4": 1}
+    assert np.isclose(best.loc["r1", "p"], p(3.0)) and np.isclose(best.loc["r4", "p"], p(1.0))
+    assert best.loc["r2", "p"] == 0.8 - 1e-4  # two alike: a question for a reviewer
+    assert best.loc["r3", "p"] == 0.8 and best.loc["r3", "owner_ok"] and not best.loc["r1", "owner_ok"]
+    assert sc.probabilities(f).set_index("eid").loc["e6", "p"] == 0.0
+    assert json.loads(best.loc["r1", "evidence"]) == [{"label": "名称相似度", "contribution": 9.0}]
+    shuffled = sc.best(f.sample(frac=1.0, random_state=4).reset_index(drop=True)).set_index("rid")
+    pd.testing.assert_frame_equal(shuffled.sort_index(), best.sort_index())
+
+
+def test_namesakes_tie_however_many() -> None:
+    """Candidates with the same features get the same log-odds and probability, so a record with five namesakes
+    has five ties and no best by rounding (a matrix product rounds some of five equal rows apart)."""
+    from radar.resolve.model import MatchModel
+    from radar.resolve.scoring import row_logit
+
+    rng = np.random.default_rng(0)
+    first = MatchModel(tuple(FEATURES), tuple(rng.normal(size=len(FEATURES))), -1.3, {})
+    row = dict(zip(FEATURES, rng.random(len(FEATURES)), strict=True))
+    f = pd.DataFrame([{**row, "rid": "r1", "eid": f"e{i}", "code_owner": None, "uscc_status": None,
+                       "e_trusted_code": False} for i in range(5)])
+    assert len(np.unique(row_logit(first, f))) == 1
+    assert np.allclose(row_logit(first, f), first.logit(f))
+    X, y = _training_pairs()
+    _, second, gbm = _fit_both(X.assign(rid="complaint\u0001" + X["rid"]), y)
+    for sc in (_scoring(first=first), _scoring(second, None, first), _scoring(second, gbm, first)):
+        assert sc.best(f)["ties"].tolist() == [5] and len(set(sc.probabilities(f)["p"])) == 1
+
+
+def test_scoring_with_trees_gives_their_probability() -> None:
+    """With the gradient-boosted second stage, each candidate's probability is the trees' over its rival features
+    (the first stage's log-odds against the record's others); the reasons add the logistic second stage's."""
+    import json
 
     X, y = _xor_pairs(1)
-    first, _, gbm = _fit_both(X, y)
+    first, second, gbm = _fit_both(X, y)
     new, _ = _xor_pairs(4)
-    r = rivals(new, first.logit(new), CAP, GAP)[["rid", "eid", *gbm.features]]
-    want = pd.Series(gbm.predict_proba(r), index=pd.MultiIndex.from_frame(r[["rid", "eid"]])).sort_index()
-    df = spark.createDataFrame(r)
-    for parts in (1, 3):
-        shuffled = df.orderBy(df["eid"].desc(), df["rid"].desc()).repartition(parts)
-        got = gbm_probability(shuffled, gbm).select("rid", "eid", "p").toPandas().set_index(["rid", "eid"])["p"]
-        assert got.sort_index().tolist() == want.tolist()
+    new = new.assign(code_owner=None, uscc_status=None, e_trusted_code=False)
+    for c in FEATURES:
+        if c not in new:
+            new[c] = 0.0
+    sc = _scoring(second, gbm, first)
+    got = sc.probabilities(new)
+    assert np.array_equal(got["p"].to_numpy(), gbm.predict_proba(rivals(new, first.logit(new), CAP, GAP)))
+    best = sc.best(new)
+    want = got.sort_values(["rid", "p", "eid"], ascending=[True, False, True]).drop_duplicates("rid")
+    assert best["eid"].tolist() == want["eid"].tolist()
+    reasons = json.loads(best["evidence"].iloc[0])
+    assert 0 < len(reasons) <= 6 and all(r["contribution"] != 0 for r in reasons)
+
+
+def test_spark_scoring_matches_pandas(spark: Any) -> None:
+    """Scored where they are compared (Arrow batches of three rows, so records are cut between batches), the
+    records' best candidates and every scored pair are the pandas ones."""
+    from radar.resolve.compare import compare_records
+    from radar.resolve.match import compare
+
+    df, siblings = _compare_inputs()
+    df["code_owner"] = np.where(df["rid"] == "r3", "e4", None)
+    df["uscc_status"] = np.where(df["rid"] == "r3", "valid", None)
+    df["e_trusted_code"] = df["eid"] != "e3"
+    sc = _scoring()
+    feats = compare_records(df, FOLDS)
+    extra = feats.merge(df[["rid", "code_owner", "uscc_status"]].drop_duplicates("rid"), on="rid").merge(
+        df[["eid", "e_trusted_code"]].drop_duplicates("eid"), on="eid"
+    )
+    want = sc.best(extra).set_index("rid").sort_index()
+
+    def table(cols: list[str], key: list[str]) -> Any:
+        return spark.createDataFrame(df[cols].drop_duplicates(key).astype(object).where(df[cols].notna(), None))
+
+    before = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "3")
+    try:
+        args = (
+            table(["rid", "eid"], ["rid", "eid"]), table([*RECORD_FIELDS, "code_owner", "uscc_status"], ["rid"]),
+            table([*ENTITY_FIELDS, "e_trusted_code"], ["eid"]),
+            table(["eid", *NAME_FIELDS], ["eid", "v_kind", "v_full"]),
+            spark.createDataFrame(siblings, "rid string, r_core string, eid string"), 2, FOLDS,
+        )
+        got = compare(*args, scoring=sc).toPandas().set_index("rid").sort_index()
+        pairs = compare(*args, scoring=sc, every_pair=True).toPandas()
+    finally:
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", before)
+    assert got["eid"].tolist() == want["eid"].tolist() and got["evidence"].tolist() == want["evidence"].tolist()
+    assert np.allclose(got["p"], want["p"]) and got["ties"].tolist() == want["ties"].tolist()
+    assert got.loc["r3", "owner_ok"] and len(pairs) == 10
+    scored = sc.probabilities(extra).set_index(["rid", "eid"])["p"]
+    assert np.allclose(pairs.set_index(["rid", "eid"])["p"].reindex(scored.index), scored)
 
 
 # ---------------------------------------------------------------- blocking: which names are candidates

@@ -122,11 +122,10 @@ def _run(ctx: RunContext) -> dict[str, Any]:
     links = result.links.join(entities.select("entity_id", "uscc"), "entity_id", "left")
     lake.publish_spark(links, LINKS, ctx.as_of, partitions=max(1, ctx.profile.spark.shuffle_partitions // 4))
     clock.lap("links")
-    predict = result.figures.pop("gbm_predict_seconds", None)
-    if predict is not None and "gbm" in result.figures.get("second_stage", {}):
-        # the gradient-boosted second stage's cost: its fit on the driver, its trees on the executors (CPU seconds
-        # within the links phase, with each Python worker's first unpickling of the trees)
-        result.figures["second_stage"]["gbm"]["meta"]["predict_cpu_seconds"] = round(predict.value, 2)
+    # the scoring of the records' candidates on the executors (CPU seconds within the links phase: the first
+    # stage, the rivals, the second stage's trees or weights, the best candidate and its reasons)
+    scoring = result.figures.pop("scoring_seconds", None)
+    scoring_cpu = round(scoring.value, 2) if scoring is not None else None
     review_counts = store_reviews(ctx, result.review, entities)
     clock.lap("review_queue")
 
@@ -171,6 +170,7 @@ def _run(ctx: RunContext) -> dict[str, Any]:
         "review_queue": review_counts,
         "match_model": {k: v for k, v in result.model.to_dict().items() if k != "coef"} if result.model else None,
         "match_second_stage": result.figures.get("second_stage"),
+        "match_scoring_cpu_seconds": scoring_cpu,
         **master_figures,
     }
     clock.lap("figures")

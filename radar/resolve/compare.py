@@ -315,7 +315,7 @@ def rivals(features: pd.DataFrame, logit: np.ndarray, cap: float, gap: float) ->
     candidate (+-``cap``; ``-cap`` stands in for a missing rival), whether the candidate is the best, how many
     candidates the record has (log), and how many other candidates are within ``gap`` of it (log1p); then the
     shape terms and the best candidate's :data:`TOP_FEATURES` (a feature ``features`` lacks counts 0).
-    :func:`radar.resolve.match.add_rivals` is the Spark version."""
+    :class:`radar.resolve.scoring.PairScoring` scores a record's candidates with them."""
     f = features.copy()
     z = np.clip(np.asarray(logit, dtype=float), -cap, cap)
     f["first_logit"] = z

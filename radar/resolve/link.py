@@ -14,7 +14,8 @@ Exact rules first, by identifier; the first that names one entity wins:
 What they leave goes to the calibrated match of :mod:`radar.resolve.match`: blocking, comparison of name,
 address, legal representative, phone and hints, a probability, then (``match.second_stage``) each candidate
 weighed against the record's other candidates (:func:`radar.resolve.model.fit_rival_model`; with
-``second_stage.kind: gbm``, gradient-boosted trees give that probability: :func:`gbm_probability`). At or above ``match.accept`` the record is
+``second_stage.kind: gbm``, gradient-boosted trees give that probability), each record's candidates scored
+where they are compared (:mod:`radar.resolve.scoring`). At or above ``match.accept`` the record is
 linked (method ``name``, or ``name+address`` when the address agrees); between ``match.review`` and
 ``match.accept`` it waits in the review queue (unlinked until a reviewer decides); below, it stays unlinked
 with the reason. A reviewer's decision on a (record, entity) pair is reused by every later run: accepted is
@@ -31,23 +32,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from radar.config import MatchSettings, ResolvePolicy
 from radar.ingest.parse import ident
 from radar.reference import city_districts, industry_sections
-from radar.resolve.compare import FEATURE_LABELS, FEATURES, rivals
+from radar.resolve.compare import FEATURES, rivals
 from radar.resolve.entities import USCC_ALPHABET
-from radar.resolve.match import (
-    add_rivals,
-    candidate_pairs,
-    compare,
-    entity_names,
-    entity_side,
-    logit,
-    probability,
-)
+from radar.resolve.match import candidate_pairs, compare, entity_names, entity_side
 from radar.resolve.model import (
     GbmModel,
     MatchModel,
@@ -58,6 +51,7 @@ from radar.resolve.model import (
     out_of_fold_rivals,
 )
 from radar.resolve.normalize import clean_sql, name_rules, person_sql, phone_sql, with_steps
+from radar.resolve.scoring import PairScoring
 
 MENTION_COLUMNS = [
     "source_type", "record_key", "source_file", "source_row", "party_uscc", "party_uscc_raw", "uscc_status",
@@ -468,66 +462,6 @@ def held_out_figures(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
             "brier": round(float(brier_score_loss(y, p)), 5), "auc": round(float(roc_auc_score(y, p)), 5)}
 
 
-# fitted trees unpickled once per Python worker (by a key of their broadcast)
-_TREES: dict[str, GbmModel] = {}
-
-
-def gbm_probability(scored: DataFrame, gbm: GbmModel, column: str = "p", seconds: Any = None) -> DataFrame:
-    """``scored`` (with every column of ``gbm.features``) with the gradient-boosted second stage's probability in
-    ``column``: a pandas UDF over the trees' features (the fitted trees broadcast once to the executors). Only
-    those features cross to Python and only the probability comes back (a ``mapInPandas`` would ship every column
-    of the pairs both ways: at city scale that alone cost more than the trees). Each row's probability depends on
-    its own columns alone: the same however Spark partitions or orders the rows. ``seconds``: a Spark accumulator
-    that adds up the CPU seconds the trees take on the executors (the cost of the stage)."""
-    import pickle
-    import time
-    import uuid
-
-    from pyspark.sql.functions import pandas_udf
-
-    blob = scored.sparkSession.sparkContext.broadcast(pickle.dumps(gbm))
-    key = uuid.uuid4().hex
-
-    @pandas_udf("double")  # type: ignore[call-overload]
-    def trees(x: pd.DataFrame) -> pd.Series:
-        t0 = time.process_time()  # CPU seconds: wall seconds would count the other jobs sharing the cores
-        model = _TREES.get(key)
-        if model is None:
-            model = _TREES[key] = pickle.loads(blob.value)
-        p = pd.Series(model.predict_proba(x), index=x.index)
-        if seconds is not None:
-            seconds.add(time.process_time() - t0)
-        return p
-
-    return scored.withColumn(column, trees(F.struct(*[F.col(c) for c in gbm.features])))
-
-
-def _top_contributions(model: MatchModel, top: int, skip: tuple[str, ...] = ()) -> Column:
-    """The ``top`` largest feature contributions of a pair under ``model`` (Chinese labels), largest first."""
-    items = [
-        F.struct(F.lit(FEATURE_LABELS.get(f, f)).alias("label"), F.round(F.col(f) * F.lit(c), 3).alias("contribution"))
-        for f, c in zip(model.features, model.coef, strict=True)
-        if c != 0 and f not in skip
-    ]
-    arr = F.filter(F.array(*items), lambda x: x["contribution"] != 0)
-    ordered = F.array_sort(
-        arr,
-        lambda a, b: F.when(F.abs(a["contribution"]) > F.abs(b["contribution"]), -1)
-        .when(F.abs(a["contribution"]) < F.abs(b["contribution"]), 1)
-        .otherwise(0),
-    )
-    return F.slice(ordered, 1, top)
-
-
-def _evidence(model: MatchModel, second: MatchModel | None = None) -> Column:
-    """The top four feature contributions of a pair, as JSON (Chinese labels), for reviewers and analysts; with
-    a second stage, also its top two (how the candidate stands against the others)."""
-    first = _top_contributions(model, 4)
-    if second is None:
-        return F.to_json(first)
-    return F.to_json(F.concat(first, _top_contributions(second, 2, skip=("first_logit",))))
-
-
 def resolve_links(
     mention: DataFrame,
     entities: DataFrame,
@@ -614,7 +548,7 @@ def resolve_links(
     pairs = (
         pairs.join(to_match.select("rid", "_train", "t_eid"), "rid")
         .where(~(orphan & (F.col("eid") == F.col("t_eid"))))
-        .select("rid", "eid")
+        .select("rid", "eid", "_train")
         .distinct()
     )
     if decisions is not None:
@@ -622,15 +556,21 @@ def resolve_links(
             F.concat_ws("\u0001", "source_type", "record_key").alias("rid"), F.col("entity_id").alias("eid")
         )
         pairs = pairs.join(rejected, ["rid", "eid"], "left_anti")
+    # blocked once: the training records are compared first (the models learn from them), the others after
+    pairs = pairs.localCheckpoint()
     folds = tuple(tuple(f) for f in policy.homophone_folds)
-    feats = compare(pairs, to_match, ents, names, siblings, partitions, folds, m.deregistered_grace_days).localCheckpoint()
+
+    def compared(train: bool, scoring: PairScoring | None = None, **kw: Any) -> DataFrame:
+        which = F.col("_train") if train else ~F.col("_train")
+        return compare(pairs.where(which).select("rid", "eid"), to_match.where(which), ents, names, siblings,
+                       partitions, folds, m.deregistered_grace_days, scoring, **kw)
 
     figures: dict[str, Any] = {"exact_linked": n_linked}
     s2 = m.second_stage
     second: MatchModel | None = None
     gbm: GbmModel | None = None
     if use_fit:
-        labelled = feats.join(to_match.where("_train").select("rid", "t_eid"), "rid").withColumn(
+        labelled = compared(True).join(to_match.where("_train").select("rid", "t_eid"), "rid").withColumn(
             "label", (F.col("eid") == F.col("t_eid")).cast("int")
         )
         # a fifth of the training records (by hash) is held out to show the calibration
@@ -649,48 +589,14 @@ def resolve_links(
         if gbm is not None:
             figures["second_stage"]["gbm"] = gbm.to_dict()
 
-    scored = (
-        feats.join(to_match.where(~F.col("_train")).select("rid", "code_owner", "uscc_status"), "rid")
-        .join(ents.select("eid", "e_trusted_code"), "eid", "left")
-    )
-    # a record with a valid code nobody in the registry has is another entity than one with a trusted code
-    conflict = (F.col("uscc_status") == "valid") & F.col("code_owner").isNull() & F.col("e_trusted_code")
-    if second is not None:
-        # the second stage: the candidate against the record's others (a conflicting one is nobody's rival)
-        z = F.when(conflict, F.lit(-s2.logit_cap)).otherwise(logit(model))
-        scored = add_rivals(scored, z, s2.logit_cap, s2.close_gap)
-        if gbm is not None:
-            # what the trees cost on the executors (read by the job once the links are written)
-            figures["gbm_predict_seconds"] = scored.sparkSession.sparkContext.accumulator(0.0)
-            scored = gbm_probability(scored, gbm, seconds=figures["gbm_predict_seconds"])
-        else:
-            scored = scored.withColumn("p", probability(second))
-    else:
-        scored = scored.withColumn("p", probability(model))
-    scored = scored.withColumn("p", F.when(conflict, F.lit(0.0)).otherwise(F.col("p")))
+    # each record's candidates scored where they are compared; only its best candidate comes back (with its
+    # reasons, how many come close, and its probability as the decision reads it: see PairScoring.best)
+    scoring = PairScoring(model, second, gbm, s2.logit_cap, s2.close_gap, m.accept, m.review)
+    # what the scoring costs on the executors (read by the job once the links are written)
+    figures["scoring_seconds"] = pairs.sparkSession.sparkContext.accumulator(0.0)
     if keep_pairs:
-        figures["pairs"] = scored.withColumn("evidence", _evidence(model, second))
-    w = Window.partitionBy("rid").orderBy(F.col("p").desc(), F.col("eid"))
-    per_rid = Window.partitionBy("rid")
-    top = (
-        scored.withColumn("_r", F.row_number().over(w))
-        .withColumn("_p2", F.max(F.when(F.col("_r") == 2, F.col("p"))).over(per_rid))
-        .withColumn("_pmax", F.max("p").over(per_rid))
-        # candidates the model cannot tell apart from the best: an ambiguous name, said so to the reviewer
-        .withColumn("ties", F.sum((F.col("p") >= F.col("_pmax") - 0.01).cast("int")).over(per_rid))
-        .where("_r = 1")
-    )
-    # a runner-up likely enough to review makes the best one a question for a reviewer too
-    p_best = F.when(
-        F.coalesce("_p2", F.lit(0.0)) >= m.review, F.least(F.col("p"), F.lit(m.accept - 1e-4))
-    ).otherwise(F.col("p"))
-    owner_ok = (F.col("eid") == F.col("code_owner")) & (F.col("p") >= m.review)
-    # the reasons of the best candidate only (a JSON document per pair is the costly part of scoring)
-    best = top.select(
-        "rid", "eid", _evidence(model, second).alias("evidence"), "addr_exact", "addr_key", "ties",
-        F.when(owner_ok, F.greatest(p_best, F.lit(m.accept))).otherwise(p_best).alias("p"),
-        owner_ok.alias("owner_ok"),
-    ).localCheckpoint()
+        figures["pairs"] = compared(False, scoring, every_pair=True)
+    best = compared(False, scoring, seconds=figures["scoring_seconds"]).localCheckpoint()
 
     accepted = None
     if decisions is not None:

@@ -33,12 +33,10 @@ from radar.resolve.compare import (
     FEATURES,
     NAME_FIELDS,
     RECORD_FIELDS,
-    RIVAL_FEATURES,
-    TOP_FEATURES,
     compare_records,
 )
-from radar.resolve.model import MatchModel
 from radar.resolve.normalize import name_rules, person_sql, pinyin_key, with_steps
+from radar.resolve.scoring import BEST_SCHEMA, PairScoring
 
 FEATURE_COLUMNS = ["rid", "eid", "v_kind", *FEATURES]
 FEATURE_SCHEMA = "rid string, eid string, v_kind string, " + ", ".join(f"{f} double" for f in FEATURES)
@@ -326,7 +324,8 @@ def sibling_counts(records: DataFrame, siblings: DataFrame) -> DataFrame:
 
 def compare(
     pairs: DataFrame, records: DataFrame, ents: DataFrame, names: DataFrame, siblings: DataFrame, partitions: int,
-    folds: tuple[tuple[str, str], ...] = (), grace_days: int = 0,
+    folds: tuple[tuple[str, str], ...] = (), grace_days: int = 0, scoring: PairScoring | None = None,
+    seconds: Any = None, every_pair: bool = False,
 ) -> DataFrame:
     """Every feature of every (record, candidate) pair (:data:`radar.resolve.compare.FEATURES`): the pairs with
     every name of their entity, the sibling support and the record's columns are brought together by record,
@@ -337,10 +336,16 @@ def compare(
 
     ``pairs`` (rid, eid) are distinct. The sibling support of a pair (``alias_n``) is how many *other* records
     of the record's name core were linked to the entity by code: the records of the core linked to it, less
-    the record itself when it is one of them (a training record, whose own entity is ``t_eid``)."""
+    the record itself when it is one of them (a training record, whose own entity is ``t_eid``).
+
+    With ``scoring`` the fitted models score each record's candidates in the same Python call and only the
+    record's best candidate comes out (:meth:`radar.resolve.scoring.PairScoring.best`, in its ``BEST_SCHEMA``);
+    ``seconds``: a Spark accumulator of the scoring's CPU seconds. With ``every_pair`` too, every candidate
+    comes out scored (:meth:`radar.resolve.scoring.PairScoring.pairs`: for benchmarks and tests)."""
     own = F.col("t_eid") if "t_eid" in records.columns else F.lit(None).cast("string")
-    rec = records.select(*RECORD_FIELDS, own.alias("_own_eid"))
-    ent = ents.select(*ENTITY_FIELDS)
+    scored = ("code_owner", "uscc_status") if scoring is not None else ()
+    rec = records.select(*RECORD_FIELDS, own.alias("_own_eid"), *scored)
+    ent = ents.select(*ENTITY_FIELDS, *(["e_trusted_code"] if scoring is not None else []))
     nm = names.select("eid", *NAME_FIELDS)
     support = F.col("_sib_n") - F.when(F.col("_own_eid") == F.col("eid"), 1).otherwise(0)
     # the entity's side first (by eid), then spread by record: the wide rows cross one shuffle, and the record
@@ -361,9 +366,19 @@ def compare(
 
     def batches(it: Any) -> Any:
         for whole in whole_records(it):
-            yield compare_records(whole, folds, grace_days)[FEATURE_COLUMNS]
+            features = compare_records(whole, folds, grace_days)[FEATURE_COLUMNS]
+            if scoring is None or features.empty:
+                yield features
+                continue
+            # the record's code and its status, the candidate's trusted code: what the scoring reads besides
+            features = features.merge(whole[["rid", *scored]].drop_duplicates("rid"), on="rid", how="left").merge(
+                whole[["eid", "e_trusted_code"]].drop_duplicates("eid"), on="eid", how="left"
+            )
+            yield scoring.pairs(features) if every_pair else scoring.best(features, seconds)
 
-    return wide.mapInPandas(batches, FEATURE_SCHEMA)
+    if scoring is None:
+        return wide.mapInPandas(batches, FEATURE_SCHEMA)
+    return wide.mapInPandas(batches, scoring.pairs_schema() if every_pair else BEST_SCHEMA)
 
 
 def whole_records(batches: Any) -> Any:
@@ -386,52 +401,3 @@ def whole_records(batches: Any) -> Any:
             yield pdf.iloc[:cut]
     if carry is not None and len(carry):
         yield carry
-
-
-def logit(model: MatchModel) -> Column:
-    """The log-odds of a match under the model, as a Spark expression over the feature columns."""
-    z = F.lit(model.intercept)
-    for f, c in zip(model.features, model.coef, strict=True):
-        z = z + F.col(f) * F.lit(c)
-    return z
-
-
-def probability(model: MatchModel) -> Column:
-    """P(match) of a pair under the model, as a Spark expression over the feature columns."""
-    return F.lit(1.0) / (F.lit(1.0) + F.exp(-logit(model)))
-
-
-def add_rivals(scored: DataFrame, z: Column, cap: float, gap: float) -> DataFrame:
-    """The second-stage features (:data:`radar.resolve.compare.RIVAL_FEATURES`) of each candidate from its
-    first-stage log-odds ``z``: window functions over the record's candidates, as
-    :func:`radar.resolve.compare.rivals` computes them in pandas."""
-    w = Window.partitionBy("rid")
-    ranked = w.orderBy(F.col("first_logit").desc(), F.col("eid"))
-    # candidates at most ``gap`` below (a range frame takes whole offsets: log-odds in units of ``gap``)
-    near = (
-        w.orderBy(F.col("first_logit") / F.lit(gap)).rangeBetween(-1, Window.unboundedFollowing) if gap > 0
-        else w.orderBy("first_logit").rangeBetween(Window.currentRow, Window.unboundedFollowing)
-    )
-    f = (
-        scored.withColumn("first_logit", F.greatest(F.least(z, F.lit(cap)), F.lit(-cap)))
-        .withColumn("_zr", F.row_number().over(ranked))
-        .withColumn("_z1", F.max("first_logit").over(w))
-        .withColumn("_z2", F.max(F.when(F.col("_zr") == 2, F.col("first_logit"))).over(w))
-        .withColumn("_zn", F.count(F.lit(1)).over(near))
-    )
-    top = F.col("first_logit") >= F.col("_z1")
-    other = F.when(top, F.coalesce(F.col("_z2"), F.lit(-cap))).otherwise(F.col("_z1"))
-    lead = F.greatest(F.least(F.col("first_logit") - other, F.lit(cap)), F.lit(-cap))
-    ahead = F.greatest(lead, F.lit(0.0))
-    is_top = top.cast("double")
-    return f.select(
-        *[c for c in scored.columns if c not in RIVAL_FEATURES or c == "n_candidates"],
-        "first_logit",
-        lead.alias("lead"),
-        is_top.alias("is_top"),
-        F.log1p((F.col("_zn") - 1).cast("double")).alias("close_rivals"),
-        ahead.alias("lead_ahead"),
-        F.least(F.col("first_logit"), F.lit(0.0)).alias("logit_below_zero"),
-        (F.col("first_logit") * ahead / F.lit(cap)).alias("logit_x_lead"),
-        *[(is_top * (F.col(c) if c in scored.columns else F.lit(0.0))).alias(f"top_{c}") for c in TOP_FEATURES],
-    )
