@@ -13,9 +13,11 @@
 3. **Comparison**: :mod:`radar.resolve.compare` in ``mapInPandas``, all candidates of a record at once
    (rapidfuzz, vectorised per batch): the closest name of each candidate, then how the candidate compares
    with the record's other candidates.
-4. **Probability**: the logistic model of :mod:`radar.resolve.model`, evaluated as a Spark expression.
+4. **Probability**: the models of :mod:`radar.resolve.model` (the first stage, then each candidate against the
+   record's others), scored in the same ``mapInPandas`` call as the comparison (:mod:`radar.resolve.scoring`):
+   only each record's best candidate comes out.
 
-Training pairs come out of the same pipeline: records linked by identifier, their code set aside.
+Training pairs come out of the same pipeline, compared first: records linked by identifier, their code set aside.
 """
 
 from __future__ import annotations
