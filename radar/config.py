@@ -109,6 +109,8 @@ class MatchSettings(_Strict):
 
     accept: float = Field(0.9, gt=0, le=1)
     review: float = Field(0.5, ge=0, le=1)
+    # candidates within this probability of the best are ties: an ambiguous name, said so to the reviewer
+    tie_margin: float = Field(0.01, ge=0, lt=1)
     seed: int = 2024
     train_records: int = Field(20000, ge=1)
     min_train_records: int = Field(300, ge=1)

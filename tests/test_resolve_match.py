@@ -435,7 +435,7 @@ def _scoring(second: Any = None, gbm: Any = None, first: Any = None) -> Any:
     from radar.resolve.scoring import PairScoring
 
     first = first or MatchModel(("name_ratio", "addr_key"), (10.0, 3.0), -6.0, {})
-    return PairScoring(first, second, gbm, CAP, GAP, accept=0.8, review=0.5)
+    return PairScoring(first, second, gbm, CAP, GAP, accept=0.8, review=0.5, tie_margin=0.01)
 
 
 def _candidates(rows: list[tuple[Any, ...]]) -> pd.DataFrame:

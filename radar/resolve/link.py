@@ -591,7 +591,7 @@ def resolve_links(
 
     # each record's candidates scored where they are compared; only its best candidate comes back (with its
     # reasons, how many come close, and its probability as the decision reads it: see PairScoring.best)
-    scoring = PairScoring(model, second, gbm, s2.logit_cap, s2.close_gap, m.accept, m.review)
+    scoring = PairScoring(model, second, gbm, s2.logit_cap, s2.close_gap, m.accept, m.review, m.tie_margin)
     # what the scoring costs on the executors (read by the job once the links are written)
     figures["scoring_seconds"] = pairs.sparkSession.sparkContext.accumulator(0.0)
     if keep_pairs:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radar.resolve.compare import FEATURE_LABELS, rivals
+from radar.resolve.compare import FEATURE_LABELS, FEATURES, RIVAL_FEATURES, rivals
 from radar.resolve.model import GbmModel, MatchModel
 
 # what a record's best candidate carries out of the comparison (see ``PairScoring.best``)
@@ -38,7 +38,7 @@ class PairScoring:
     ``model``: the first stage; ``second``: the logistic second stage (its weights give the reasons; None
     without a second stage); ``gbm``: the gradient-boosted second stage, which gives the probability when
     present; ``cap``/``gap``: ``second_stage.logit_cap`` and ``close_gap``; ``accept``/``review``: the
-    match thresholds."""
+    match thresholds; ``tie_margin``: how close to the best a candidate ties with it."""
 
     model: MatchModel
     second: MatchModel | None
@@ -47,6 +47,7 @@ class PairScoring:
     gap: float
     accept: float
     review: float
+    tie_margin: float
 
     def probabilities(self, f: pd.DataFrame) -> pd.DataFrame:
         """``f`` (the features of every candidate of whole records, with the record's ``code_owner`` and
@@ -73,8 +74,6 @@ class PairScoring:
 
     def pairs_schema(self) -> str:
         """The columns of :meth:`pairs`: the pair, its features, the second stage's, ``p`` and the reasons."""
-        from radar.resolve.compare import FEATURES, RIVAL_FEATURES
-
         extra = [c for c in RIVAL_FEATURES if c not in FEATURES] if self.second is not None else []
         return ", ".join(["rid string", "eid string", *[f"{c} double" for c in (*FEATURES, *extra)],
                           "code_owner string", "uscc_status string", "p double", "evidence string"])
@@ -82,7 +81,7 @@ class PairScoring:
     def best(self, f: pd.DataFrame, seconds: Any = None) -> pd.DataFrame:
         """The best candidate of each record of ``f`` (see :meth:`probabilities`; whole records only), in
         :data:`BEST_SCHEMA`: the highest probability (then the smallest entity id), its reasons, how many
-        candidates come within 0.01 of it (``ties``) and its probability as the decision reads it: below
+        candidates come within ``tie_margin`` of it (``ties``) and its probability as the decision reads it: below
         ``accept`` when a runner-up reaches ``review`` (a question for a reviewer), at least ``accept`` when the
         record's own code names it and it reaches ``review`` (``owner_ok``). ``seconds``: a Spark accumulator
         adding up the CPU seconds of the scoring."""
@@ -94,7 +93,7 @@ class PairScoring:
         size = np.diff(np.r_[start, len(s)])
         top = p[start]
         runner_up = np.where(size > 1, p[np.minimum(start + 1, len(p) - 1)], 0.0)
-        ties = np.add.reduceat((p >= np.repeat(top, size) - 0.01).astype(np.int64), start)
+        ties = np.add.reduceat((p >= np.repeat(top, size) - self.tie_margin).astype(np.int64), start)
         b = s.iloc[start].reset_index(drop=True)
         p_best = np.where(runner_up >= self.review, np.minimum(top, self.accept - 1e-4), top)
         owner_ok = (b["eid"] == b["code_owner"]).to_numpy(dtype=bool) & (top >= self.review)
@@ -130,6 +129,7 @@ def row_logit(model: MatchModel, X: pd.DataFrame) -> np.ndarray:
 
 
 def _expit(z: np.ndarray) -> np.ndarray:
+    """The logistic function (P(match) of log-odds ``z``)."""
     return 1.0 / (1.0 + np.exp(-z))
 
 
