@@ -580,8 +580,10 @@ def test_a_code_one_character_off_links_by_near_code(
     spark: Any, master: tuple[Any, Any], ent: pd.DataFrame
 ) -> None:
     typo = U_HT[:4] + ("7" if U_HT[4] != "7" else "8") + U_HT[5:]  # one character off 恒通物流's code only
+    two_off = typo[:5] + ("7" if U_HT[5] != "7" else "8") + U_HT[6:]  # two, side by side: no typo
     rows = [
         _pen("n-typo", "恒通物流有限公司", typo),
+        _pen("n-two-off", "恒通物流有限公司", two_off),
         _pen("n-exact", "恒通物流有限公司", U_HT),  # settled by its code: no near-code search
         _pen("n-typo-no-name", None, typo),  # a typo is confirmed only by a name
     ]
@@ -591,6 +593,7 @@ def test_a_code_one_character_off_links_by_near_code(
     got = out.set_index("key")
     assert (got.loc["n-typo", "rule"], got.loc["n-typo", "entity_id"]) == ("near_code", ent.loc[U_HT, "entity_id"])
     assert got.loc["n-typo", "probability"] == POLICY.match.near_code_probability
+    assert got.loc["n-two-off", "rule"] != "near_code"
     assert (got.loc["n-exact", "rule"], got.loc["n-exact", "entity_id"]) == ("uscc", ent.loc[U_HT, "entity_id"])
     assert got.loc["n-typo-no-name", "entity_id"] is None and got.loc["n-typo-no-name", "method"] == "unlinked"
 
@@ -607,3 +610,23 @@ def test_code_of_an_entity_without_a_legal_representative_is_checked_too(
     assert pd.isna(ent.loc[U_HT, "legal_rep_name"])
     assert got.loc["o-wrong", "wrong_code"] and got.loc["o-wrong", "entity_id"] != ent.loc[U_HT, "entity_id"]
     assert (got.loc["o-right", "rule"], got.loc["o-right", "entity_id"]) == ("uscc", ent.loc[U_HT, "entity_id"])
+
+
+def test_identifier_rules_in_order_of_precedence(spark: Any, master: tuple[Any, Any], ent: pd.DataFrame) -> None:
+    """A record's USCC settles it before its registration number; another entity's USCC (the name disagrees)
+    leaves the registration number to settle it, flagged as a wrong code; a natural person's registration
+    number links nothing. (Later rules are not looked up once an earlier one settles the record.)"""
+    reg_no = "211300000012345"  # 老字号's
+    rows = [
+        _pen("r-code-first", "鑫盛商贸有限公司", U_XS, business_reg_no=reg_no),
+        _pen("r-wrong-code", "老字号", U_XS, business_reg_no=reg_no),
+        _pen("r-person", "李华", category="自然人", business_reg_no=reg_no),
+    ]
+    m = mentions(ingest_table(spark, "penalty", rows), "penalty")
+    got = link_records(m, master[0], POLICY, identifiers=master[1]).toPandas()
+    got = got.set_index(got["record_key"].str.split("|").str[1])
+    first = got.loc["r-code-first"]
+    assert (first["rule"], first["entity_id"], first["wrong_code"]) == ("uscc", ent.loc[U_XS, "entity_id"], False)
+    wrong = got.loc["r-wrong-code"]
+    assert (wrong["rule"], wrong["entity_id"], wrong["wrong_code"]) == ("reg_no", ent.loc[U_REG, "entity_id"], True)
+    assert got.loc["r-person", "entity_id"] is None and got.loc["r-person", "method"] == "unlinked"

@@ -39,7 +39,7 @@ from radar.config import MatchSettings, ResolvePolicy
 from radar.ingest.parse import ident
 from radar.reference import city_districts, industry_sections
 from radar.resolve.compare import FEATURES, rivals
-from radar.resolve.entities import USCC_ALPHABET
+from radar.resolve.entities import USCC_ALPHABET, hamming_sql
 from radar.resolve.match import candidate_pairs, compare, entity_names, entity_side
 from radar.resolve.model import (
     GbmModel,
@@ -228,6 +228,8 @@ IDENTIFIER_RULES = (
     ("reg_no", "reg_key", "reg_no", True),
     ("written_code", "code18", "written_code", False),
 )
+# the rules whose code, held by an entity the record's name disagrees with, makes that entity the code's owner
+OWNER_RULES = ("uscc", "org_code")
 
 
 def entity_name_book(names: DataFrame, ents: DataFrame) -> DataFrame:
@@ -307,21 +309,25 @@ def identifier_links(
     book = entity_name_book(names, ents).localCheckpoint()
     out = rec
     links, owners = [], []
+    settled_before = F.lit(False)
     for rule, key, id_type, trusted in IDENTIFIER_RULES:
         e, a = f"_e_{rule}", f"_a_{rule}"
         u = _unique(identifiers, id_type, trusted).select(F.col("value").alias("_value"), F.col("eid").alias(e))
         b = book.select(F.col("eid").alias(e), F.col("v_cores").alias("_vc"), F.col("e_rep").alias("_rep"),
                         F.col("e_person_named").alias("_pn"))
+        # a natural person's key is not looked up, nor a later rule's key once an earlier rule settled the record
+        # (its finding would be ignored) unless the rule can name a code's owner: a null key skips the lookups
+        look = ~F.col("natural_person") if rule in OWNER_RULES else ~F.col("natural_person") & ~settled_before
         out = (
-            out.join(F.broadcast(u), F.col(key) == F.col("_value"), "left").drop("_value")
-            .withColumn(e, F.when(~F.col("natural_person"), F.col(e)))
+            out.join(F.broadcast(u), F.when(look, F.col(key)) == F.col("_value"), "left").drop("_value")
             .join(F.broadcast(b), e, "left")
             .withColumn(a, F.col(e).isNotNull() & name_agreement(policy, F.col("_vc"), F.col("_rep"), F.col("_pn")))
             .drop("_vc", "_rep", "_pn")
         )
         counts = F.col(e).isNotNull() if rule == "reg_no" else F.col(a)
         links.append((counts, F.col(e), rule))
-        if rule in ("uscc", "org_code"):
+        settled_before = settled_before | F.coalesce(counts, F.lit(False))
+        if rule in OWNER_RULES:
             owners.append(F.when(F.col(e).isNotNull() & ~F.col(a), F.col(e)))
     eid = F.coalesce(*[F.when(c, x) for c, x, _ in links])
     rule_col = F.coalesce(*[F.when(c, F.lit(r)) for c, _, r in links])
@@ -333,22 +339,27 @@ def identifier_links(
     )
 
     # near codes, only where no identifier settles the record: the few codes written by those records are
-    # broadcast against the entities' codes, each with one character masked in turn
+    # broadcast against the entities' codes
     open_codes = settled.where(
         F.col("eid").isNull() & F.col("code18").isNotNull() & ~F.col("natural_person")
     ).select("rid", "code18", *NAME_CHECK_COLUMNS)
     codes = identifiers.where(F.col("id_type").isin("uscc", "written_code") & (F.length("id_value") == 18))
     codes = codes.select(F.col("id_value").alias("_code"), F.col("entity_id").alias("eid")).distinct()
-    pos = F.sequence(F.lit(1), F.lit(18))
+    # two codes one character apart are equal outside one of six blocks of three: each code is keyed six
+    # times, a block masked in turn (not 18 times, a character at a time), and a pair so found is kept when
+    # exactly one character differs
+    starts = F.array(*[F.lit(i) for i in range(1, 19, 3)])
 
     def masked(c: str) -> Column:
-        return F.explode(F.transform(pos, lambda i: F.concat(F.substring(c, 1, i - 1), F.lit("_"), F.substring(c, i + 1, 18))))
+        return F.explode(F.transform(
+            starts, lambda i: F.concat(F.substring(c, 1, i - 1), F.lit("___"), F.substring(c, i + 3, 18))
+        ))
 
     rkeys = open_codes.select("code18").distinct().select("code18", masked("code18").alias("_m"))
     near_codes = (
         codes.select("_code", "eid", masked("_code").alias("_m"))
         .join(F.broadcast(rkeys), "_m")
-        .where(F.col("code18") != F.col("_code"))
+        .where(F.expr(hamming_sql("code18", "_code")) == 1)
         .select("code18", "eid")
         .distinct()
     )
