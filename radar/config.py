@@ -41,6 +41,8 @@ class SparkSettings(_Strict):
     master: str
     driver_memory: str = "4g"
     shuffle_partitions: int = Field(8, ge=1)
+    # options of the driver's JVM (in local mode the executors run inside it), after our logging settings
+    driver_java_options: list[str] = Field(default_factory=list)
     conf: dict[str, str] = Field(default_factory=dict)
 
 

@@ -10,6 +10,8 @@ import pytest
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+TEST_JVM_OPTION = "-Dradar.session=tests"  # a profile's JVM option, to see that it reaches the driver JVM
+
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
@@ -18,7 +20,8 @@ def spark() -> Iterator[object]:
     from radar.spark import spark_session
 
     prof = Profile(
-        spark=SparkSettings(master="local[2]", driver_memory="2g", shuffle_partitions=4),
+        spark=SparkSettings(master="local[2]", driver_memory="2g", shuffle_partitions=4,
+                            driver_java_options=[TEST_JVM_OPTION]),
         store_url="sqlite://",
         mlflow_tracking_uri="sqlite://",
         mlflow_artifact_location="/tmp",
