@@ -16,12 +16,12 @@ TEST_JVM_OPTION = "-Dradar.session=tests"  # a profile's JVM option, to see that
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
     """The one SparkSession of the test run (local, 2 threads, few shuffle partitions)."""
-    from radar.config import Profile, SparkSettings
+    from radar.config import Profile, SparkSettings, profile
     from radar.spark import spark_session
 
-    prof = Profile(
+    prof = Profile(  # the local profile's JVM, smaller
         spark=SparkSettings(master="local[2]", driver_memory="2g", shuffle_partitions=4,
-                            driver_java_options=[TEST_JVM_OPTION]),
+                            driver_java_options=[*profile("local").spark.driver_java_options, TEST_JVM_OPTION]),
         store_url="sqlite://",
         mlflow_tracking_uri="sqlite://",
         mlflow_artifact_location="/tmp",
