@@ -7,7 +7,6 @@ A bad value stops with one message naming the file and the key, e.g.
 from __future__ import annotations
 
 import os
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -33,10 +32,6 @@ def conf_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "conf"
 
 
-# a HotSpot compiler-directive pattern: slash-separated class, a dot, the method; '*' only at either end of each
-_METHOD_PATTERN = re.compile(r"\*?[\w/$]*\*?\.\*?[\w$<>]*\*?")
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -48,18 +43,7 @@ class SparkSettings(_Strict):
     shuffle_partitions: int = Field(8, ge=1)
     # options of the driver's JVM (in local mode the executors run inside it), after our logging settings
     driver_java_options: list[str] = Field(default_factory=list)
-    # methods the driver JVM compiles with C1 only, never with its optimising compiler C2 (HotSpot method
-    # patterns: "org/codehaus/*.*"); see radar.spark.compiler_directives
-    jit_c1_only: list[str] = Field(default_factory=list)
     conf: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("jit_c1_only")
-    @classmethod
-    def _method_patterns(cls, v: list[str]) -> list[str]:
-        bad = [p for p in v if not _METHOD_PATTERN.fullmatch(p)]
-        if bad:
-            raise ValueError(f"not a HotSpot method pattern (package/Class.method, * at either end): {bad}")
-        return v
 
 
 class Profile(_Strict):

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -35,35 +32,10 @@ def check_java() -> None:
             return
 
 
-def compiler_directives(patterns: list[str]) -> Path:
-    """A HotSpot compiler-directives file that keeps the methods ``patterns`` match from C2 (they stay compiled
-    by C1), written once per content to the temporary folder (atomically: sessions may start side by side).
-
-    On a 2-core machine the JIT's C2 thread competes with the two task threads. A profile of the small city's
-    ingest spent 31 s of C2 time in a 74-s run, some 13 s of it optimising the machinery of query planning
-    (janino, which compiles the generated code, ANTLR, ASM, Java serialisation): code that runs once per query,
-    not once per row. Keeping it at C1 made the small city's ingest 13 % faster and left the city's unchanged
-    (bench/results/ingest.json: jit.c1_only_planning).
-    """
-    text = json.dumps([{"match": patterns, "c2": {"Exclude": True}}], indent=1)
-    path = Path(tempfile.gettempdir()) / f"radar-jit-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".radar-jit-")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    return path
-
-
 def driver_java_options(settings: SparkSettings) -> str:
-    """The driver JVM's options: our logging configuration, the compiler directives of ``jit_c1_only``, then the
-    profile's ``driver_java_options``."""
+    """The driver JVM's options: our logging configuration, then the profile's ``driver_java_options``."""
     log4j = Path(__file__).with_name("log4j2.properties")
-    opts = [f"-Dlog4j2.configurationFile=file:{log4j}"]
-    if settings.jit_c1_only:
-        opts += ["-XX:+UnlockDiagnosticVMOptions",
-                 f"-XX:CompilerDirectivesFile={compiler_directives(settings.jit_c1_only)}"]
-    return " ".join([*opts, *settings.driver_java_options])
+    return " ".join([f"-Dlog4j2.configurationFile=file:{log4j}", *settings.driver_java_options])
 
 
 def spark_session(profile: Profile, app_name: str = "radar") -> SparkSession:

@@ -19,11 +19,9 @@ def spark() -> Iterator[object]:
     from radar.config import Profile, SparkSettings, profile
     from radar.spark import spark_session
 
-    local = profile("local").spark
     prof = Profile(  # the local profile's JVM, smaller
         spark=SparkSettings(master="local[2]", driver_memory="2g", shuffle_partitions=4,
-                            driver_java_options=[*local.driver_java_options, TEST_JVM_OPTION],
-                            jit_c1_only=local.jit_c1_only),
+                            driver_java_options=[*profile("local").spark.driver_java_options, TEST_JVM_OPTION]),
         store_url="sqlite://",
         mlflow_tracking_uri="sqlite://",
         mlflow_artifact_location="/tmp",
