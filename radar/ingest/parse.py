@@ -135,8 +135,9 @@ def money_of_clean(t: str, unit: str, unit_sql: str | None = None) -> str:
 
 
 def int_of_clean(t: str) -> str:
-    """An integer from cleaned text; null when not numeric."""
-    return f"CAST(try_cast(regexp_replace({t}, '[,，\\\\s人岁]', '') AS DOUBLE) AS INT)"
+    """An integer from cleaned text (a fraction truncated); null when not numeric or beyond the integer range
+    (a plain CAST would fail the whole parse on one huge number under ANSI mode)."""
+    return f"try_cast(try_cast(regexp_replace({t}, '[,，\\\\s人岁]', '') AS DOUBLE) AS INT)"
 
 
 _TRUE = ["是", "y", "yes", "1", "true", "t"]
