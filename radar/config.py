@@ -66,8 +66,6 @@ class RunPolicy(_Strict):
 class IngestPolicy(_Strict):
     late_publication_working_days: int = Field(default=7, ge=0)
     cache_keep_days: float = Field(default=30, ge=0)
-    # how the slots are cleaned and typed: Spark SQL projections, or polars over Arrow batches (radar/ingest/vector.py)
-    parser: Literal["sql", "arrow"] = "sql"
 
 
 class BlockingSettings(_Strict):

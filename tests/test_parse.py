@@ -154,6 +154,8 @@ def test_decimals_and_integers(spark: Any) -> None:
     cases: dict[str | None, tuple[float | None, int | None]] = {
         "1,234.5": (1234.5, 1234), "１２３": (123.0, 123), " 42 ": (42.0, 42), "-5": (-5.0, -5),
         "35岁": (None, 35), "abc": (None, None), "": (None, None), None: (None, None),
+        # beyond the integer range: not an integer (and not a failed parse of the whole file under ANSI mode)
+        "3000000000": (3e9, None), "2147483647.9": (2147483647.9, 2147483647),
     }
     got = evaluate(spark, list(cases), {"dec": P.parse_decimal("x"), "i": P.parse_int("x")})
     assert not mismatches(got, {v: d for v, (d, _) in cases.items()}, "dec")

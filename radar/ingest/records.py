@@ -345,7 +345,7 @@ _PASSED = ["record_type", "_extra", "_raw", "_malformed", "_blk", "_idx", "_key"
 UNDECODABLE = tuple(f"undecodable bytes: the row is not valid {e}" for e in ENCODINGS)
 
 
-def parse_slots(df: DataFrame, src: Sources, vectorised: bool = False) -> DataFrame:
+def parse_slots(df: DataFrame, src: Sources) -> DataFrame:
     """Typed slots, data-quality issues, the quarantine reason and the record columns of ``slot_source`` rows
     of any record types, in the staging shape (``staging_schema``) plus ``_key``.
 
@@ -358,10 +358,40 @@ def parse_slots(df: DataFrame, src: Sources, vectorised: bool = False) -> DataFr
     """
     layout = slot_layout(src)
     slots = layout.names()
+    dates = [i for k, i in slots if k == "date"]
+    typed_kinds = [(k, i) for k, i in slots if k != "string"]  # their cleaned text tells a bad value from none
+    s_dates = [f"s_date_{i}" for i in dates]  # the text of an unparseable required date goes into its reason
     tasks = parse_tasks(df)
     if tasks is not None:
         df = df.coalesce(tasks)  # no shuffle; row numbers are taken below it (read_source)
-    opened = _typed_by_arrow(df, src, layout) if vectorised else _typed_by_sql(df, src, layout)
+    cleaned = df.selectExpr(*_PASSED, *s_dates, *[f"{parse.clean_text(f's_{k}_{i}')} AS c_{k}_{i}" for k, i in slots])
+
+    def typed_sql(k: str, i: int) -> str:
+        c = f"c_{k}_{i}"
+        return {
+            "date": parse.date_of_clean(c, src.timezone),
+            "money": parse.money_of_clean(c, "yuan", f"IF((_wan & {1 << i}) != 0, 'wan', 'yuan')"),
+            "decimal": parse.decimal_of_clean(c),
+            "int": parse.int_of_clean(c),
+            "bool": parse.bool_of_clean(c),
+            "list": parse.list_of_clean(c, src.list_separators, src.list_keep_whole),
+        }.get(k, c)
+
+    all_empty = " AND ".join(f"c_{k}_{i} IS NULL" for k, i in slots) or "true"
+    # a date slot's parsed date is d_date_<i> until open-ended dates are told apart; a string slot's value is its
+    # cleaned text
+    typed = cleaned.selectExpr(
+        *_PASSED, *s_dates, *[f"c_{k}_{i}" for k, i in typed_kinds],
+        *[f"{typed_sql(k, i)} AS {'d' if k == 'date' else 't'}_{k}_{i}" for k, i in slots],
+        f"({all_empty}) AS _empty",
+    )
+    opened = typed.selectExpr(
+        *_PASSED, *s_dates, *[f"c_{k}_{i}" for k, i in typed_kinds],
+        *[f"t_{k}_{i}" for k, i in slots if k != "date"], "_empty",
+        *[f"{parse.open_ended_of(f'c_date_{i}', f'd_date_{i}', src.sentinel_dates)} AS o_date_{i}" for i in dates],
+        *[f"CASE WHEN {parse.open_ended_of(f'c_date_{i}', f'd_date_{i}', src.sentinel_dates)} "
+          f"THEN CAST(NULL AS DATE) ELSE d_date_{i} END AS t_date_{i}" for i in dates],
+    )
 
     def cleaned_of(k: str, i: int) -> str:  # a string slot's cleaned text is its value
         return f"t_{k}_{i}" if k == "string" else f"c_{k}_{i}"
@@ -438,68 +468,6 @@ def parse_slots(df: DataFrame, src: Sources, vectorised: bool = False) -> DataFr
         f"{parse.uscc_status_sql('party_uscc_raw', src.placeholder_uscc, normalized=True)} AS uscc_status",
         "_key",
     )
-
-
-
-def _typed_by_sql(df: DataFrame, src: Sources, layout: SlotLayout) -> DataFrame:
-    """The cleaned, typed and open-ended stages of ``parse_slots`` as Spark SQL projections."""
-    slots = layout.names()
-    dates = [i for k, i in slots if k == "date"]
-    typed_kinds = [(k, i) for k, i in slots if k != "string"]
-    s_dates = [f"s_date_{i}" for i in dates]
-    cleaned = df.selectExpr(*_PASSED, *s_dates, *[f"{parse.clean_text(f's_{k}_{i}')} AS c_{k}_{i}" for k, i in slots])
-
-    def typed_sql(k: str, i: int) -> str:
-        c = f"c_{k}_{i}"
-        return {
-            "date": parse.date_of_clean(c, src.timezone),
-            "money": parse.money_of_clean(c, "yuan", f"IF((_wan & {1 << i}) != 0, 'wan', 'yuan')"),
-            "decimal": parse.decimal_of_clean(c),
-            "int": parse.int_of_clean(c),
-            "bool": parse.bool_of_clean(c),
-            "list": parse.list_of_clean(c, src.list_separators, src.list_keep_whole),
-        }.get(k, c)
-
-    all_empty = " AND ".join(f"c_{k}_{i} IS NULL" for k, i in slots) or "true"
-    # a date slot's parsed date is d_date_<i> until open-ended dates are told apart; a string slot's value is its
-    # cleaned text
-    typed = cleaned.selectExpr(
-        *_PASSED, *s_dates, *[f"c_{k}_{i}" for k, i in typed_kinds],
-        *[f"{typed_sql(k, i)} AS {'d' if k == 'date' else 't'}_{k}_{i}" for k, i in slots],
-        f"({all_empty}) AS _empty",
-    )
-    return typed.selectExpr(
-        *_PASSED, *s_dates, *[f"c_{k}_{i}" for k, i in typed_kinds],
-        *[f"t_{k}_{i}" for k, i in slots if k != "date"], "_empty",
-        *[f"{parse.open_ended_of(f'c_date_{i}', f'd_date_{i}', src.sentinel_dates)} AS o_date_{i}" for i in dates],
-        *[f"CASE WHEN {parse.open_ended_of(f'c_date_{i}', f'd_date_{i}', src.sentinel_dates)} "
-          f"THEN CAST(NULL AS DATE) ELSE d_date_{i} END AS t_date_{i}" for i in dates],
-    )
-
-
-def _typed_by_arrow(df: DataFrame, src: Sources, layout: SlotLayout) -> DataFrame:
-    """The same stages as ``_typed_by_sql``, vectorised in polars over Arrow batches (``radar.ingest.vector``)."""
-    from pyspark.sql.pandas.types import to_arrow_schema
-
-    from radar.ingest.vector import SlotSpec, typed_slots
-
-    slots = layout.names()
-    dates = [i for k, i in slots if k == "date"]
-    spec = SlotSpec(
-        slots=tuple(slots), timezone=src.timezone, sentinels=tuple(src.sentinel_dates),
-        separators=tuple(src.list_separators), keep_whole=tuple(src.list_keep_whole),
-    )
-    inputs = df.select(*_PASSED, *[f"s_{k}_{i}" for k, i in slots])
-    fields = [inputs.schema[c] for c in _PASSED]
-    fields += [T.StructField(f"s_date_{i}", T.StringType()) for i in dates]
-    fields += [T.StructField(f"c_{k}_{i}", T.StringType()) for k, i in slots if k != "string"]
-    fields += [T.StructField(f"t_{k}_{i}", _KIND_TYPE[k]) for k, i in slots if k != "date"]
-    fields += [T.StructField("_empty", T.BooleanType())]
-    fields += [T.StructField(f"o_date_{i}", T.BooleanType()) for i in dates]
-    fields += [T.StructField(f"t_date_{i}", T.DateType()) for i in dates]
-    schema = T.StructType(fields)
-    names = [f.name for f in fields]
-    return inputs.mapInArrow(typed_slots(spec, names, to_arrow_schema(schema)), schema)
 
 
 def _status_norm(record_type: str, status: str | None) -> str | None:

@@ -135,7 +135,6 @@ def _parse_new(ctx: RunContext, cache: ParseCache, groups: list[list[SourceFile]
     one that cannot be read is reported (``problem``) and the others still load.
     """
     spark, src = ctx.spark, ctx.sources
-    vectorised = ctx.policy.ingest.parser == "arrow"
     work = ctx.lake.root / "_staging" / f"ingest-{uuid.uuid4().hex[:12]}"
     _claim(work)  # a run that dies leaves it to the lake's recovery
     try:
@@ -160,7 +159,7 @@ def _parse_new(ctx: RunContext, cache: ParseCache, groups: list[list[SourceFile]
         outputs: list[Path] = []
         try:
             out = work / "parsed"
-            _write_parsed(spark, src, todo, converted, out, vectorised)
+            _write_parsed(spark, src, todo, converted, out)
             outputs.append(out)
         except Exception as e:  # a Spark failure: find the source that causes it
             if len(todo) == 1:
@@ -169,7 +168,7 @@ def _parse_new(ctx: RunContext, cache: ParseCache, groups: list[list[SourceFile]
             for i, sf in enumerate(todo if len(todo) > 1 else []):
                 out = work / f"parsed-{i}"
                 try:
-                    _write_parsed(spark, src, [sf], converted, out, vectorised)
+                    _write_parsed(spark, src, [sf], converted, out)
                     outputs.append(out)
                 except Exception as e1:
                     _fail(groups, sf, e1)
@@ -232,13 +231,12 @@ def _session_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
 
 
 def _write_parsed(spark: SparkSession, src: Any, sources: list[SourceFile], converted: dict[str, Path],
-                  out: Path, vectorised: bool = False) -> None:
-    """One Spark job: parse ``sources`` (any record types) and write them partitioned by cache key
-    (``vectorised``: the values typed by polars over Arrow batches, ``policy.ingest.parser: arrow``)."""
+                  out: Path) -> None:
+    """One Spark job: parse ``sources`` (any record types) and write them partitioned by cache key."""
     if not sources:
         return
     parts = [R.slot_source(R.read_source(spark, sf, converted.get(sf.cache_key)), sf, src) for sf in sources]
-    staged = R.parse_slots(reduce(DataFrame.unionByName, parts), src, vectorised)
+    staged = R.parse_slots(reduce(DataFrame.unionByName, parts), src)
     key = "spark.sql.optimizer.excludedRules"
     excluded = ",".join(x for x in (spark.conf.get(key, ""), _KEEP_PROJECTIONS_ABOVE_UNIONS) if x)
     with _session_conf(spark, {key: excluded, **_PARSE_CONF}):
