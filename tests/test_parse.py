@@ -83,9 +83,9 @@ DATE_CASES: dict[str | None, tuple[date | None, bool]] = {
     "2021-13-01": (None, False),
     "2021-02-30": (None, False),
     "2021-00-10": (None, False),
-    "+021-03-05": (None, False),  # Spark's date cast would read a signed year: the fast path must not see it
-    "0000-01-01": (None, True),  # year 0: before 1900, so a placeholder for open-ended as 1900-1-1 is
-    "2021-1-123": (date(2021, 1, 12), False),  # the Y-M-D prefix again (not the fast path: no dash at 8)
+    "+021-03-05": (None, False),  # a signed year is no date (Spark's date cast alone would read one)
+    "0000-01-01": (None, True),  # year 0: before 1900, a placeholder for open-ended as 1900-1-1 is
+    "2021-1-123": (date(2021, 1, 12), False),  # the Y-M-D prefix is taken, as for "2021-03-05x"
     "2021/02/29": (None, False),
     "20211345": (None, False),
     "12345": (None, False),
