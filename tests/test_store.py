@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from radar.store import (
     alert_id_for,
     create_demo_users,
 )
-from radar.store.migrate import VERSION_TABLE, head_revision
+from radar.store.migrate import VERSION_TABLE, enable_wal, head_revision
 from radar.store.models import Base
 from radar.store.store import add_working_days
 
@@ -142,6 +143,32 @@ def test_several_processes_can_open_a_fresh_database_at_once(url: str) -> None:
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, [err for _, err in results]
     assert [out.strip() for out, _ in results] == ["1"] * 6
+
+
+class _Cursor:
+    """A cursor whose first ``locked`` statements fail as SQLite fails a contended switch to WAL."""
+
+    def __init__(self, locked: int, message: str = "database is locked") -> None:
+        self.locked, self.message, self.calls = locked, message, 0
+
+    def execute(self, sql: str) -> None:
+        self.calls += 1
+        if self.calls <= self.locked:
+            raise sqlite3.OperationalError(self.message)
+
+
+def test_switch_to_wal_waits_for_a_locked_file() -> None:
+    """Another process switching a fresh file at the same moment locks it briefly: the switch is tried again
+    (SQLite's busy timeout does not cover it), and gives up with SQLite's error only after the timeout."""
+    cur = _Cursor(locked=3)
+    enable_wal(cur, timeout_s=5)
+    assert cur.calls == 4
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        enable_wal(_Cursor(locked=10**6), timeout_s=0.1)
+    other = _Cursor(locked=1, message="disk I/O error")  # not a lock: no retry
+    with pytest.raises(sqlite3.OperationalError, match="disk"):
+        enable_wal(other, timeout_s=5)
+    assert other.calls == 1
 
 
 # ---------------------------------------------------------------- upserts

@@ -4,6 +4,7 @@ The store migrates itself to the newest Alembic revision when it is opened. Seve
 a fresh database at once (the dashboard, a scoring run, a CLI command), so the upgrade runs inside one
 transaction that holds the database's write lock: ``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped
 advisory lock on PostgreSQL. Whoever comes second waits, then finds the schema at head and does nothing.
+Before that, each SQLite connection switches the file to write-ahead logging (``enable_wal``).
 
 To write a new revision after changing ``models.py``::
 
@@ -14,6 +15,8 @@ To write a new revision after changing ``models.py``::
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +59,28 @@ def current_revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
 
 
+def enable_wal(cursor: Any, timeout_s: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
+    """Put a SQLite database in write-ahead-log mode, waiting up to ``timeout_s`` for other connections.
+
+    The switch needs the file to itself, and SQLite does not always wait for it: when several processes open
+    a fresh database at once, one of them can get "database is locked" at once, busy timeout or not (here in
+    about one of a hundred rounds of eight processes opening a new file). So the switch is retried until the
+    timeout.
+    Once the file is in WAL mode the statement only reads the mode.
+    """
+    deadline = time.monotonic() + timeout_s
+    pause = 0.01
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for the store's URL; SQLite gets WAL, a busy timeout and explicit BEGIN."""
     u = make_url(url)
@@ -78,7 +103,7 @@ def make_engine(url: str) -> Engine:
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys = ON")
         if not in_memory:
-            cur.execute("PRAGMA journal_mode = WAL")
+            enable_wal(cur)
         cur.close()
 
     @event.listens_for(engine, "begin")
