@@ -65,8 +65,7 @@ def enable_wal(cursor: Any, timeout_s: float = SQLITE_BUSY_TIMEOUT_MS / 1000) ->
     The switch needs the file to itself, and SQLite does not always wait for it: when several processes open
     a fresh database at once, one of them can get "database is locked" at once, busy timeout or not (here in
     about one of a hundred rounds of eight processes opening a new file). So the switch is retried until the
-    timeout.
-    Once the file is in WAL mode the statement only reads the mode.
+    timeout. Once the file is in WAL mode the statement only reads the mode.
     """
     deadline = time.monotonic() + timeout_s
     pause = 0.01
