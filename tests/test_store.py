@@ -220,6 +220,40 @@ def test_closed_alert_reappearing_in_a_later_run_opens_a_new_alert(store: Store)
     assert len(store.list_alerts()) == 2
 
 
+def _review(key: str, eid: str, p: float = 0.6) -> dict[str, Any]:
+    return {"source_type": "complaint", "record_key": key, "entity_id": eid, "probability": p,
+            "record_name": "金鼎通讯部", "district_code": "211302"}
+
+
+def test_match_reviews_follow_the_runs_that_propose_them(store: Store) -> None:
+    """A pair is pending while runs propose it; a decision outlives later runs; a pair the newest run (of a
+    later date, or the same date again under another policy) no longer proposes becomes obsolete, while a
+    replayed older run leaves the newer run's pairs alone."""
+    rows = [_review("C1", "E1"), _review("C2", "E2"), _review("C3", "E3")]
+    assert store.upsert_match_reviews(rows, "2024-06-30")["inserted"] == 3
+    assert store.upsert_match_reviews(rows, "2024-06-30")["unchanged"] == 3
+    ids = {r["record_key"]: r["review_id"] for r in store.list_match_reviews()}
+    store.decide_match(ids["C1"], "accepted", "zhang")
+    # the same date re-run under another policy proposes C1 and C2 only (C3 was linked automatically)
+    counts = store.upsert_match_reviews(rows[:2], "2024-06-30")
+    assert (counts["decided"], counts["unchanged"], counts["obsoleted"]) == (1, 1, 1)
+    assert store.get_match_review(ids["C3"])["status"] == "obsolete"
+    with pytest.raises(StoreError, match="已失效"):
+        store.decide_match(ids["C3"], "accepted", "zhang")
+    # a later run proposes C3 again (and a changed probability for C2): pending again, refreshed
+    counts = store.upsert_match_reviews([_review("C2", "E2", 0.65), rows[2]], "2024-07-31")
+    assert (counts["refreshed"], counts["obsoleted"]) == (2, 0)
+    assert {r["record_key"] for r in store.list_match_reviews()} == {"C2", "C3"}
+    assert store.get_match_review(ids["C2"])["probability"] == 0.65
+    # replaying the June run: the July run's pairs stay pending, the decision stays
+    counts = store.upsert_match_reviews(rows[:1], "2024-06-30")
+    assert (counts["decided"], counts["obsoleted"]) == (1, 0)
+    assert {r["record_key"] for r in store.list_match_reviews()} == {"C2", "C3"}
+    assert store.match_decisions() == [
+        {"source_type": "complaint", "record_key": "C1", "entity_id": "E1", "decision": "accepted"}
+    ]
+
+
 def test_upsert_checks_rows_and_sets_deadlines(store: Store) -> None:
     with pytest.raises(StoreError, match="severity"):
         store.upsert_alerts([_row(severity="urgent")], "2024-06-30", due_days=DUE)

@@ -657,7 +657,9 @@ class Store:
         ``entity_uscc``, ``district_code`` and ``evidence`` (a list or dict, or its JSON text). A new pair is
         ``inserted`` as pending; a pending pair from an earlier run is ``refreshed`` (its figures and
         ``last_as_of``); a decided pair is left as decided (``decided``); the same run again changes nothing
-        (``unchanged``). Pending pairs of earlier runs that this run no longer proposes become ``obsolete``.
+        (``unchanged``). Pending pairs that this run no longer proposes become ``obsolete``: those of earlier runs,
+        and those of an earlier run of the same date (a re-run under another policy); a replayed older run
+        leaves the newer runs' pairs alone.
         """
         run = _check_as_of(as_of)
         counts = {"inserted": 0, "refreshed": 0, "unchanged": 0, "decided": 0, "obsoleted": 0}
@@ -701,7 +703,7 @@ class Store:
                         counts["refreshed"] += 1
                     else:
                         counts["unchanged"] += 1
-            stale = select(MatchReview).where(MatchReview.status == "pending", MatchReview.last_as_of < run)
+            stale = select(MatchReview).where(MatchReview.status == "pending", MatchReview.last_as_of <= run)
             for r in s.scalars(stale):
                 if r.review_id not in wanted:
                     r.status = "obsolete"
