@@ -806,6 +806,12 @@ def test_match_reviews_are_scoped_masked_and_decided_by_allowed_roles(lake: Path
     assert seen["C-R2"]["record_name"] == "李*"  # an operator's name: personal data
     assert "13812345678" not in seen["P-R1"]["record_address"] and "138****5678" in seen["P-R1"]["record_address"]
     assert seen["P-R1"]["record_name"] == "双塔甲商贸"
+    # filters, applied by the store: one record type (most likely first), the likelier proposals only
+    assert [r["record_key"] for r in analyst.match_reviews(source_type="complaint")] == ["C-R3", "C-R2"]
+    assert [r["record_key"] for r in analyst.match_reviews(min_probability=0.7)] == ["C-R3", "P-R1"]
+    assert [r["record_key"] for r in shuangta.match_reviews(source_type="complaint", min_probability=0.7)] == []
+    assert analyst.match_review_types() == {"complaint": 2, "penalty": 1}
+    assert shuangta.match_review_types() == {"complaint": 1, "penalty": 1}
     with pytest.raises(AccessDenied):
         analyst.decide_match(ids["P-R1"], "accepted")
 
@@ -843,6 +849,21 @@ def test_review_page_lists_the_jurisdictions_queue_and_stores_a_decision(app_env
     r = store.get_match_review(ids["C-R2"])
     assert (r["status"], r["decided_by"], r["note"]) == ("rejected", "shuangta", "经营者与投诉对象不符")
     assert set(at.dataframe[0].value["记录编号"]) == {"P-R1"}
+
+
+def test_review_page_filters_by_record_type_and_probability(app_env: Path, store: Store) -> None:
+    _add_reviews(store)
+    at = _login(_app().run(), "admin")
+    at.switch_page("views/review.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="review_type").options == ["全部", "12315投诉举报（2）", "行政处罚（1）"]
+    at.selectbox(key="review_type").select("complaint").run()
+    assert list(at.dataframe[0].value["记录编号"]) == ["C-R3", "C-R2"]
+    at.number_input(key="review_min_p").set_value(0.7).run()
+    assert not at.exception, at.exception
+    assert list(at.dataframe[0].value["记录编号"]) == ["C-R3"]
+    at.number_input(key="review_min_p").set_value(0.9).run()
+    assert any("没有符合条件" in i.value or "暂无待复核" in i.value for i in at.info)
 
 
 def test_review_page_is_read_only_and_masked_for_analysts(app_env: Path, store: Store) -> None:

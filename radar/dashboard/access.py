@@ -715,19 +715,29 @@ class LakeAccess:
         return out
 
     def match_reviews(
-        self, status: str | list[str] | None = "pending", district: str | list[str] | None = None
+        self,
+        status: str | list[str] | None = "pending",
+        district: str | list[str] | None = None,
+        source_type: str | None = None,
+        min_probability: float | None = None,
     ) -> list[dict[str, Any]]:
         """Uncertain record-to-entity matches whose candidate entity lies in the jurisdiction (most likely
-        first); asking for a foreign district is refused."""
+        first), of one record type and at least ``min_probability`` likely when given; asking for a foreign
+        district is refused."""
         districts = self._check_district_filter(district)
         rows = self.store.list_match_reviews(
-            districts=districts, status=status, limit=self.settings.pages.alerts_limit
+            districts=districts, status=status, limit=self.settings.pages.alerts_limit,
+            source_types=[source_type] if source_type else None, min_probability=min_probability,
         )
         return self._mask_reviews([r for r in rows if self.in_scope(r["district_code"])])
 
     def match_review_counts(self) -> dict[str, int]:
         """Number of match reviews per status in the jurisdiction."""
         return self.store.review_counts(self.districts or None)
+
+    def match_review_types(self, status: str = "pending") -> dict[str, int]:
+        """Number of match reviews of one status per record type in the jurisdiction, largest first."""
+        return self.store.review_counts_by_type(self.districts or None, status)
 
     def _review_in_scope(self, review_id: str) -> dict[str, Any]:
         review = self.store.get_match_review(review_id)

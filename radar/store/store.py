@@ -716,13 +716,20 @@ class Store:
         districts: list[str] | None = None,
         status: str | list[str] | None = "pending",
         limit: int | None = None,
+        source_types: list[str] | None = None,
+        min_probability: float | None = None,
     ) -> list[dict[str, Any]]:
-        """Reviews (most likely match first); ``districts`` None or empty means every district."""
+        """Reviews (most likely match first); ``districts`` None or empty means every district, likewise
+        ``source_types`` every record type; ``min_probability`` leaves out the less likely proposals."""
         q = select(MatchReview)
         if districts:
             q = q.where(MatchReview.district_code.in_(list(districts)))
         if status:
             q = q.where(MatchReview.status.in_([status] if isinstance(status, str) else list(status)))
+        if source_types:
+            q = q.where(MatchReview.source_type.in_(list(source_types)))
+        if min_probability is not None:
+            q = q.where(MatchReview.probability >= min_probability)
         q = q.order_by(MatchReview.probability.desc(), MatchReview.review_id)
         if limit:
             q = q.limit(limit)
@@ -770,6 +777,18 @@ class Store:
             q = q.where(MatchReview.district_code.in_(list(districts)))
         with self._session() as s:
             return {st: n for st, n in s.execute(q)}
+
+    def review_counts_by_type(self, districts: list[str] | None = None, status: str = "pending") -> dict[str, int]:
+        """Number of reviews of one status per record type (``districts`` empty = all), largest first."""
+        q = (
+            select(MatchReview.source_type, func.count())
+            .where(MatchReview.status == status)
+            .group_by(MatchReview.source_type)
+        )
+        if districts:
+            q = q.where(MatchReview.district_code.in_(list(districts)))
+        with self._session() as s:
+            return dict(sorted(((t, n) for t, n in s.execute(q)), key=lambda x: (-x[1], x[0])))
 
     # ------------------------------------------------------------------ model history
     def record_model_event(

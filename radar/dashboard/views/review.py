@@ -44,7 +44,7 @@ c2.metric("已确认", counts.get("accepted", 0))
 c3.metric("已否定", counts.get("rejected", 0))
 
 with st.container(border=True):
-    f1, f2 = st.columns(2)
+    f1, f2, f3, f4 = st.columns(4)
     status = f1.selectbox(
         "状态",
         ["pending", "accepted", "rejected"],
@@ -59,9 +59,22 @@ with st.container(border=True):
         ),
         key="review_district",
     )
+    by_type = acc.match_review_types(status)
+    source_type = f3.selectbox(
+        "记录类型",
+        [None, *by_type],
+        format_func=lambda t: "全部" if t is None else f"{source_label(t)}（{by_type[t]}）",
+        key="review_type",
+    )
+    # the queue is worked most likely first: a reviewer may leave the least likely proposals for later
+    min_probability = f4.number_input(
+        "最低匹配概率", min_value=0.0, max_value=1.0, value=0.0, step=0.05, format="%.2f", key="review_min_p"
+    )
 
 try:
-    reviews = acc.match_reviews(status=status, district=district)
+    reviews = acc.match_reviews(
+        status=status, district=district, source_type=source_type, min_probability=min_probability or None
+    )
 except AccessDenied as e:
     st.error(str(e))
     st.stop()
