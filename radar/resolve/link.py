@@ -669,6 +669,9 @@ def resolve_links(
         .when(no_name & F.col("party_uscc_raw").isNull() & F.col("reg_key").isNull(), F.lit("no identifier and no name"))
         .when(no_name, F.lit("no name and the identifier matches no entity"))
         .when(F.col("r_core").isNull(), F.lit("name is only a region or an organisation form"))
+        # namesakes scoring alike: the reviewer is shown one, and learns here that another scores as well
+        .when(pending & (F.col("ties") > 1), F.concat(
+            F.lit("awaiting review: "), F.col("ties").cast("string"), F.lit(" entities tie at p="), p_txt))
         .when(pending, F.concat(F.lit("awaiting review: best candidate p="), p_txt))
         .when(F.col("code_owner").isNotNull() & F.col("_m_eid").isNotNull() & (F.col("p") > 0),
               F.concat(F.lit("USCC belongs to another entity; best name candidate below the review threshold: p="),
