@@ -851,6 +851,30 @@ def test_review_page_lists_the_jurisdictions_queue_and_stores_a_decision(app_env
     assert set(at.dataframe[0].value["记录编号"]) == {"P-R1"}
 
 
+def test_reviews_of_the_same_name_and_entity_are_shown_together(app_env: Path, store: Store) -> None:
+    ids = _add_reviews(store)
+    shuangta = _access(app_env, store, "shuangta")
+    assert shuangta.related_match_reviews(ids["C-R2"]) == []  # no other record of that name
+    shuangta.decide_match(ids["P-R1"], "accepted")
+    # the next month's run proposes the same entity for another record of P-R1's name
+    row = {"source_type": "complaint", "record_key": "C-R5", "entity_id": "E1", "probability": 0.55,
+           "record_name": "双塔甲商贸", "record_address": "双塔区某路9号", "district_code": SHUANGTA}
+    store.upsert_match_reviews([row], "2024-07-31")
+    r5 = next(r["review_id"] for r in store.list_match_reviews() if r["record_key"] == "C-R5")
+    assert [r["record_key"] for r in shuangta.related_match_reviews(r5)] == ["P-R1"]
+    assert [r["record_key"] for r in shuangta.related_match_reviews(ids["P-R1"])] == ["C-R5"]
+    with pytest.raises(AccessDenied):
+        _access(app_env, store, "longcheng").related_match_reviews(r5)
+
+    at = _login(_app().run(), "shuangta")
+    at.switch_page("views/review.py").run()
+    at.selectbox(key="review_pick").select(r5).run()
+    assert not at.exception, at.exception
+    assert any("同名记录的其他复核任务" in m.value for m in at.markdown)
+    others = next(d.value for d in at.dataframe if "状态" in d.value.columns)
+    assert list(others["记录编号"]) == ["P-R1"] and list(others["状态"]) == ["确认为同一主体"]
+
+
 def test_review_page_filters_by_record_type_and_probability(app_env: Path, store: Store) -> None:
     _add_reviews(store)
     at = _login(_app().run(), "admin")

@@ -254,6 +254,24 @@ def test_match_reviews_follow_the_runs_that_propose_them(store: Store) -> None:
     ]
 
 
+def test_match_review_filters_counts_and_related_reviews(store: Store) -> None:
+    """The review queue's filters and counts are applied in the query; the reviews related to one are those of
+    the same record name and entity, decided first, never obsolete ones."""
+    rows = [_review("C1", "E1", 0.68), _review("C2", "E1", 0.41), _review("C3", "E2", 0.55),
+            {**_review("P4", "E1", 0.62), "source_type": "penalty"}, {**_review("C5", "E1"), "record_name": "金鼎"}]
+    store.upsert_match_reviews(rows, "2024-06-30")
+    ids = {r["record_key"]: r["review_id"] for r in store.list_match_reviews()}
+    assert [r["record_key"] for r in store.list_match_reviews(source_types=["complaint"], min_probability=0.5)] == [
+        "C1", "C5", "C3"]
+    assert store.review_counts_by_type() == {"complaint": 4, "penalty": 1}
+    store.decide_match(ids["C2"], "rejected", "zhang")
+    assert store.review_counts_by_type(status="rejected") == {"complaint": 1}
+    assert [r["record_key"] for r in store.related_match_reviews(ids["C1"])] == ["C2", "P4"]
+    store.upsert_match_reviews(rows[:3], "2024-07-31")  # P4 and C5 are no longer proposed: obsolete
+    assert [r["record_key"] for r in store.related_match_reviews(ids["C1"])] == ["C2"]
+    assert store.related_match_reviews("no-such-review") == []
+
+
 def test_upsert_checks_rows_and_sets_deadlines(store: Store) -> None:
     with pytest.raises(StoreError, match="severity"):
         store.upsert_alerts([_row(severity="urgent")], "2024-06-30", due_days=DUE)

@@ -751,6 +751,13 @@ class LakeAccess:
         """One match review of the jurisdiction (refused for another district's)."""
         return self._mask_reviews([self._review_in_scope(review_id)])[0]
 
+    def related_match_reviews(self, review_id: str) -> list[dict[str, Any]]:
+        """The other reviews of the same record name and candidate entity (see
+        :meth:`Store.related_match_reviews`): the entity is the same, so they lie in the same jurisdiction."""
+        self._review_in_scope(review_id)
+        rows = self.store.related_match_reviews(review_id)
+        return self._mask_reviews([r for r in rows if self.in_scope(r["district_code"])])
+
     def decide_match(self, review_id: str, decision: str, note: str | None = None) -> dict[str, Any]:
         """Accept or reject a proposed match of the jurisdiction (who and when are stored); the next
         ``radar run`` links an accepted record with method ``review`` and never proposes a rejected pair."""

@@ -736,6 +736,23 @@ class Store:
         with self._session() as s:
             return [review_dict(r) for r in s.scalars(q)]
 
+    def related_match_reviews(self, review_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The other reviews (any status but obsolete) proposing the same entity for a record of the same name:
+        what was decided for them, so that one name is decided alike (decided first, then most likely)."""
+        with self._session() as s:
+            r = s.get(MatchReview, review_id)
+            if r is None or not r.record_name:
+                return []
+            q = (
+                select(MatchReview)
+                .where(MatchReview.entity_id == r.entity_id, MatchReview.record_name == r.record_name,
+                       MatchReview.review_id != review_id, MatchReview.status != "obsolete")
+                .order_by((MatchReview.status == "pending").asc(), MatchReview.probability.desc(),
+                          MatchReview.review_id)
+                .limit(limit)
+            )
+            return [review_dict(x) for x in s.scalars(q)]
+
     def get_match_review(self, review_id: str) -> dict[str, Any] | None:
         """One review, or None."""
         with self._session() as s:

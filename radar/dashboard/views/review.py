@@ -142,6 +142,26 @@ if items:
     )
 st.caption(f"首次提出 {ui.fmt_date(r['first_as_of'])} · 最近提出 {ui.fmt_date(r['last_as_of'])}")
 
+# the same name proposed for the same entity by other records: decided alike unless the details differ
+related = acc.related_match_reviews(picked)
+if related:
+    st.markdown(f"**同名记录的其他复核任务**（同一候选主体，{len(related)} 条）")
+    others = pl.DataFrame(
+        [
+            {
+                "记录类型": source_label(x["source_type"]),
+                "记录编号": x["record_key"],
+                "记录地址": x["record_address"] or "",
+                "匹配概率": round(float(x["probability"]), 3),
+                "状态": REVIEW_LABELS.get(x["status"], x["status"]),
+                "复核人": x["decided_by"] or "",
+            }
+            for x in related
+        ],
+        infer_schema_length=None,
+    )
+    ui.show_table(others, {c: c for c in others.columns})
+
 if r["status"] != "pending":
     st.markdown(
         f"复核结论：**{REVIEW_LABELS.get(r['status'], r['status'])}**（{r['decided_by'] or '—'}，"
