@@ -753,7 +753,8 @@ class LakeAccess:
 
     def related_match_reviews(self, review_id: str) -> list[dict[str, Any]]:
         """The other reviews of the same record name and candidate entity (see
-        :meth:`Store.related_match_reviews`): the entity is the same, so they lie in the same jurisdiction."""
+        :meth:`Store.related_match_reviews`), of the jurisdiction (an older run may have placed the entity in
+        another district)."""
         self._review_in_scope(review_id)
         rows = self.store.related_match_reviews(review_id)
         return self._mask_reviews([r for r in rows if self.in_scope(r["district_code"])])

@@ -787,25 +787,24 @@ class Store:
                 {"source_type": a, "record_key": b, "entity_id": c, "decision": d} for a, b, c, d in s.execute(q)
             ]
 
-    def review_counts(self, districts: list[str] | None = None) -> dict[str, int]:
-        """Number of reviews per status (``districts`` empty = all)."""
-        q = select(MatchReview.status, func.count()).group_by(MatchReview.status)
+    def _count_reviews(self, column: Any, districts: list[str] | None, status: str | None = None) -> dict[str, int]:
+        """Number of reviews per value of ``column`` (of one status when given; ``districts`` empty = all),
+        largest first."""
+        q = select(column, func.count()).group_by(column)
+        if status:
+            q = q.where(MatchReview.status == status)
         if districts:
             q = q.where(MatchReview.district_code.in_(list(districts)))
         with self._session() as s:
-            return {st: n for st, n in s.execute(q)}
+            return dict(sorted(((v, n) for v, n in s.execute(q)), key=lambda x: (-x[1], x[0])))
+
+    def review_counts(self, districts: list[str] | None = None) -> dict[str, int]:
+        """Number of reviews per status (``districts`` empty = all)."""
+        return self._count_reviews(MatchReview.status, districts)
 
     def review_counts_by_type(self, districts: list[str] | None = None, status: str = "pending") -> dict[str, int]:
         """Number of reviews of one status per record type (``districts`` empty = all), largest first."""
-        q = (
-            select(MatchReview.source_type, func.count())
-            .where(MatchReview.status == status)
-            .group_by(MatchReview.source_type)
-        )
-        if districts:
-            q = q.where(MatchReview.district_code.in_(list(districts)))
-        with self._session() as s:
-            return dict(sorted(((t, n) for t, n in s.execute(q)), key=lambda x: (-x[1], x[0])))
+        return self._count_reviews(MatchReview.source_type, districts, status)
 
     # ------------------------------------------------------------------ model history
     def record_model_event(
