@@ -348,13 +348,14 @@ def retrain(
         d = as_of or Lake(lake).open(recover=False).latest_as_of(SNAPSHOTS)
         if d is None:
             raise RadarError(f"{lake}: no feature snapshots yet (run 'radar run' first)")
-        ctx = make_context(Path(lake), _parse_date(d), profile_name=profile)
-        stages = {"train": train.run} | ({"score": score.run, "alerts": alerts.run} if rescore else {})
-        for name, job in stages.items():
-            with ctx.stage(name) as info:
-                info.update(job(ctx))
-            console.print(f"  [green]✓[/] {name:<9} {ctx.report['stages'][name]['seconds']:>7.1f}s  "
-                          f"{_summary(name, ctx.report['stages'][name])}")
+        with Lake(lake).open().run_lock(f"radar retrain --as-of {d}"):
+            ctx = make_context(Path(lake), _parse_date(d), profile_name=profile)
+            stages = {"train": train.run} | ({"score": score.run, "alerts": alerts.run} if rescore else {})
+            for name, job in stages.items():
+                with ctx.stage(name) as info:
+                    info.update(job(ctx))
+                console.print(f"  [green]✓[/] {name:<9} {ctx.report['stages'][name]['seconds']:>7.1f}s  "
+                              f"{_summary(name, ctx.report['stages'][name])}")
 
     _guard(body)
 
@@ -367,16 +368,18 @@ def model_rollback(lake: Path = typer.Option(..., "--lake"), to: str = typer.Opt
     def body() -> None:
         from radar.config import policy, resolve_paths
         from radar.config import profile as load_profile
+        from radar.lake import Lake
         from radar.models.lifecycle import rollback
 
-        store = _store(lake, profile, create=False)
-        prof = resolve_paths(load_profile(profile), Path(lake).resolve())
-        try:
-            frm, to_v = rollback(policy().train, prof.mlflow_tracking_uri, store, to)
-        except LookupError as e:
-            raise RadarError(str(e)) from None
-        finally:
-            store.close()
+        with Lake(lake).open().run_lock("radar model rollback"):
+            store = _store(lake, profile, create=False)
+            prof = resolve_paths(load_profile(profile), Path(lake).resolve())
+            try:
+                frm, to_v = rollback(policy().train, prof.mlflow_tracking_uri, store, to)
+            except LookupError as e:
+                raise RadarError(str(e)) from None
+            finally:
+                store.close()
         console.print(f"champion: v{frm} -> v{to_v} (rescore with: radar retrain --lake {lake})")
 
     _guard(body)

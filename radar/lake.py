@@ -6,6 +6,7 @@ Layout::
     LAKE/<table>/as_of=YYYY-MM-DD/*.parquet  one published partition per table and as-of date
     LAKE/_staging/<run>/...                  partitions being written (never read)
     LAKE/_trash/<run>/...                    partitions being replaced (restored if a swap was cut short)
+    LAKE/_run.lock, LAKE/_run.json           the writer lock of a running job, and who holds it
 
 A partition is written in full under ``_staging`` and then moved into place with a rename, so a reader
 sees the old partition or the new one, never half of one. Table names may contain a slash
@@ -21,7 +22,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from radar import LAKE_FORMAT, __version__
 from radar.errors import LakeError
 
 LAKE_META = "_lake.json"
+RUN_LOCK = "_run.lock"
+RUN_HOLDER = "_run.json"
 
 
 def _claim(folder: Path) -> None:
@@ -116,6 +119,47 @@ class Lake:
             for run_dir in staging.iterdir():
                 if not _owner_alive(run_dir):
                     shutil.rmtree(run_dir, ignore_errors=True)
+
+    @contextmanager
+    def run_lock(self, command: str) -> Iterator[None]:
+        """Hold the lake's writer lock while a job runs: one writing job (``radar run``, the retraining job, a
+        model rollback) at a time.
+
+        A second job on the same lake fails at once with who holds the lock, instead of replacing tables
+        the first is reading. The lock is the operating system's (``filelock``): it goes with the process, so
+        a job that was killed leaves no stale lock behind. Readers (the dashboard, exports, notebooks) take
+        no lock: a published partition is swapped in whole. On a lake shared between machines the lock
+        holds only where the file system supports POSIX locks.
+        """
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.root / RUN_LOCK), thread_local=False)
+        holder = self.root / RUN_HOLDER
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise LakeError(
+                f"{self.root}: another radar job is writing this lake ({self._holder_text(holder)}); "
+                "wait for it to finish, or stop it, and run again"
+            ) from None
+        try:
+            self._write_text_atomic(holder, json.dumps({
+                "command": command, "host": socket.gethostname(), "pid": os.getpid(),
+                "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            }))
+            yield
+        finally:
+            holder.unlink(missing_ok=True)
+            lock.release()
+
+    @staticmethod
+    def _holder_text(holder: Path) -> str:
+        """Who holds the writer lock, as the holder wrote it (``_run.json``)."""
+        try:
+            h = json.loads(holder.read_text(encoding="utf-8"))
+            return f"{h['command']}, process {h['pid']} on {h['host']}, since {h['started']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "a process that has not said which"
 
     # ------------------------------------------------------------------ paths
     def table_dir(self, table: str) -> Path:

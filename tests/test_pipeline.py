@@ -189,6 +189,40 @@ def test_lake_of_another_version(tmp_path: Path) -> None:
         Lake(tmp_path).open()
 
 
+def test_one_writing_job_per_lake_and_a_killed_one_leaves_no_lock(city: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from radar.cli import app
+
+    lake_dir = tmp_path / "lake"
+    Lake(lake_dir).open(create=True)
+    hold = ("import sys, time; from radar.lake import Lake\n"
+            "with Lake(sys.argv[1]).open().run_lock('radar run --as-of 2024-06-30'):\n"
+            "    print('held', flush=True); time.sleep(120)\n")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(lake_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        runner = CliRunner()
+        for args in (["run", "--input", str(city / "raw"), "--as-of", "2024-06-30"],
+                     ["retrain", "--as-of", "2024-06-30"], ["model", "rollback"]):
+            res = runner.invoke(app, [*args, "--lake", str(lake_dir)])
+            assert res.exit_code == 2, (args, res.output)
+            out = " ".join(res.output.split())
+            assert "another radar job is writing this lake" in out and f"process {holder.pid}" in out, out
+            assert "radar run --as-of 2024-06-30" in out and "Traceback" not in out
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    # the operating system released the killed job's lock: the next job takes it, says who it is, and clears up
+    lake = Lake(lake_dir).open()
+    with lake.run_lock("radar run --as-of 2024-07-31"):
+        info = json.loads((lake_dir / "_run.json").read_text(encoding="utf-8"))
+        assert info["command"] == "radar run --as-of 2024-07-31" and info["pid"] != holder.pid
+    assert not (lake_dir / "_run.json").exists()
+
+
 def test_cli_errors_are_one_clear_message(tmp_path: Path) -> None:
     from radar.cli import app
 

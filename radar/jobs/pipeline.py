@@ -91,19 +91,22 @@ def run_all(
         raise InputError(f"{input_dir}: input folder not found")
     if not input_dir.is_dir() or not any(p.is_file() for p in input_dir.rglob("*")):
         raise InputError(f"{input_dir}: input folder is empty (expected export files)")
-    ctx = make_context(lake_dir, as_of, input_dir, profile_name, create=True)
-    ctx.report.update({"radar": __version__, "as_of": ctx.as_of_s, "input": str(input_dir.resolve())})
-    chosen = stages or list(STAGES)
-    for name in STAGES:
-        if name not in chosen:
-            continue
-        with ctx.stage(name) as info:
-            info.update(STAGES[name](ctx))
-            if name == "ingest":
-                check_as_of(info, as_of, ctx.policy.run.min_history_days, ctx.policy.run.max_days_after_last_record)
-                info.pop("files", None)  # per-file figures live in the data-quality report
-        release_memory(ctx.spark)
-        if progress:
-            progress(name, ctx.report["stages"][name])
-    ctx.lake.publish_json(RUN_REPORT, as_of, ctx.report)
+    # one writing job per lake: taken before Spark starts, so a second run is told at once
+    with Lake(lake_dir).open(create=True).run_lock(f"radar run --as-of {as_of}"):
+        ctx = make_context(lake_dir, as_of, input_dir, profile_name, create=True)
+        ctx.report.update({"radar": __version__, "as_of": ctx.as_of_s, "input": str(input_dir.resolve())})
+        chosen = stages or list(STAGES)
+        for name in STAGES:
+            if name not in chosen:
+                continue
+            with ctx.stage(name) as info:
+                info.update(STAGES[name](ctx))
+                if name == "ingest":
+                    check_as_of(info, as_of, ctx.policy.run.min_history_days,
+                                ctx.policy.run.max_days_after_last_record)
+                    info.pop("files", None)  # per-file figures live in the data-quality report
+            release_memory(ctx.spark)
+            if progress:
+                progress(name, ctx.report["stages"][name])
+        ctx.lake.publish_json(RUN_REPORT, as_of, ctx.report)
     return json.loads(json.dumps(ctx.report, default=str))
