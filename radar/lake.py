@@ -46,11 +46,16 @@ def _owner_alive(folder: Path) -> bool:
         owner = json.loads((folder / "_owner").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
+    return _process_alive(owner)
+
+
+def _process_alive(owner: dict[str, Any]) -> bool:
+    """Whether the process named by ``owner`` (host, pid) is running; one on another machine is taken to be."""
     if owner.get("host") != socket.gethostname():
         return True  # another machine's writer: leave its folders alone
     try:
         os.kill(int(owner["pid"]), 0)
-    except (ProcessLookupError, ValueError, KeyError):
+    except (ProcessLookupError, ValueError, KeyError, TypeError):
         return False
     except PermissionError:
         return True
@@ -151,6 +156,16 @@ class Lake:
         finally:
             holder.unlink(missing_ok=True)
             lock.release()
+
+    def running_job(self) -> dict[str, Any] | None:
+        """The job writing this lake now (command, host, pid, started), or None. For readers: it reads what the
+        holder wrote and never touches the lock (a reader taking it, even for a moment, could turn a starting
+        job away); a holder that died without clearing up is recognised on this host by its process id."""
+        try:
+            info = json.loads((self.root / RUN_HOLDER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return info if isinstance(info, dict) and _process_alive(info) else None
 
     @staticmethod
     def _holder_text(holder: Path) -> str:

@@ -596,6 +596,28 @@ def test_overview_renders_the_grade_chart_after_login(app_env: Path) -> None:
     assert [t.key for t in at.text_input] == ["login_username", "login_password"]
 
 
+def test_a_running_job_is_announced_and_a_dead_ones_file_is_not(app_env: Path) -> None:
+    import os
+    import socket
+    import subprocess
+
+    def holder(pid: int) -> None:
+        (app_env / "_run.json").write_text(json.dumps({
+            "command": "radar run --as-of 2024-07-31", "host": socket.gethostname(), "pid": pid,
+            "started": "2024-08-01T02:00:00+00:00"}), encoding="utf-8")
+
+    holder(os.getpid())
+    at = _login(_app().run(), "shuangta")
+    assert not at.exception, at.exception
+    notice = " ".join(i.value for i in at.sidebar.info)
+    assert "数据湖正在更新" in notice and "radar run --as-of 2024-07-31" in notice and "2024-08-01 02:00" in notice
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    holder(gone.pid)
+    at = _login(_app().run(), "shuangta")
+    assert not at.exception and not at.sidebar.info
+
+
 def test_idle_sessions_and_disabled_accounts_are_logged_out(app_env: Path, store: Store) -> None:
     from radar.dashboard import ui
 

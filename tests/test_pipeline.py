@@ -212,9 +212,13 @@ def test_one_writing_job_per_lake_and_a_killed_one_leaves_no_lock(city: Path, tm
             out = " ".join(res.output.split())
             assert "another radar job is writing this lake" in out and f"process {holder.pid}" in out, out
             assert "radar run --as-of 2024-06-30" in out and "Traceback" not in out
+        job = Lake(lake_dir).running_job()  # what the dashboard reads, without touching the lock
+        assert job is not None and job["pid"] == holder.pid and job["command"] == "radar run --as-of 2024-06-30"
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
+    # its holder file stays behind, but names a dead process: no job is running
+    assert (lake_dir / "_run.json").exists() and Lake(lake_dir).running_job() is None
     # the operating system released the killed job's lock: the next job takes it, says who it is, and clears up
     lake = Lake(lake_dir).open()
     with lake.run_lock("radar run --as-of 2024-07-31"):

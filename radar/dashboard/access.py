@@ -533,6 +533,12 @@ class LakeAccess:
             out[key] = pl.DataFrame(flat, infer_schema_length=None, strict=False)
         return out
 
+    def running_job(self) -> dict[str, str] | None:
+        """The job writing the lake now (its command and start time), or None: while it runs the pages show
+        the last published results."""
+        job = self.lake.running_job()
+        return {"command": str(job.get("command", "")), "started": str(job.get("started", ""))} if job else None
+
     def run_report(self, as_of: str | None = None) -> dict[str, Any] | None:
         """The run report (``reports/run``): stage timings, counts, model information."""
         return self._report(RUN_REPORT, as_of)

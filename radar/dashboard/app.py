@@ -68,6 +68,10 @@ def main() -> None:
             st.caption("个人信息已按角色脱敏显示")
         if ui.batch_selector(acc) is None:
             st.caption("尚无评分批次")
+        job = acc.running_job()
+        if job:
+            st.info(f"数据湖正在更新（{job['command']}，{job['started'][:16].replace('T', ' ')} UTC 起）。"
+                    "页面显示上次发布的结果，更新完成后刷新页面即可看到新结果。")
         st.button("退出登录", key="logout", on_click=ui.logout, args=("您已退出登录。",))
 
     pages = [
