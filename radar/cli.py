@@ -428,10 +428,14 @@ def report(lake: Path = typer.Option(..., "--lake"), as_of: str = typer.Option(N
     def body() -> None:
         from radar.lake import Lake
 
-        lk = Lake(lake).open()
+        lk = Lake(lake).open(recover=False)  # a reader: never cleans up after a job that may be running
         table = {"run": "reports/run", "dq": "reports/dq"}.get(which)
         if table is None:
             raise RadarError("--which must be run or dq")
+        job = lk.running_job()
+        if job:  # on standard error: standard output stays one JSON document
+            sys.stderr.write(f"note: {job.get('command')} is writing this lake (since {job.get('started')}); "
+                             "this is the last finished run's report\n")
         d = as_of or lk.latest_as_of(table)
         if d is None:
             raise RadarError(f"no {which} report in {lake}")

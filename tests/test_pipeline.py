@@ -214,6 +214,11 @@ def test_one_writing_job_per_lake_and_a_killed_one_leaves_no_lock(city: Path, tm
             assert "radar run --as-of 2024-06-30" in out and "Traceback" not in out
         job = Lake(lake_dir).running_job()  # what the dashboard reads, without touching the lock
         assert job is not None and job["pid"] == holder.pid and job["command"] == "radar run --as-of 2024-06-30"
+        # a reader is not refused: the report is the last finished run's, and says a job is running
+        Lake(lake_dir).publish_json("reports/run", AS_OF, {"as_of": "2024-05-31"})
+        res = runner.invoke(app, ["report", "--lake", str(lake_dir)])
+        assert res.exit_code == 0 and json.loads(res.stdout) == {"as_of": "2024-05-31"}
+        assert "radar run --as-of 2024-06-30 is writing this lake" in res.stderr
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
