@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,6 +61,27 @@ def _process_alive(owner: dict[str, Any]) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# reads of a partition that a job swapped in the middle of them are made again, this many times in all
+SWAP_READ_ATTEMPTS = 3
+
+
+def read_through_swaps(read: Callable[[], Any], attempts: int = SWAP_READ_ATTEMPTS) -> Any:
+    """``read()`` (polars, over a partition's files), made again when a job republished the partition while it
+    ran: the files it listed were gone when it opened them (``FileNotFoundError``), or it listed the folder in
+    the instant between the swap's two renames (polars: no files). Readers take no lock; this is their side
+    of the swap."""
+    import polars as pl
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return read()
+        except (FileNotFoundError, pl.exceptions.ComputeError):
+            if attempt == attempts:
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
 
 
 def as_of_str(d: date | str) -> str:
@@ -303,7 +325,7 @@ class Lake:
         if not any(path.glob("*.parquet")):
             # an empty Spark output has only a _SUCCESS marker; its schema lives in no file
             return pl.DataFrame()
-        return pl.read_parquet(str(path / "*.parquet"))
+        return read_through_swaps(lambda: pl.read_parquet(str(path / "*.parquet")))
 
     def tables(self) -> list[str]:
         """Every published table (names with a slash, e.g. ``ingest/penalty``)."""

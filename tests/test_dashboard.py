@@ -457,6 +457,36 @@ def test_a_district_user_sees_nothing_when_rows_cannot_be_placed(tmp_path: Path,
 
 
 # ---------------------------------------------------------------- access layer: masking
+@pytest.mark.parametrize("table", ["score/scores", "resolve/links"])
+def test_a_read_made_while_a_job_swaps_the_partition_is_made_again(
+    lake: Path, store: Store, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # readers take no lock: the files a reader listed just before a job swapped the partition are gone when it
+    # opens them (polars: FileNotFoundError). The reader lists them, the job republishes, the reader opens them.
+    import glob
+
+    from radar.lake import Lake
+
+    lk = Lake(lake).open(recover=False)
+    new = lk.read_polars(table, AS_OF).head(2)
+    fn = "scan_parquet" if table == "resolve/links" else "read_parquet"  # large tables are scanned
+    real, calls = getattr(pl, fn), []
+
+    def racing(source: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(source)
+        if len(calls) == 1:
+            listed = sorted(glob.glob(str(source)))
+            lk.publish_pandas(new, table, AS_OF)
+            return real(listed, *args, **kwargs)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(pl, fn, racing)
+    acc = _access(lake, store, "analyst")
+    got = acc.links() if table == "resolve/links" else lk.read_polars(table, AS_OF)
+    assert len(calls) == 2 and got.height == 2
+    assert sorted(got["entity_id"].to_list()) == sorted(new["entity_id"].to_list())
+
+
 def test_masking_helpers() -> None:
     assert mask_name("张三") == "张*" and mask_name("欧阳娜娜") == "欧***"
     assert mask_id_no("211302199001011234") == "2113**********1234"

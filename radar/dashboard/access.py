@@ -29,7 +29,7 @@ from radar.config import resolve_paths
 from radar.dashboard.masking import collect_names, mask_evidence, mask_evidence_text, mask_frame, mask_text
 from radar.dashboard.settings import DashboardSettings, RoleSettings, dashboard_settings
 from radar.errors import LakeError, RadarError
-from radar.lake import Lake
+from radar.lake import Lake, read_through_swaps
 from radar.store import Store
 
 SCORES = "score/scores"
@@ -200,13 +200,17 @@ class LakeAccess:
         path = self.lake.partition(table, chosen)
         if not any(path.glob("*.parquet")):
             return pl.DataFrame() if path.exists() else None
-        lf = pl.scan_parquet(str(path / "*.parquet"))
-        if entity_id is not None:
-            lf = lf.filter(pl.col("entity_id") == entity_id)
         ids = self._scope_ids(as_of)
-        if ids is not None:
-            lf = lf.filter(pl.col("entity_id").is_in(ids.to_list()))
-        return lf.collect()
+
+        def read() -> pl.DataFrame:
+            lf = pl.scan_parquet(str(path / "*.parquet"))
+            if entity_id is not None:
+                lf = lf.filter(pl.col("entity_id") == entity_id)
+            if ids is not None:
+                lf = lf.filter(pl.col("entity_id").is_in(ids.to_list()))
+            return lf.collect()
+
+        return read_through_swaps(read)
 
     def _by_district(self, df: pl.DataFrame) -> pl.DataFrame:
         if not self.districts:
@@ -359,21 +363,27 @@ class LakeAccess:
         path = self.lake.partition(SNAPSHOTS, chosen)
         if not any(path.glob("*.parquet")):
             return self._empty()
-        lf = pl.scan_parquet(str(path / "*.parquet"))
-        cols = lf.collect_schema()
-        lf = lf.filter(pl.col("snapshot_date") == pl.col("snapshot_date").max())
-        if self.districts:
-            lf = lf.filter(pl.col("district_code").cast(pl.String).is_in(self.districts))
         skip = {"entity_id", "snapshot_date", "district_code", "industry_section", "entity_class", "label",
                 "label_complete"}
-        names = [c for c, t in cols.items() if c not in skip and t.is_numeric()]
-        if not names:
+
+        def read() -> tuple[list[str], pl.DataFrame | None]:
+            lf = pl.scan_parquet(str(path / "*.parquet"))
+            cols = lf.collect_schema()
+            lf = lf.filter(pl.col("snapshot_date") == pl.col("snapshot_date").max())
+            if self.districts:
+                lf = lf.filter(pl.col("district_code").cast(pl.String).is_in(self.districts))
+            names = [c for c, t in cols.items() if c not in skip and t.is_numeric()]
+            if not names:
+                return names, None
+            return names, lf.select(
+                pl.len().alias("_n"),
+                *[(pl.col(c).fill_nan(None) != 0).sum().alias(f"{c}__nz") for c in names],
+                *[pl.col(c).fill_nan(None).mean().alias(f"{c}__mean") for c in names],
+            ).collect()
+
+        names, wide = read_through_swaps(read)
+        if wide is None:
             return self._empty()
-        wide = lf.select(
-            pl.len().alias("_n"),
-            *[(pl.col(c).fill_nan(None) != 0).sum().alias(f"{c}__nz") for c in names],
-            *[pl.col(c).fill_nan(None).mean().alias(f"{c}__mean") for c in names],
-        ).collect()
         n = int(wide["_n"][0])
         return pl.DataFrame(
             {
