@@ -337,6 +337,25 @@ def test_fit_models_two_stages_and_their_fallbacks() -> None:
     assert first.meta["source"] == "fitted" and second is None
 
 
+def test_fit_models_gives_the_same_models_however_many_fits_run_at_once() -> None:
+    """The first stage, the out-of-fold fits and both second stages run side by side on the driver's cores: the
+    models (weights, trees' probabilities, held-out figures) are those of one fit after another."""
+    from radar.resolve.link import fit_models
+
+    X, y = _training_pairs()
+    X = X.assign(rid="complaint\u0001" + X["rid"], label=y, _held=X["rid"].str.endswith("7"))
+    alone = fit_models(X, {"complaint": 1.0}, POLICY.match, workers=1)
+    together = fit_models(X, {"complaint": 1.0}, POLICY.match, workers=4)
+    for a, b in zip(alone[:2], together[:2], strict=True):
+        assert a is not None and b is not None
+        assert a.coef == b.coef and a.intercept == b.intercept and a.meta == b.meta
+    assert alone[2] is not None and together[2] is not None
+    new, _ = _training_pairs(seed=11)
+    z = alone[0].logit(new)
+    feats = rivals(new, z, CAP, GAP)
+    assert np.array_equal(alone[2].predict_proba(feats), together[2].predict_proba(feats))
+
+
 # ---------------------------------------------------------------- the gradient-boosted second stage
 def _xor_pairs(seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     """Pairs whose match is an interaction no weighted sum can draw: a candidate is right when exactly one of

@@ -8,6 +8,7 @@ uncertain matches go to the store's review queue; reviewers' decisions come back
 
 from __future__ import annotations
 
+import threading
 from functools import reduce
 from typing import Any
 
@@ -78,8 +79,17 @@ def store_reviews(ctx: RunContext, review: DataFrame, entities: DataFrame) -> di
 _MIN_PARTITIONS = "spark.sql.adaptive.coalescePartitions.minPartitionNum"
 
 
+def _import_fitting_libraries() -> None:
+    """Import what the match models are fitted with (scikit-learn: about a second of the driver's time)."""
+    import sklearn.ensemble
+    import sklearn.linear_model
+    import sklearn.metrics  # noqa: F401
+
+
 def run(ctx: RunContext) -> dict[str, Any]:
     """Build and publish entities, identifiers, links and attributes; returns link figures per record type."""
+    # imported while Spark builds the master, not when the models are fitted with the executors waiting
+    threading.Thread(target=_import_fitting_libraries, name="radar-imports", daemon=True).start()
     spark = ctx.spark
     before = spark.conf.get(_MIN_PARTITIONS, None)
     spark.conf.set(_MIN_PARTITIONS, str(ctx.profile.spark.shuffle_partitions))

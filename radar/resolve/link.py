@@ -26,7 +26,10 @@ A natural person (subject category 自然人, or a masked ID with a short name) 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -407,7 +410,7 @@ def shipped_model() -> MatchModel:
 
 
 def fit_models(
-    train: pd.DataFrame, share: dict[str, float], m: MatchSettings
+    train: pd.DataFrame, share: dict[str, float], m: MatchSettings, workers: int | None = None
 ) -> tuple[MatchModel, MatchModel | None, GbmModel | None]:
     """The first- and second-stage match models, fitted on labelled training pairs (``train``: rid, FEATURES,
     label, _held; the held-out records only show the calibration). ``share``: each record type's share of the
@@ -417,7 +420,14 @@ def fit_models(
     Returns (first stage, logistic second stage, gradient-boosted second stage). The logistic second stage is
     fitted whenever the second stage is enabled (its weights give the reasons); the gradient-boosted one when
     ``second_stage.kind`` is ``gbm``, and it then gives the probability; when it cannot be fitted, the logistic
-    one does."""
+    one does.
+
+    The fits that do not need each other's result (the first stage and the out-of-fold ones; the logistic and
+    the gradient-boosted second stage) run side by side on ``workers`` threads (default: one per core; Spark's
+    executors wait for the models meanwhile). Each fit is single-threaded, numerical libraries included, so
+    the models are the same however many run at once."""
+    from threadpoolctl import threadpool_limits
+
     fit_rows, held_rows = train[~train["_held"]], train[train["_held"]]
     st = fit_rows["rid"].str.split("\u0001", n=1).str[0]
     per_type = fit_rows.groupby(st)["rid"].transform("nunique").to_numpy(dtype=float)
@@ -425,39 +435,49 @@ def fit_models(
     n_recs = fit_rows["rid"].nunique()
     weights = np.maximum(np.where(per_type > 0, type_share * n_recs / np.maximum(per_type, 1), 0.0), 1e-3)
     y, y_held = fit_rows["label"].to_numpy(), held_rows["label"].to_numpy()
-    try:
-        model = fit_match_model(fit_rows, y, m.regularization, m.seed, weights=weights)
-    except ValueError:
-        return shipped_model(), None, None
-    model.meta.update(source="fitted", train_records=int(n_recs), held_out_records=int(held_rows["rid"].nunique()))
-    if len(held_rows):
-        model.meta["calibration"] = calibration_table(model.predict_proba(held_rows), y_held)
     s2 = m.second_stage
-    if not s2.enabled:
-        return model, None, None
-    try:
-        oof = out_of_fold_rivals(fit_rows, y, m.regularization, m.seed, weights, folds=s2.folds, cap=s2.logit_cap,
-                                 gap=s2.close_gap)
-        second = fit_rival_model(fit_rows, y, m.regularization, m.seed, weights, folds=s2.folds, cap=s2.logit_cap,
-                                 gap=s2.close_gap, oof=oof)
-    except ValueError:
-        return model, None, None
+    with threadpool_limits(1), ThreadPoolExecutor(max(1, workers or os.cpu_count() or 1), "radar-fit") as pool:
+        first = pool.submit(fit_match_model, fit_rows, y, m.regularization, m.seed, weights=weights)
+        oof: pd.DataFrame | None = None
+        if s2.enabled:
+            with contextlib.suppress(ValueError):  # a fold of one class: no second stage
+                oof = out_of_fold_rivals(fit_rows, y, m.regularization, m.seed, weights, folds=s2.folds,
+                                         cap=s2.logit_cap, gap=s2.close_gap, pool=pool)
+        try:
+            model = first.result()
+        except ValueError:
+            return shipped_model(), None, None
+        model.meta.update(source="fitted", train_records=int(n_recs),
+                          held_out_records=int(held_rows["rid"].nunique()))
+        if len(held_rows):
+            model.meta["calibration"] = calibration_table(model.predict_proba(held_rows), y_held)
+        if oof is None:
+            return model, None, None
+        rival = pool.submit(fit_rival_model, fit_rows, y, m.regularization, m.seed, weights, folds=s2.folds,
+                            cap=s2.logit_cap, gap=s2.close_gap, oof=oof)
+        gbm: GbmModel | None = None
+        gbm_error: ValueError | None = None
+        if s2.kind == "gbm":
+            try:
+                gbm = fit_gbm_model(oof, y, weights, s2.gbm, m.seed)
+            except ValueError as e:
+                gbm_error = e
+        try:
+            second = rival.result()
+        except ValueError:
+            return model, None, None
     second.meta["kind"] = "logistic"
+    if gbm_error is not None:
+        second.meta["gbm_fallback"] = str(gbm_error)
     held2 = rivals(held_rows, model.logit(held_rows), s2.logit_cap, s2.close_gap) if len(held_rows) else None
     if held2 is not None:
         second.meta["calibration"] = calibration_table(second.predict_proba(held2), y_held)
         second.meta["held_out"] = held_out_figures(second.predict_proba(held2), y_held)
-    gbm: GbmModel | None = None
-    if s2.kind == "gbm":
-        try:
-            gbm = fit_gbm_model(oof, y, weights, s2.gbm, m.seed)
-        except ValueError as e:
-            second.meta["gbm_fallback"] = str(e)
-        if gbm is not None and held2 is not None:
+    if gbm is not None:
+        if held2 is not None:
             gbm.meta["calibration"] = calibration_table(gbm.predict_proba(held2), y_held)
             gbm.meta["held_out"] = held_out_figures(gbm.predict_proba(held2), y_held)
-        if gbm is not None:
-            second.meta["kind"] = "gbm"
+        second.meta["kind"] = "gbm"
     return model, second, gbm
 
 

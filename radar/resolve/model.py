@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import zlib
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,21 +97,26 @@ def record_folds(rids: pd.Series, folds: int, seed: int) -> np.ndarray:
 
 
 def out_of_fold_rivals(
-    X: pd.DataFrame, y: np.ndarray, c: float, seed: int, weights: np.ndarray, *, folds: int, cap: float, gap: float
+    X: pd.DataFrame, y: np.ndarray, c: float, seed: int, weights: np.ndarray, *, folds: int, cap: float, gap: float,
+    pool: Executor | None = None,
 ) -> pd.DataFrame:
     """``X`` (rid and FEATURES) with the second-stage features (:func:`radar.resolve.compare.rivals`) of
     first-stage log-odds taken out of fold: the first stage fitted without the record's fold, so that they are
-    as sure as they are on records the first stage never saw. Raises ValueError when a fold's first stage
+    as sure as they are on records the first stage never saw. ``pool``: an executor the folds are fitted on side
+    by side (each fit stands alone, so the result is the same). Raises ValueError when a fold's first stage
     cannot be fitted (one class left)."""
     y = np.asarray(y, dtype=int)
     w = np.asarray(weights, dtype=float)
     fold = record_folds(X["rid"], folds, seed)
-    z = np.zeros(len(X))
-    for k in range(folds):
+
+    def fold_logit(k: int) -> tuple[np.ndarray, np.ndarray]:
         held = fold == k
-        if held.any():
-            inner = fit_match_model(X[~held], y[~held], c, seed, w[~held])
-            z[held] = inner.logit(X[held])
+        return held, fit_match_model(X[~held], y[~held], c, seed, w[~held]).logit(X[held])
+
+    present = [k for k in range(folds) if (fold == k).any()]
+    z = np.zeros(len(X))
+    for held, logit in pool.map(fold_logit, present) if pool is not None else map(fold_logit, present):
+        z[held] = logit
     return rivals(X, z, cap, gap)
 
 
