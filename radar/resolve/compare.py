@@ -128,20 +128,26 @@ def pair_features(
     out = pd.DataFrame({"rid": df["rid"].to_numpy(), "eid": df["eid"].to_numpy(), "v_kind": df["v_kind"].to_numpy()})
     ratio = process.cpdist(rc, vc, scorer=fuzz.ratio, workers=1) / 100.0 if n else np.zeros(0)
     dist = process.cpdist(rc, vc, scorer=Levenshtein.distance, workers=1) if n else np.zeros(0)
-    has = np.array([a != "" and b != "" for a, b in zip(rc, vc, strict=True)], dtype=bool)
-    exact = has & np.array([a == b for a, b in zip(rc, vc, strict=True)], dtype=bool)
-    contains = has & ~exact & np.array(
-        [min(len(a), len(b)) >= 2 and (a in b or b in a) for a, b in zip(rc, vc, strict=True)], dtype=bool
-    )
-    lens = np.array([min(len(a), len(b)) for a, b in zip(rc, vc, strict=True)])
+    # vectorised where numpy can; the text tests one pair at a time only on the pairs they can be true for
+    rca, vca = np.array(rc, dtype=object), np.array(vc, dtype=object)
+    r_len = np.fromiter(map(len, rc), dtype=int, count=n)
+    v_len = np.fromiter(map(len, vc), dtype=int, count=n)
+    lens = np.minimum(r_len, v_len)
+    has = lens > 0
+    exact = has & np.asarray(rca == vca, dtype=bool)
+    contains = np.zeros(n, dtype=bool)
+    for i in np.flatnonzero(~exact & (lens >= 2)):
+        a, b = rc[i], vc[i]
+        contains[i] = a in b or b in a
     out["name_ratio"] = np.where(has, ratio, 0.0)
     out["core_exact"] = exact.astype(float)
     out["core_contains"] = contains.astype(float)
     out["core_edit1"] = (has & ~exact & (dist == 1) & (lens >= 3)).astype(float)
     # written by ear: the same length, every differing character read alike (鑫盛 / 新胜, 聚福 / 巨福)
-    out["core_homophone"] = np.array(
-        [h and not e and sounds_alike(a, b, folds) for h, e, a, b in zip(has, exact, rc, vc, strict=True)], dtype=float
-    )
+    homophone = np.zeros(n, dtype=bool)
+    for i in np.flatnonzero(has & ~exact & (r_len == v_len)):
+        homophone[i] = sounds_alike(rc[i], vc[i], folds)
+    out["core_homophone"] = homophone.astype(float)
     full_same, _ = _eq(df["r_full"], df["v_full"])
     out["full_exact"] = full_same.astype(float)
     out["via_former"] = (df["v_kind"].to_numpy() == "former").astype(float)
@@ -165,17 +171,22 @@ def pair_features(
     out["region_conflict"] = conflict.astype(float)
     # the record's other districts: its address, its code's division, the unit that handled it
     # (a handling unit also serving other divisions stands for each of them: ``resolve.units_also_serve``)
-    other = [
-        (a, c, h, *(x for x in also.split(",") if x))
-        for a, c, h, also in zip(
-            _s(df["r_addr_district"]), _s(df["r_code_district"]), _s(df["r_hint_district"]), _s(df["r_hint_also"]),
-            strict=True,
-        )
-    ]
-    d_agree = np.array([z != "" and z in o for o, z in zip(other, e_dist, strict=True)], dtype=bool)
-    d_conflict = np.array(
-        [z != "" and any(o) and z not in o for o, z in zip(other, e_dist, strict=True)], dtype=bool
-    )
+    # (compared column by column; the few records whose unit serves other divisions too, one by one)
+    z = np.array(e_dist, dtype=object)
+    d_any = np.zeros(n, dtype=bool)
+    d_hit = np.zeros(n, dtype=bool)
+    for col in ("r_addr_district", "r_code_district", "r_hint_district"):
+        o = _text(df[col])
+        d_any |= o != ""
+        d_hit |= o == z
+    also = _s(df["r_hint_also"])
+    for i in np.flatnonzero(np.array([a != "" for a in also], dtype=bool)):
+        served = [x for x in also[i].split(",") if x]
+        d_any[i] |= bool(served)
+        d_hit[i] |= z[i] in served
+    has_z = z != ""
+    d_agree = has_z & d_hit
+    d_conflict = has_z & d_any & ~d_hit
     out["district_agree"] = d_agree.astype(float)
     out["district_conflict"] = d_conflict.astype(float)
 
@@ -207,12 +218,10 @@ def pair_features(
     out["rec_person"] = df["r_person"].fillna(False).to_numpy(dtype=bool).astype(float)
     surname = [r[0] if len(r) >= 2 else "" for r in e_rep]
     given = [r[1:] if len(r) == 3 else "" for r in e_rep]
+    # the shop-sign forms of each surname, made once per surname, not per pair
+    signs = {s: tuple(p + s for p in _SURNAME_LEADS) + tuple(s + t for t in _SURNAME_TAILS) for s in set(surname)}
     out["hint_surname"] = np.array(
-        [
-            s != "" and c.startswith(tuple(p + s for p in _SURNAME_LEADS) + tuple(s + t for t in _SURNAME_TAILS))
-            for c, s in zip(rc, surname, strict=True)
-        ],
-        dtype=float,
+        [s != "" and c.startswith(signs[s]) for c, s in zip(rc, surname, strict=True)], dtype=float
     )
     out["hint_given"] = np.array([g != "" and g in c for c, g in zip(rc, given, strict=True)], dtype=float)
     r_full = _s(df["r_full"])
