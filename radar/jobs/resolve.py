@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from radar.jobs.context import PhaseClock, RunContext
-from radar.jobs.ingest import records_table
+from radar.jobs.ingest import ROW_GROUP_BYTES, records_table
 from radar.resolve.attributes import build_attributes
 from radar.resolve.entities import build_master
 from radar.resolve.link import mentions, resolve_links
@@ -114,8 +114,11 @@ def _run(ctx: RunContext) -> dict[str, Any]:
         table("registry"), pol, ctx.as_of, previous_identifiers(ctx), pol.identifier_max_iterations
     )
     # materialised before publishing: a one-file write would otherwise run the tables' last stage in one task
-    lake.publish_spark(entities.localCheckpoint(), ENTITIES, ctx.as_of, partitions=1)
-    lake.publish_spark(identifiers.localCheckpoint(), IDENTIFIERS, ctx.as_of, partitions=1)
+    # in row groups of 16 MB: every later job reads them in as many tasks (one 128 MB group was one task, the
+    # entities' names normalised by one core while the other waited)
+    lake.publish_spark(entities.localCheckpoint(), ENTITIES, ctx.as_of, partitions=1, row_group_bytes=ROW_GROUP_BYTES)
+    lake.publish_spark(identifiers.localCheckpoint(), IDENTIFIERS, ctx.as_of, partitions=1,
+                       row_group_bytes=ROW_GROUP_BYTES)
     entities = lake.read_spark(spark, ENTITIES, ctx.as_of)
     identifiers = lake.read_spark(spark, IDENTIFIERS, ctx.as_of)
     clock.lap("master")
@@ -130,7 +133,8 @@ def _run(ctx: RunContext) -> dict[str, Any]:
         partitions=ctx.profile.spark.shuffle_partitions,
     )
     links = result.links.join(entities.select("entity_id", "uscc"), "entity_id", "left")
-    lake.publish_spark(links, LINKS, ctx.as_of, partitions=max(1, ctx.profile.spark.shuffle_partitions // 4))
+    lake.publish_spark(links, LINKS, ctx.as_of, partitions=max(1, ctx.profile.spark.shuffle_partitions // 4),
+                       row_group_bytes=ROW_GROUP_BYTES)
     clock.lap("links")
     # the scoring of the records' candidates on the executors (CPU seconds within the links phase: the first
     # stage, the rivals, the second stage's trees or weights, the best candidate and its reasons)
@@ -145,7 +149,7 @@ def _run(ctx: RunContext) -> dict[str, Any]:
         address_sql=name_rules(pol).address_sql, context_max_entities=ctx.policy.graph.name_context_max_entities,
         max_iterations=ctx.policy.graph.max_iterations,
     )
-    lake.publish_spark(attributes.localCheckpoint(), ATTRIBUTES, ctx.as_of, partitions=1)
+    lake.publish_spark(attributes.localCheckpoint(), ATTRIBUTES, ctx.as_of, partitions=1, row_group_bytes=ROW_GROUP_BYTES)
     clock.lap("attributes")
 
     published = lake.read_spark(spark, LINKS, ctx.as_of)
