@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 from tables import D, ingest_table, invalid_checksum, uscc
 
+import radar.resolve.link as link_module
 from radar.config import policy
 from radar.resolve.attributes import build_attributes
 from radar.resolve.entities import build_entities, build_master
-from radar.resolve.link import link_records, mentions, resolve_links
+from radar.resolve.link import link_records, mentions, quick_links, resolve_links
 from radar.resolve.normalize import derive, name_rules
 
 AS_OF = date(2024, 6, 30)
@@ -634,3 +635,47 @@ def test_identifier_rules_in_order_of_precedence(spark: Any, master: tuple[Any, 
     wrong = got.loc["r-wrong-code"]
     assert (wrong["rule"], wrong["entity_id"], wrong["wrong_code"]) == ("reg_no", ent.loc[U_REG, "entity_id"], True)
     assert got.loc["r-person", "entity_id"] is None and got.loc["r-person", "method"] == "unlinked"
+
+
+def test_records_linked_by_code_and_very_name_skip_the_checks_and_link_alike(
+    spark: Any, master: tuple[Any, Any], ent: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record carrying an entity's own USCC under its very registry name is linked at once, without its name
+    and address being prepared and checked: only when the rules would link it so, flags and all. Not a
+    natural person's record, nor one whose organisation code is another entity's (that entity is then the
+    code's owner: the record's code is flagged wrong), nor a name written otherwise. Every record links the
+    same as when all go through the preparation and the checks."""
+    xs_org = U_XS[8:17]  # 鑫盛's organisation code, on 李华商行's record
+    rows = [
+        _pen("q-exact", "朝阳市鑫盛商贸有限公司", U_XS),
+        _pen("q-variant", "鑫盛商贸有限公司", U_XS),
+        _pen("q-person", "朝阳市双塔区李华商行", U_LH, category="自然人"),
+        _pen("q-owner", "朝阳市双塔区李华商行", U_LH, org_code=xs_org),
+        _pen("q-own-org", "朝阳市双塔区李华商行", U_LH),
+        _pen("q-other-code", "朝阳县宏达建筑有限公司", U_XS),
+    ]
+    m = mentions(ingest_table(spark, "penalty", rows), "penalty")
+    marked = quick_links(m, master[1], master[0]).toPandas()
+    marked = marked.set_index(marked["record_key"].str.split("|").str[1])
+    assert set(marked.index[marked["_q_eid"].notna()]) == {"q-exact", "q-own-org"}
+    assert marked.loc["q-exact", "_q_eid"] == ent.loc[U_XS, "entity_id"]
+    assert marked.loc["q-exact", "_q_core"] == ent.loc[U_XS, "name_core"]
+
+    def linked() -> pd.DataFrame:
+        out = link_records(m, master[0], POLICY, identifiers=master[1]).toPandas()
+        return out.set_index(out["record_key"].str.split("|").str[1]).sort_index()
+
+    got = linked()
+    assert (got.loc["q-exact", "rule"], got.loc["q-exact", "entity_id"]) == ("uscc", ent.loc[U_XS, "entity_id"])
+    assert got.loc["q-person", "entity_id"] is None
+    owner = got.loc["q-owner"]
+    assert (owner["rule"], owner["entity_id"], owner["wrong_code"]) == ("uscc", ent.loc[U_LH, "entity_id"], True)
+    assert not got.loc["q-own-org", "wrong_code"]
+
+    def nothing_quick(mention: Any, identifiers: Any, entities: Any) -> Any:
+        from pyspark.sql import functions as F
+
+        return quick_links(mention, identifiers, entities).withColumn("_q_eid", F.lit(None).cast("string"))
+
+    monkeypatch.setattr(link_module, "quick_links", nothing_quick)
+    pd.testing.assert_frame_equal(got, linked())
