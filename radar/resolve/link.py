@@ -11,6 +11,10 @@ Exact rules first, by identifier; the first that names one entity wins:
 4. ``uscc`` by the code as written: an invalid code the registry wrote the same way, or a code one
    character off an entity's (a typo), with an agreeing name (probability ``match.near_code_probability``).
 
+Most records carry their entity's own code under its very registry name: rule 1 links them with nothing to
+check (:func:`quick_links`), so only the others are prepared (names and addresses taken apart) and go
+through the rules' lookups and the name check.
+
 What they leave goes to the calibrated match of :mod:`radar.resolve.match`: blocking, comparison of name,
 address, legal representative, phone and hints, a probability, then (``match.second_stage``) each candidate
 weighed against the record's other candidates (:func:`radar.resolve.model.fit_rival_model`; with
