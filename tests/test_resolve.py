@@ -661,11 +661,13 @@ def test_records_linked_by_code_and_very_name_skip_the_checks_and_link_alike(
     assert marked.loc["q-exact", "_q_eid"] == ent.loc[U_XS, "entity_id"]
     assert marked.loc["q-exact", "_q_core"] == ent.loc[U_XS, "name_core"]
 
-    def linked() -> pd.DataFrame:
-        out = link_records(m, master[0], POLICY, identifiers=master[1]).toPandas()
+    def linked(mention: Any = m) -> pd.DataFrame:
+        out = link_records(mention, master[0], POLICY, identifiers=master[1]).toPandas()
         return out.set_index(out["record_key"].str.split("|").str[1]).sort_index()
 
     got = linked()
+    # mentions built before records were dated link the same
+    assert list(linked(m.drop("event_date"))["entity_id"]) == list(got["entity_id"])
     assert (got.loc["q-exact", "rule"], got.loc["q-exact", "entity_id"]) == ("uscc", ent.loc[U_XS, "entity_id"])
     assert got.loc["q-person", "entity_id"] is None
     owner = got.loc["q-owner"]

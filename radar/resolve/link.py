@@ -574,6 +574,8 @@ def resolve_links(
     the scored candidate pairs are in ``figures['pairs']`` (a DataFrame, for benchmarks).
     """
     m = policy.match
+    if "event_date" not in mention.columns:  # mentions built before records were dated
+        mention = mention.withColumn("event_date", F.lit(None).cast("date"))
     if identifiers is None:
         identifiers = entities.select(
             "entity_id", F.lit("uscc").alias("id_type"), F.col("uscc").alias("id_value"),
