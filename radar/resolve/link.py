@@ -157,6 +157,13 @@ def _natural_person() -> Column:
     )
 
 
+def _dated(mention: DataFrame) -> DataFrame:
+    """``mention`` with a null ``event_date`` when it has none (mentions built before records were dated)."""
+    if "event_date" in mention.columns:
+        return mention
+    return mention.withColumn("event_date", F.lit(None).cast("date"))
+
+
 def _rid() -> Column:
     """A record's id across record types: its type and natural key."""
     return F.concat_ws("\u0001", "source_type", "record_key")
@@ -180,9 +187,7 @@ def prepare(mention: DataFrame, policy: ResolvePolicy, keep: tuple[str, ...] = (
     served = sorted(policy.units_also_serve.items())
     also = F.create_map(*[F.lit(x) for d, ds in served for x in (d, ",".join(ds))]) if served else F.create_map(
         F.lit(""), F.lit(None).cast("string"))
-    if "event_date" not in mention.columns:  # mentions built before records were dated
-        mention = mention.withColumn("event_date", F.lit(None).cast("date"))
-    m = mention.select(*MENTION_COLUMNS, *keep)
+    m = _dated(mention).select(*MENTION_COLUMNS, *keep)
     m = _by_text(m, "party_name", {
         "r_full": F.expr(parts["full"]), "r_core": F.expr(parts["core"]), "r_region": F.expr(parts["region"]),
         "r_form": F.expr(parts["form"]), "r_branch": F.expr(parts["branch"]),
@@ -574,8 +579,7 @@ def resolve_links(
     the scored candidate pairs are in ``figures['pairs']`` (a DataFrame, for benchmarks).
     """
     m = policy.match
-    if "event_date" not in mention.columns:  # mentions built before records were dated
-        mention = mention.withColumn("event_date", F.lit(None).cast("date"))
+    mention = _dated(mention)
     if identifiers is None:
         identifiers = entities.select(
             "entity_id", F.lit("uscc").alias("id_type"), F.col("uscc").alias("id_value"),
@@ -619,10 +623,10 @@ def resolve_links(
         # training records are drawn per record type in the proportions of the records left to match, so the
         # model learns from complaints as much as complaints need it
         candidates = linked_recs.where(F.col("r_core").isNotNull() & (F.col("rule") != "near_code"))
-        have: dict[str, int] = {}
-        for frame in (candidates, quick.where(F.col("r_core").isNotNull())):
-            for r in frame.groupBy("source_type").count().collect():
-                have[r[0]] = have.get(r[0], 0) + r[1]
+        counted = candidates.select("source_type").unionByName(
+            quick.where(F.col("r_core").isNotNull()).select("source_type")
+        )
+        have = {r[0]: r[1] for r in counted.groupBy("source_type").count().collect()}
         need = {r[0]: r[1] for r in rest.groupBy("source_type").count().collect()}
         total_need = max(1, sum(need.values()))
         quota = {
