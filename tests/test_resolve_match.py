@@ -181,12 +181,16 @@ def test_record_dated_outside_the_entity_s_life() -> None:
     assert pair_features(df, FOLDS).set_index("rid").loc["r3", "deregistered_before"] == 1.0  # no grace
 
 
-def test_spark_compare_matches_pandas(spark: Any) -> None:
+def test_spark_compare_matches_pandas(spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Spark comparison (the records' candidates brought together, compared per whole record in
-    ``mapInPandas``) gives the pandas figures, with Arrow batches of three rows: a record's rows cut between
-    batches still compete with each other, and an entity's former name is still one of its names."""
+    ``mapInPandas``) gives the pandas figures, with Arrow batches of three rows gathered into frames of at least
+    four: a record's rows cut between batches still compete with each other, and an entity's former name is still
+    one of its names."""
+    import radar.resolve.match as match_module
     from radar.resolve.compare import compare_records
     from radar.resolve.match import compare
+
+    monkeypatch.setattr(match_module, "COMPARE_ROWS", 4)
 
     df, siblings = _compare_inputs()
     want = compare_records(df, FOLDS).set_index(["rid", "eid"]).sort_index()
@@ -208,6 +212,27 @@ def test_spark_compare_matches_pandas(spark: Any) -> None:
     for c in FEATURES:
         assert np.allclose(got[c].to_numpy(dtype=float), want[c].to_numpy(dtype=float), atol=1e-6), c
     assert got.loc[("r2", "e4"), "via_former"] == 1.0 and got.loc[("r1", "e2"), "alias_unique"] == 1.0
+
+
+@pytest.mark.parametrize("min_rows", [1, 4, 7, 100])
+def test_whole_records_gathers_batches_without_splitting_a_record(min_rows: int) -> None:
+    """Arrow's batches regrouped: every row once and in order, no record's rows in two frames, and every frame
+    but the last at least ``min_rows`` long (a record longer than that is one frame of its own)."""
+    from radar.resolve.match import whole_records
+
+    rng = np.random.default_rng(3)
+    rids = np.repeat([f"r{i:03d}" for i in range(40)], rng.integers(1, 9, 40))
+    rows = pd.DataFrame({"rid": rids, "n": np.arange(len(rids))})
+    cuts = np.sort(rng.choice(np.arange(1, len(rows)), 12, replace=False))
+    batches = [rows.iloc[a:b] for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(rows)], strict=True)]
+    batches.insert(3, rows.iloc[0:0])
+    frames = list(whole_records(iter(batches), min_rows))
+    assert pd.concat(frames)["n"].tolist() == rows["n"].tolist()
+    seen = [set(f["rid"]) for f in frames]
+    assert all(not (a & b) for i, a in enumerate(seen) for b in seen[i + 1:])
+    assert all(len(f) >= min_rows for f in frames[:-1])
+    if min_rows > 1:
+        assert len(frames) < len(batches) - 1
 
 
 def _compare_inputs() -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
