@@ -654,7 +654,9 @@ def resolve_links(
         to_match = rest.unionByName(train)
     else:
         to_match = rest
-    to_match = to_match.localCheckpoint()
+    # in as many parts as the shuffles have: read as the mentions were (72 small parts at city scale), every block
+    # joined to them would run that many tasks again
+    to_match = to_match.coalesce(partitions).localCheckpoint()
     pairs = candidate_pairs(to_match, names, entities, siblings, policy).unionByName(
         to_match.where(F.col("code_owner").isNotNull()).select(
             "rid", F.col("code_owner").alias("eid"), F.lit("code_owner").alias("block")
