@@ -394,6 +394,9 @@ def whole_records(batches: Any, min_rows: int = 1) -> Any:
     import numpy as np
     import pandas as pd
 
+    def joined(frames: list[Any]) -> Any:
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
     pending: list[Any] = []
     held = 0
     for pdf in batches:
@@ -403,7 +406,7 @@ def whole_records(batches: Any, min_rows: int = 1) -> Any:
         held += len(pdf)
         if held < min_rows:
             continue
-        whole = pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
+        whole = joined(pending)
         rid = whole["rid"].to_numpy()
         others = np.flatnonzero(rid != rid[-1])
         cut = int(others[-1]) + 1 if len(others) else 0
@@ -413,4 +416,4 @@ def whole_records(batches: Any, min_rows: int = 1) -> Any:
         pending, held = [whole.iloc[cut:]], len(whole) - cut
         yield whole.iloc[:cut]
     if held:
-        yield pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
+        yield joined(pending)
