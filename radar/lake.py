@@ -273,12 +273,14 @@ class Lake:
             shutil.rmtree(staging.parent, ignore_errors=True)
 
     def publish_spark(
-        self, df: Any, table: str, as_of: date | str, partitions: int | None = None, row_group_bytes: int | None = None
+        self, df: Any, table: str, as_of: date | str, partitions: int | None = None, row_group_bytes: int | None = None,
+        options: dict[str, str] | None = None,
     ) -> Path:
         """Publish a Spark DataFrame as Parquet (in ``partitions`` files; row groups of about ``row_group_bytes``
-        uncompressed: a reader splits a file only between row groups, so each becomes a task of its own)."""
+        uncompressed: a reader splits a file only between row groups, so each becomes a task of its own;
+        ``options``: more Parquet writer options)."""
         out = df.coalesce(partitions) if partitions else df
-        writer = out.write.mode("error")
+        writer = out.write.mode("error").options(**(options or {}))
         if row_group_bytes:
             writer = writer.option("parquet.block.size", str(row_group_bytes))
         return self.publish(table, as_of, lambda p: writer.parquet(str(p)))

@@ -59,6 +59,12 @@ ROWS_PER_FILE = 1_000_000  # rows per Parquet file of a published table (at leas
 # groups (at most), so a city's 300 MB table of annual reports in one 128 MB group was one task for every job
 # reading it while the other core waited (16 MB: its resolve stage 315 -> 300 s)
 ROW_GROUP_BYTES = 16 * 1024 * 1024
+# Parquet dictionary-encodes a column until its dictionary page reaches this size, then writes the values again
+# plainly: a column of mostly distinct values (names, addresses, record keys) pays for a dictionary it drops in
+# every row group. Parquet's 1 MB default let it fill a large one first; at 64 KB the few-valued columns keep
+# theirs. The city's largest table (912,710 annual reports) was written in 6.4-7.6 s instead of 8.3-9.5 s
+# (files 1.3 % larger).
+PARQUET_OPTIONS = {"parquet.dictionary.page.size": str(64 * 1024)}
 
 
 def records_table(record_type: str) -> str:
@@ -240,7 +246,7 @@ def _write_parsed(spark: SparkSession, src: Any, sources: list[SourceFile], conv
     key = "spark.sql.optimizer.excludedRules"
     excluded = ",".join(x for x in (spark.conf.get(key, ""), _KEEP_PROJECTIONS_ABOVE_UNIONS) if x)
     with _session_conf(spark, {key: excluded, **_PARSE_CONF}):
-        staged.write.partitionBy("_key").parquet(str(out))
+        staged.write.options(**PARQUET_OPTIONS).partitionBy("_key").parquet(str(out))
 
 
 def _entry_figures(written: Path) -> tuple[dict[int, int], list[str]]:
@@ -370,7 +376,7 @@ def _publish(
                 n = sum(st["quarantined"] if rt is None else st["accepted"]
                         for st in per_file.values() if rt is None or st["record_type"] == rt)
             ctx.lake.publish_spark(df(), table, ctx.as_of, partitions=n // ROWS_PER_FILE + 1,
-                                   row_group_bytes=ROW_GROUP_BYTES)
+                                   row_group_bytes=ROW_GROUP_BYTES, options=PARQUET_OPTIONS)
 
         list(pool.map(write, jobs))
         return counted.result()
