@@ -14,7 +14,8 @@ Two phases, so that the number of Spark jobs does not grow with record types tim
   ``add_uscc_status`` completes the identifiers' statuses, ``folded_records`` (re-sent rows of one natural key
   fold into one current record keeping every version) and ``objection_marks`` (records an objection corrected
   or retracted) find the few records ``mark_records`` marks; ``record_table`` and ``quarantine_table`` cut
-  the published tables out of the result, and ``file_stats`` counts what the data-quality report needs.
+  the published tables out of the result; ``accepted_stats`` (observed while a table is written) and
+  ``rejected_stats`` count what the data-quality report needs.
 """
 
 from __future__ import annotations
@@ -763,39 +764,56 @@ STAT_COUNTS = ("duplicates", "uscc_valid", "uscc_invalid", "uscc_missing", "uscc
                "objection_retracted")
 
 
-def file_stats(df: DataFrame, src: Sources, late_days: int) -> DataFrame:
-    """Per source file, record type and quarantine reason (its text before ':', null when accepted): rows;
-    among accepted rows the re-sent duplicates, identifier quality, revoked or invalid records, rows with
-    issues, records published more than ``late_days`` working days after their decision, records an
-    objection corrected or retracted; and the first and last event date."""
-    pairs = {rt for rt, spec in src.record_types.items() if {"decision_date", "publish_date"} <= set(spec.fields)}
-    wd = working_days_between(per_type(src, dict.fromkeys(pairs, "decision_date")),
-                              per_type(src, dict.fromkeys(pairs, "publish_date")))
-    late = F.coalesce(wd > late_days, F.lit(False))
-    acc = F.col("quarantine_reason").isNull()
-    objection = F.col("objection_status") if "objection_status" in df.columns else F.lit(None).cast("string")
-
-    def n(cond: Column) -> Column:
-        return F.sum(F.when(acc & cond, 1).otherwise(0))
-
+def accepted_stats(table: DataFrame, record_type: str, files: list[str], src: Sources,
+                   late_days: int) -> list[Column]:
+    """Aggregates counting what the data-quality report needs over a published record table (``record_table``)
+    whose rows come from ``files``, to be observed while it is written (``DataFrame.observe``: no pass of its
+    own). Per file ``i`` (``files[i]``): ``{i}:rows``, and among its rows the re-sent duplicates, identifier
+    quality, revoked or invalid records, rows with issues, records published more than ``late_days`` working
+    days after their decision and records an objection corrected or retracted (``{i}:<STAT_COUNTS name>``);
+    then the table's ``first`` and ``last`` event date. Read them back with ``read_accepted_stats``."""
+    fields = src.record_types[record_type].fields
+    late = (working_days_between(F.col("decision_date"), F.col("publish_date")) > late_days
+            if {"decision_date", "publish_date"} <= set(fields) else F.lit(False))
+    objection = F.col("objection_status") if "objection_status" in table.columns else F.lit(None).cast("string")
     status = F.col("uscc_status")
-    return df.groupBy(
-        "source_file", "record_type", F.substring_index(F.col("quarantine_reason"), ":", 1).alias("reason")
-    ).agg(
-        F.count(F.lit(1)).alias("rows"),
-        n(~F.col("is_current")).alias("duplicates"),
-        n(status == "valid").alias("uscc_valid"),
-        n(status.isin("invalid_checksum", "invalid_format")).alias("uscc_invalid"),
-        n(status == "missing").alias("uscc_missing"),
-        n(status == "placeholder").alias("uscc_placeholder"),
-        n(F.col("record_status") != "active").alias("revoked_or_invalid"),
-        n(F.size("issues") > 0).alias("rows_with_issues"),
-        n(late).alias("late_publication"),
-        n(objection == "corrected").alias("objection_corrected"),
-        n(objection == "retracted").alias("objection_retracted"),
-        F.min(F.when(acc, F.col("event_date"))).alias("first"),
-        F.max(F.when(acc, F.col("event_date"))).alias("last"),
-    )
+    conditions = {
+        "rows": F.lit(True),
+        "duplicates": ~F.col("is_current"),
+        "uscc_valid": status == "valid",
+        "uscc_invalid": status.isin("invalid_checksum", "invalid_format"),
+        "uscc_missing": status == "missing",
+        "uscc_placeholder": status == "placeholder",
+        "revoked_or_invalid": F.col("record_status") != "active",
+        "rows_with_issues": F.size("issues") > 0,
+        "late_publication": late,
+        "objection_corrected": objection == "corrected",
+        "objection_retracted": objection == "retracted",
+    }
+    out = []
+    for i, f in enumerate(files):
+        here = F.col("source_file") == f
+        out += [F.sum(F.when(here & F.coalesce(c, F.lit(False)), 1).otherwise(0)).alias(f"{i}:{name}")
+                for name, c in conditions.items()]
+    return [*out, F.min("event_date").alias("first"), F.max("event_date").alias("last")]
+
+
+def read_accepted_stats(metrics: dict[str, Any], files: list[str]) -> tuple[dict[str, dict[str, int]], Any, Any]:
+    """Per file, ``accepted`` rows and the ``STAT_COUNTS``, and the first and last event date, from the
+    observed ``accepted_stats`` (``metrics``: name -> value)."""
+    per_file = {}
+    for i, f in enumerate(files):
+        st = {k: int(metrics.get(f"{i}:{k}") or 0) for k in STAT_COUNTS}
+        per_file[f] = {"accepted": int(metrics.get(f"{i}:rows") or 0), **st}
+    return per_file, metrics.get("first"), metrics.get("last")
+
+
+def rejected_stats(quarantine: DataFrame) -> DataFrame:
+    """Rows of the quarantine (``quarantine_table``) per source file, record type and reason (its text before
+    ':'). Small."""
+    return small(quarantine.groupBy(
+        "source_file", "record_type", F.substring_index(F.col("reason"), ":", 1).alias("reason")
+    ).agg(F.count(F.lit(1)).alias("rows")))
 
 
 def working_days_between(start: Column, end: Column) -> Column:

@@ -7,10 +7,11 @@
    shape (identifier statuses decided there too); the rows per read block are then read from the written
    Parquet on the driver. Unchanged files are not read again.
 3. Assemble from the cache: the re-sent records and the objection marks from a few narrow columns (small
-   tables, collected to the driver; rows are numbered from literals, no table is broadcast for them); the
-   data-quality figures (one job); then each table from its own cache entries, the marks joined by broadcast
-   only into a table that has marked records: about one Spark job per table, run side by side. No wide row
-   is shuffled or cached.
+   tables, collected to the driver; rows are numbered from literals, no table is broadcast for them); then
+   each table from its own cache entries, the marks joined by broadcast only into a table that has marked
+   records: one Spark job per table, run side by side, which also counts the data-quality figures of its
+   rows as it writes them (observed metrics: no pass of their own; the quarantine's from the written
+   quarantine). No wide row is shuffled or cached.
 
 Per source, rows in (the independent count) = rows accepted + rows quarantined = rows Spark read; the job
 fails loudly when they disagree. A source that cannot be loaded at all is reported (and kept in quarantine as
@@ -29,7 +30,7 @@ from functools import reduce
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -337,23 +338,36 @@ def _publish(
     ctx: RunContext, files: list[SourceFile], loadable: list[SourceFile], metas: dict[str, dict[str, Any]],
     assembly: _Assembly,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[Any, Any]]]:
-    """Count what the data-quality report needs (``file_stats``) while writing every record table (each
-    from its own cache entries) and the quarantine, side by side; returns ``_collect_stats`` of the counts."""
+    """Write every record table (each from its own cache entries) and the quarantine, side by side, counting
+    what the data-quality report needs on the way: each record table's figures are observed while it is
+    written (``records.accepted_stats``), the quarantine's counted from the written quarantine (small).
+    Returns ``_collect_stats`` of the counts."""
     spark, src = ctx.spark, ctx.sources
     rejected = spark.createDataFrame(
         [(f.relpath, 0, f.record_type, f"file not loaded: {f.problem}", ",".join(f.headers)[:500])
          for f in files if f.problem],
         QUARANTINE_SCHEMA,
     )
-    # rows read bound the rows a table gets: below ROWS_PER_FILE its file count is known without the counts
+    # rows read bound the rows a table gets: a table gets a file per ROWS_PER_FILE of them
     read: dict[str | None, int] = defaultdict(int)
+    sources_of: dict[str, list[str]] = defaultdict(list)
     for f in loadable:
         n = int(metas[f.cache_key].get("rows_read") or 0)
         read[f.record_type] += n
         read[None] += n
+        sources_of[f.record_type].append(f.relpath)
+    late = ctx.policy.ingest.late_publication_working_days
+    observed: dict[str, Observation] = {}
 
     def record_table(rt: str) -> Callable[[], DataFrame]:
-        return lambda: R.record_table(assembly.records(rt), rt, src)
+        def table() -> DataFrame:
+            out = R.record_table(assembly.records(rt), rt, src)
+            if not sources_of[rt]:
+                return out
+            observed[rt] = Observation(f"ingest {rt}")
+            return out.observe(observed[rt], *R.accepted_stats(out, rt, sources_of[rt], src, late))
+
+        return table
 
     jobs: list[tuple[str, str | None, Callable[[], DataFrame]]] = [
         (records_table(rt), rt, record_table(rt)) for rt in src.record_types
@@ -364,46 +378,43 @@ def _publish(
     # largest tables first so that the last to finish are short
     jobs.sort(key=lambda j: -read[j[1]])
 
+    def write(job: tuple[str, str | None, Callable[[], DataFrame]]) -> None:
+        table, rt, df = job
+        ctx.lake.publish_spark(df(), table, ctx.as_of, partitions=read[rt] // ROWS_PER_FILE + 1,
+                               row_group_bytes=ROW_GROUP_BYTES, options=PARQUET_OPTIONS)
+
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        late = ctx.policy.ingest.late_publication_working_days
-        counted = pool.submit(lambda: _collect_stats(R.file_stats(assembly.records(), src, late).collect(), loadable))
-
-        def write(job: tuple[str, str | None, Callable[[], DataFrame]]) -> None:
-            table, rt, df = job
-            n = read[rt]
-            if n >= ROWS_PER_FILE:  # the exact count of rows the table gets
-                per_file = counted.result()[0]
-                n = sum(st["quarantined"] if rt is None else st["accepted"]
-                        for st in per_file.values() if rt is None or st["record_type"] == rt)
-            ctx.lake.publish_spark(df(), table, ctx.as_of, partitions=n // ROWS_PER_FILE + 1,
-                                   row_group_bytes=ROW_GROUP_BYTES, options=PARQUET_OPTIONS)
-
         list(pool.map(write, jobs))
-        return counted.result()
+    written = spark.read.schema(QUARANTINE_SCHEMA).parquet(str(ctx.lake.require(QUARANTINE_TABLE, ctx.as_of)))
+    quarantined = R.rejected_stats(written).collect()
+    accepted = {rt: R.read_accepted_stats(obs.get, sources_of[rt]) for rt, obs in observed.items()}
+    return _collect_stats(accepted, quarantined, loadable)
 
 
 # ------------------------------------------------------------------------------------------ report
 def _collect_stats(
-    rows: list[Any], loadable: list[SourceFile]
+    accepted: dict[str, tuple[dict[str, dict[str, int]], Any, Any]], quarantined: list[Any],
+    loadable: list[SourceFile],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[Any, Any]]]:
-    """Per-file counts and each record type's event-date range from ``file_stats`` rows."""
+    """Per-file counts and each record type's event-date range from the observed ``accepted`` figures (record
+    type -> ``records.read_accepted_stats``) and the ``rejected_stats`` rows of the quarantine (``quarantined``;
+    the rows of sources that could not be loaded at all are not counted here)."""
     out: dict[str, dict[str, Any]] = {
         f.relpath: {"record_type": f.record_type, "accepted": 0, "quarantined": 0, "quarantine_reasons": {}}
         for f in loadable
     }
     ranges: dict[str, tuple[Any, Any]] = {}
-    for r in rows:
-        st = out[r["source_file"]]
-        if r["reason"] is None:
-            st["accepted"] += r["rows"]
-            for k in R.STAT_COUNTS:
-                st[k] = st.get(k, 0) + int(r[k] or 0)
-            if r["first"] is not None:
-                a, b = ranges.get(r["record_type"], (r["first"], r["last"]))
-                ranges[r["record_type"]] = (min(a, r["first"]), max(b, r["last"]))
-        else:
-            st["quarantined"] += r["rows"]
-            st["quarantine_reasons"][r["reason"]] = st["quarantine_reasons"].get(r["reason"], 0) + r["rows"]
+    for rt, (per_file, first, last) in accepted.items():
+        for name, counts in per_file.items():
+            out[name].update(counts)
+        if first is not None:
+            ranges[rt] = (first, last)
+    for r in quarantined:
+        st = out.get(r["source_file"])
+        if st is None:  # a source not loaded: reported as such
+            continue
+        st["quarantined"] += r["rows"]
+        st["quarantine_reasons"][r["reason"]] = st["quarantine_reasons"].get(r["reason"], 0) + r["rows"]
     return out, ranges
 
 
