@@ -588,6 +588,45 @@ def test_resent_record_folds_into_one_current_revoked_version(run: Run) -> None:
     assert run.report["files"]["penalty/b_codes_gb18030.csv"]["revoked_or_invalid"] == 1
 
 
+def test_report_counts_late_publications_objection_outcomes_and_event_dates(spark: Any, tmp_path: Path) -> None:
+    """The report's per-file figures, counted while the tables are written: publications later than 7 working
+    days after the decision (7 is not late), the objections' outcomes (撤销 retracts, 更正 corrects, 不予撤销
+    upholds), the event-date range of accepted rows only, and zeros for a file with no accepted row."""
+    inp = tmp_path / "in"
+    (inp / "penalty").mkdir(parents=True)
+    header = "行政相对人名称,行政相对人代码_1(统一社会信用代码),行政处罚决定书文号,处罚类别,处罚决定日期,公示日期,处罚机关统一社会信用代码"
+    v = VECTORS
+    (inp / "penalty" / "p.csv").write_text(_csv(
+        header,
+        f"甲公司,{v[1]},罚1号,罚款,2021-03-01,2021-03-15,{AUTH}",  # Monday to Monday: 10 working days, late
+        f"乙公司,{v[2]},罚2号,罚款,2021-03-01,2021-03-10,{AUTH}",  # 7 working days: on time
+        f"丙公司,{v[3]},罚3号,罚款,2021-03-02,2021-03-12,{AUTH}",  # 8 working days: late
+        f"丁公司,{v[4]},罚4号,罚款,2021-04-01,,{AUTH}",  # not published yet: not late
+        f"戊公司,{v[5]},,罚款,2020-01-01,2020-06-01,{AUTH}",  # no decision number: quarantined
+    ), encoding="utf-8")
+    (inp / "penalty" / "bad.csv").write_text(_csv(header, f"己公司,{v[6]},罚6号,罚款,,,{AUTH}"), encoding="utf-8")
+    (inp / "o.csv").write_text(_csv(
+        "异议编号,统一社会信用代码,异议信息类型,涉及记录文号,处理结果,处理日期",
+        f"Y1,{v[1]},行政处罚信息,罚1号,撤销,2021-05-01",
+        f"Y2,{v[2]},行政处罚信息,罚2号,更正,2021-05-02",
+        f"Y3,{v[3]},行政处罚信息,罚3号,不予撤销,2021-05-03",
+    ), encoding="utf-8")
+    report = run_job(make_context(spark, tmp_path / "lake", inp)).report
+    p = report["files"]["penalty/p.csv"]
+    assert (p["accepted"], p["quarantined"], p["reconciled"]) == (4, 1, True)
+    assert p["quarantine_reasons"] == {"missing required value": 1}
+    assert (p["late_publication"], p["objection_retracted"], p["objection_corrected"]) == (2, 1, 1)
+    assert (p["uscc_valid"], p["duplicates"], p["rows_with_issues"]) == (4, 0, 0)
+    bad = report["files"]["penalty/bad.csv"]
+    assert (bad["accepted"], bad["quarantined"], bad["reconciled"]) == (0, 1, True)
+    assert bad["late_publication"] == bad["duplicates"] == bad["uscc_valid"] == 0
+    t = report["record_types"]["penalty"]
+    assert (t["files"], t["accepted"], t["late_publication"], t["late_publication_rate"]) == (2, 4, 2, 0.5)
+    assert report["event_dates"]["penalty"] == ["2021-03-01", "2021-04-01"]  # not the quarantined 2020 row
+    assert report["event_dates"]["objection"] == ["2021-05-01", "2021-05-03"]
+    assert report["files"]["o.csv"]["accepted"] == 3
+
+
 def _last_job_id(spark: Any) -> int:
     return max(spark.sparkContext.statusTracker().getJobIdsForGroup(), default=-1)
 
