@@ -274,16 +274,43 @@ class Lake:
 
     def publish_spark(
         self, df: Any, table: str, as_of: date | str, partitions: int | None = None, row_group_bytes: int | None = None,
-        options: dict[str, str] | None = None,
+        options: dict[str, str] | None = None, finish: Callable[[Path], Any] | None = None,
     ) -> Path:
         """Publish a Spark DataFrame as Parquet (in ``partitions`` files; row groups of about ``row_group_bytes``
         uncompressed: a reader splits a file only between row groups, so each becomes a task of its own;
-        ``options``: more Parquet writer options)."""
+        ``options``: more Parquet writer options; ``finish(staging_dir)``: add files once the write is done,
+        published with it)."""
         out = df.coalesce(partitions) if partitions else df
         writer = out.write.mode("error").options(**(options or {}))
         if row_group_bytes:
             writer = writer.option("parquet.block.size", str(row_group_bytes))
-        return self.publish(table, as_of, lambda p: writer.parquet(str(p)))
+
+        def write(p: Path) -> None:
+            writer.parquet(str(p))
+            if finish is not None:
+                finish(p)
+
+        return self.publish(table, as_of, write)
+
+    def publish_links(self, table: str, as_of: date | str, source: Path) -> Path:
+        """Publish a partition with the files of ``source`` (a published partition, of this or another as-of
+        date), hard-linked (copied where links cannot be made): no data is written again. Nothing happens when
+        ``source`` is the partition itself."""
+        target = self.partition(table, as_of)
+        if target.exists() and target.resolve() == source.resolve():
+            return target
+
+        def link(p: Path) -> None:
+            for folder, _, names in os.walk(source):
+                out = p / Path(folder).relative_to(source)
+                out.mkdir(parents=True, exist_ok=True)
+                for name in names:
+                    try:
+                        os.link(Path(folder) / name, out / name)
+                    except OSError:  # another file system, or links not supported
+                        shutil.copy2(Path(folder) / name, out / name)
+
+        return self.publish(table, as_of, link)
 
     def publish_pandas(self, frame: Any, table: str, as_of: date | str) -> Path:
         """Publish a small pandas or polars frame as a single Parquet file."""

@@ -7,6 +7,7 @@ that a re-run gives identical tables); Spark work stays small. Outputs are read 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -189,19 +190,23 @@ class Run:
     tables: dict[str, pl.DataFrame]
 
 
-def make_context(spark: Any, lake_dir: Path, input_dir: Path | None) -> RunContext:
+RUN_SPECIFIC = ("parse_cache", "tables_reused", "phase_seconds")  # what the job returns and does not publish
+
+
+def make_context(spark: Any, lake_dir: Path, input_dir: Path | None, as_of: date = AS_OF,
+                 pol: Any = None) -> RunContext:
     """A RunContext as the pipeline builds it, with the test session and a lake in ``lake_dir``."""
     lake = Lake(lake_dir).open(create=True)
-    return RunContext(spark, lake, AS_OF, policy(), sources(), profile(), input_dir=input_dir)
+    return RunContext(spark, lake, as_of, pol or policy(), sources(), profile(), input_dir=input_dir)
 
 
-def run_job(ctx: RunContext) -> Run:
+def run_job(ctx: RunContext, reuse_tables: bool = True) -> Run:
     """Run the ingest job and read back the tables this test looks at."""
-    report = ingest.run(ctx)
+    report = ingest.run(ctx, reuse_tables=reuse_tables)
     names = ["penalty", "license", "complaint", "registry", "quarantine"]
-    tables = {n: ctx.lake.read_polars(f"ingest/{n}", AS_OF) for n in names}
-    published = {k: v for k, v in report.items() if k not in ("parse_cache", "phase_seconds")}  # run-specific
-    assert ctx.lake.read_json("reports/dq", AS_OF) == json.loads(json.dumps(published, default=str))
+    tables = {n: ctx.lake.read_polars(f"ingest/{n}", ctx.as_of) for n in names}
+    published = {k: v for k, v in report.items() if k not in RUN_SPECIFIC}
+    assert ctx.lake.read_json("reports/dq", ctx.as_of) == json.loads(json.dumps(published, default=str))
     return Run(report, tables)
 
 
@@ -632,12 +637,13 @@ def _last_job_id(spark: Any) -> int:
 
 
 def test_rerun_gives_identical_tables(job: tuple[RunContext, Run]) -> None:
-    """The same folder again, into the same lake (now with Spark's default read splits): same tables, same
-    row numbers, same report; and few Spark jobs: one per published table, one per table with re-sent or
-    objected records (its marks are broadcast) and a handful for the whole run, not several per table."""
+    """The same folder again, into the same lake (now with Spark's default read splits), every table written
+    again: same tables, same row numbers, same report; and few Spark jobs: one per published table, one per
+    table with re-sent or objected records (its marks are broadcast) and a handful for the whole run, not
+    several per table."""
     ctx, first = job
     before = _last_job_id(ctx.spark)
-    second = run_job(ctx)
+    second = run_job(ctx, reuse_tables=False)
     jobs = _last_job_id(ctx.spark) - before
     tables = len(ctx.sources.record_types) + 1  # and the quarantine
     marked = [n for n, df in first.tables.items() if n != "quarantine" and (
@@ -648,12 +654,92 @@ def test_rerun_gives_identical_tables(job: tuple[RunContext, Run]) -> None:
     cache = second.report.pop("parse_cache")
     assert cache["sources_parsed"] == 0 and cache["sources_reused"] > 0  # unchanged files are not read again
     assert second.report.pop("phase_seconds")["parse"] < first.report["phase_seconds"]["parse"]
-    assert second.report == {k: v for k, v in first.report.items() if k not in ("parse_cache", "phase_seconds")}
+    assert second.report.pop("tables_reused") == []
+    assert second.report == {k: v for k, v in first.report.items() if k not in RUN_SPECIFIC}
     for name, df in first.tables.items():
         cols = [c for c in df.columns if df[c].dtype.is_nested() is False]
         a = df.sort(cols).to_dicts()
         b = second.tables[name].select(df.columns).sort(cols).to_dicts()
         assert a == b, name
+
+
+def _published_files(lake: Lake, table: str, as_of: date) -> dict[str, os.stat_result]:
+    part = lake.partition(table, as_of)
+    return {p.name: p.stat() for p in part.iterdir() if p.is_file()}
+
+
+def test_unchanged_tables_are_linked_not_written_again(job: tuple[RunContext, Run]) -> None:
+    """The same folder once more, into the same lake: no table's inputs changed, so none is written again
+    (no Spark job but reading the quarantine's figures back) and the report is the same, its figures kept from
+    when the tables were written; at a later as-of date each table's files are hard links to those of the
+    first (nothing is copied)."""
+    ctx, first = job
+    tables = sorted([ingest.records_table(rt) for rt in ctx.sources.record_types] + [ingest.QUARANTINE_TABLE])
+    before = _last_job_id(ctx.spark)
+    again = run_job(ctx)
+    assert _last_job_id(ctx.spark) - before <= 2
+    assert again.report.pop("tables_reused") == tables
+    expected = {k: v for k, v in first.report.items() if k not in RUN_SPECIFIC}
+    assert {k: v for k, v in again.report.items() if k not in RUN_SPECIFIC} == expected
+    for name, df in first.tables.items():
+        cols = [c for c in df.columns if df[c].dtype.is_nested() is False]
+        assert again.tables[name].select(df.columns).sort(cols).to_dicts() == df.sort(cols).to_dicts(), name
+
+    later = make_context(ctx.spark, ctx.lake.root, ctx.input_dir, as_of=date(2022, 2, 1))
+    moved = run_job(later)
+    assert moved.report.pop("tables_reused") == tables
+    assert {k: v for k, v in moved.report.items() if k not in RUN_SPECIFIC} == {**expected, "as_of": "2022-02-01"}
+    for table in tables:
+        old, new = _published_files(ctx.lake, table, AS_OF), _published_files(ctx.lake, table, later.as_of)
+        assert new.keys() == old.keys() and any(n.endswith(".parquet") for n in new), table
+        assert all(new[n].st_ino == old[n].st_ino for n in new), table
+
+
+def test_a_changed_source_rewrites_only_the_tables_made_from_it(spark: Any, tmp_path: Path) -> None:
+    """A new complaint file rewrites the complaint table and the quarantine and links the others; a changed
+    objection rewrites the tables of the record types an objection can name; a changed policy number rewrites
+    every record table (not the quarantine, which it does not change). Each time the lake
+    holds what a fresh ingest of the folder gives."""
+    inp = tmp_path / "in"
+    inp.mkdir()
+    v = VECTORS
+    (inp / "p.csv").write_text(_csv(
+        "行政相对人名称,行政相对人代码_1(统一社会信用代码),行政处罚决定书文号,处罚类别,处罚决定日期,公示日期,处罚机关统一社会信用代码",
+        f"甲公司,{v[1]},罚1号,罚款,2021-03-01,2021-03-15,{AUTH}",
+        f"乙公司,{v[2]},罚2号,罚款,2021-03-01,2021-03-10,{AUTH}",
+        f"丙公司,{v[3]},,罚款,2021-03-01,2021-03-10,{AUTH}",  # quarantined: no decision number
+    ), encoding="utf-8")
+    objection = "异议编号,统一社会信用代码,异议信息类型,涉及记录文号,处理结果,处理日期"
+    (inp / "o.csv").write_text(_csv(objection, f"Y1,{v[1]},行政处罚信息,罚1号,更正,2021-05-01"), encoding="utf-8")
+    complaint = json.dumps({"REGINO": "TS001", "INVNAME": "某某超市", "REGTIME": "2021-01-01", "UNISCID": v[4]},
+                           ensure_ascii=False)
+    (inp / "c.jsonl").write_text(complaint + "\n", encoding="utf-8")
+    lake = tmp_path / "lake"
+    all_tables = {ingest.records_table(rt) for rt in sources().record_types} | {ingest.QUARANTINE_TABLE}
+
+    def check(ctx: RunContext, rewritten: set[str], case: str) -> Run:
+        done = run_job(ctx)
+        assert set(done.report.pop("tables_reused")) == all_tables - rewritten, case
+        fresh = run_job(make_context(spark, tmp_path / f"fresh-{case}", inp, pol=ctx.policy), reuse_tables=False)
+        assert done.report["files"] == fresh.report["files"] and done.report["record_types"] == fresh.report[
+            "record_types"], case
+        for table in sorted(all_tables):
+            assert ctx.lake.digest(table, AS_OF) == Lake(tmp_path / f"fresh-{case}").digest(table, AS_OF), (case, table)
+        return done
+
+    check(make_context(spark, lake, inp), all_tables, "first")
+    (inp / "c2.jsonl").write_text(complaint.replace("TS001", "TS002").replace("某某超市", "某某商店") + "\n{bad\n",
+                                  encoding="utf-8")
+    check(make_context(spark, lake, inp), {"ingest/complaint", ingest.QUARANTINE_TABLE}, "complaint")
+    (inp / "o.csv").write_text(_csv(objection, f"Y1,{v[1]},行政处罚信息,罚1号,撤销,2021-05-01"), encoding="utf-8")
+    named = {ingest.records_table(rt) for rt, spec in sources().record_types.items() if spec.document_no}
+    assert "ingest/penalty" in named and "ingest/complaint" not in named
+    done = check(make_context(spark, lake, inp), named | {"ingest/objection", ingest.QUARANTINE_TABLE}, "objection")
+    assert one(done.tables["penalty"], decision_no="罚1号")["objection_status"] == "retracted"
+    pol = policy()
+    stricter = pol.model_copy(update={"ingest": pol.ingest.model_copy(update={"late_publication_working_days": 3})})
+    done = check(make_context(spark, lake, inp, pol=stricter), all_tables - {ingest.QUARANTINE_TABLE}, "policy")
+    assert done.report["files"]["p.csv"]["late_publication"] == 2
 
 
 # ------------------------------------------------------------------------------------------ input errors

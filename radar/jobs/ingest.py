@@ -20,13 +20,16 @@ one row with its reason); it never stops the other sources.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from functools import reduce
+from datetime import date
+from functools import cached_property, reduce
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +44,7 @@ from radar.ingest.convert import ConversionError, convert_source
 from radar.ingest.files import SourceFile, discover
 from radar.ingest.parse import uscc_status_of
 from radar.jobs.context import PhaseClock, RunContext
-from radar.lake import _claim
+from radar.lake import _claim, as_of_str
 
 QUARANTINE_TABLE = "ingest/quarantine"
 DQ_TABLE = "reports/dq"
@@ -66,6 +69,10 @@ ROW_GROUP_BYTES = 16 * 1024 * 1024
 # theirs. The city's largest table (912,710 annual reports) was written in 6.4-7.6 s instead of 8.3-9.5 s
 # (files 1.3 % larger).
 PARQUET_OPTIONS = {"parquet.dictionary.page.size": str(64 * 1024)}
+# Beside the Parquet files of every record table and the quarantine: the signature of what the table was made
+# from (``table_signatures``) and the data-quality figures counted while it was written. A later run whose
+# table would have the same signature links these files instead of writing them again.
+TABLE_INPUTS = "_inputs.json"
 
 
 def records_table(record_type: str) -> str:
@@ -73,10 +80,15 @@ def records_table(record_type: str) -> str:
     return f"ingest/{record_type}"
 
 
-def run(ctx: RunContext) -> dict[str, Any]:
+def run(ctx: RunContext, reuse_tables: bool = True) -> dict[str, Any]:
     """Load every source of ``ctx.input_dir`` into the lake; returns the data-quality report (with the parse
-    cache's figures under ``parse_cache`` and the wall time of each phase under ``phase_seconds``, which the
-    published report leaves out: a re-run must publish the same report)."""
+    cache's figures under ``parse_cache``, the tables published again without being written under
+    ``tables_reused`` and the wall time of each phase under ``phase_seconds``, which the published report
+    leaves out: a re-run must publish the same report).
+
+    A table whose inputs are those of a table already published (same signature, see ``table_signatures``:
+    the same files, parser, job and policy) is published by linking that table's files, and its figures come
+    from what was counted when it was written; ``reuse_tables=False`` writes every table."""
     spark, src = ctx.spark, ctx.sources
     if ctx.input_dir is None:
         raise InputError("no input folder given")
@@ -107,9 +119,13 @@ def run(ctx: RunContext) -> dict[str, Any]:
             f.rows_in = metas[f.cache_key].get("rows_in")
     cache.touch(list(metas))
 
+    signatures = table_signatures(ctx, files, loadable, fp)
+    reused = _published_alike(ctx, signatures) if reuse_tables else {}
     assembly = _Assembly(spark, ctx, loadable, metas, cache)
+    if any(t not in reused for t in signatures if t != QUARANTINE_TABLE):
+        assert assembly.marks is not None  # the marks of re-sent and objected records, now (timed as assembly)
     clock.lap("assemble")
-    per_file, date_range = _publish(ctx, files, loadable, metas, assembly)
+    per_file, date_range = _publish(ctx, files, loadable, metas, assembly, signatures, reused)
     clock.lap("publish")
 
     report = _report(ctx, files, per_file, metas, date_range)
@@ -129,9 +145,71 @@ def run(ctx: RunContext) -> dict[str, Any]:
             "sources_reused": sum(1 for f in loadable if f.cache_key not in parsed),
             "entries_pruned": len(pruned),
         },
+        "tables_reused": sorted(reused),
         "phase_seconds": clock.laps,
     }
 
+
+
+# ------------------------------------------------------------------------------------------ reuse
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+def table_signatures(ctx: RunContext, files: list[SourceFile], loadable: list[SourceFile], fp: str) -> dict[str, str]:
+    """Per published table (every record table and the quarantine), a hash of everything its rows and
+    figures depend on: this job's code, the parser's and the source configuration (``fp``, see
+    ``radar.ingest.cache.fingerprint``), the policy numbers it applies, and the sources it is made from, each by
+    path and cache key (content hash and how it was read). A record table is made from the sources of its
+    record type and, when an objection can name its records, of the objections; the quarantine from every
+    source, and those that could not be loaded with their reason."""
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    policy = [ctx.policy.ingest.late_publication_working_days, ctx.policy.features.objection_retracts,
+              ctx.policy.features.objection_corrects]
+
+    def sources(types: set[str] | None) -> list[list[Any]]:
+        return sorted([f.relpath, f.record_type, f.cache_key, bool(f.truncated)]
+                      for f in loadable if types is None or f.record_type in types)
+
+    out = {}
+    for rt, spec in ctx.sources.record_types.items():
+        types = {rt, "objection"} if spec.document_no else {rt}
+        out[records_table(rt)] = _digest([code, fp, policy, rt, sources(types)])
+    failed = sorted([f.relpath, f.record_type, f.problem, ",".join(f.headers)[:500]] for f in files if f.problem)
+    out[QUARANTINE_TABLE] = _digest([code, fp, sources(None), failed])
+    return out
+
+
+def _published_alike(ctx: RunContext, signatures: dict[str, str]) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """The published tables (this as-of date's first, then the newest) with the signature a table would have
+    now: table -> (its partition, its ``TABLE_INPUTS``)."""
+    found = {}
+    here = as_of_str(ctx.as_of)
+    for table, signature in signatures.items():
+        dates = ctx.lake.as_of_dates(table)
+        for d in ([here] if here in dates else []) + [d for d in reversed(dates) if d != here]:
+            part = ctx.lake.partition(table, d)
+            try:
+                inputs = json.loads((part / TABLE_INPUTS).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if inputs.get("signature") == signature:
+                found[table] = (part, inputs)
+                break
+    return found
+
+
+def _stats_json(stats: tuple[dict[str, dict[str, int]], Any, Any]) -> dict[str, Any]:
+    per_file, first, last = stats
+    return {"files": per_file, "first": first.isoformat() if first else None,
+            "last": last.isoformat() if last else None}
+
+
+def _stats_of_json(obj: dict[str, Any]) -> tuple[dict[str, dict[str, int]], Any, Any]:
+    def day(s: str | None) -> date | None:
+        return date.fromisoformat(s) if s else None
+
+    return obj["files"], day(obj["first"]), day(obj["last"])
 
 
 # ------------------------------------------------------------------------------------------ parse
@@ -297,12 +375,18 @@ class _Assembly:
             self.entries[k] = R.SourceRows(tuple(files.get(k, ())), offsets)
         self.odd = {v: uscc_status_of(v, src.placeholder_uscc)
                     for m in metas.values() for v in m.get("odd_identifiers", [])}
+        self.policy = ctx.policy.features
+
+    @cached_property
+    def marks(self) -> list[tuple[Any, ...]]:
+        """The ``RECORD_MARKS`` rows of every re-sent or objected record (computed when first needed: a run
+        that writes no record table needs none)."""
         everything = self.checked(None)
-        folded = R.folded_records(everything, R.per_type(src, "updated_at")).collect()
-        fp = ctx.policy.features
+        folded = R.folded_records(everything, R.per_type(self.src, "updated_at")).collect()
         current = R.mark_records(everything, self._marks_table(R.record_marks(folded, [])))
-        marks = R.objection_marks(current, src, fp.objection_retracts, fp.objection_corrects).collect()
-        self.marks = R.record_marks(folded, marks)
+        fp = self.policy
+        marks = R.objection_marks(current, self.src, fp.objection_retracts, fp.objection_corrects).collect()
+        return R.record_marks(folded, marks)
 
     def _marks_table(self, rows: list[tuple[Any, ...]]) -> DataFrame | None:
         return self.spark.createDataFrame(rows, R.RECORD_MARKS) if rows else None
@@ -336,12 +420,14 @@ class _Assembly:
 
 def _publish(
     ctx: RunContext, files: list[SourceFile], loadable: list[SourceFile], metas: dict[str, dict[str, Any]],
-    assembly: _Assembly,
+    assembly: _Assembly, signatures: dict[str, str], reused: dict[str, tuple[Path, dict[str, Any]]],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[Any, Any]]]:
     """Write every record table (each from its own cache entries) and the quarantine, side by side, counting
     what the data-quality report needs on the way: each record table's figures are observed while it is
-    written (``records.accepted_stats``), the quarantine's counted from the written quarantine (small).
-    Returns ``_collect_stats`` of the counts."""
+    written (``records.accepted_stats``) and kept beside it (``TABLE_INPUTS``, with its signature), the
+    quarantine's counted from the written quarantine (small). A table in ``reused`` (see ``_published_alike``)
+    is published by linking its files, with the figures kept beside them. Returns ``_collect_stats`` of the
+    counts."""
     spark, src = ctx.spark, ctx.sources
     rejected = spark.createDataFrame(
         [(f.relpath, 0, f.record_type, f"file not loaded: {f.problem}", ",".join(f.headers)[:500])
@@ -374,20 +460,35 @@ def _publish(
     ]
     jobs.append((QUARANTINE_TABLE, None,
                  lambda: rejected.unionByName(R.quarantine_table(assembly.numbered(None, rejected_only=True)))))
+    accepted: dict[str, tuple[dict[str, dict[str, int]], Any, Any]] = {}
+    for table, rt, _ in jobs:
+        if table in reused:
+            part, inputs = reused[table]
+            ctx.lake.publish_links(table, ctx.as_of, part)
+            if rt is not None and inputs.get("stats"):
+                accepted[rt] = _stats_of_json(inputs["stats"])
     # each writer plans its table too (planning takes the driver a while: it overlaps the other writes), the
     # largest tables first so that the last to finish are short
-    jobs.sort(key=lambda j: -read[j[1]])
+    jobs = sorted((j for j in jobs if j[0] not in reused), key=lambda j: -read[j[1]])
 
     def write(job: tuple[str, str | None, Callable[[], DataFrame]]) -> None:
         table, rt, df = job
+
+        def finish(staging: Path) -> None:  # the table's signature and figures, published with it
+            obs = observed.get(rt) if rt is not None else None
+            stats = R.read_accepted_stats(obs.get, sources_of[rt]) if obs is not None and rt is not None else None
+            if stats is not None:
+                accepted[rt] = stats
+            inputs = {"signature": signatures[table], "stats": _stats_json(stats) if stats else None}
+            (staging / TABLE_INPUTS).write_text(json.dumps(inputs, ensure_ascii=False), encoding="utf-8")
+
         ctx.lake.publish_spark(df(), table, ctx.as_of, partitions=read[rt] // ROWS_PER_FILE + 1,
-                               row_group_bytes=ROW_GROUP_BYTES, options=PARQUET_OPTIONS)
+                               row_group_bytes=ROW_GROUP_BYTES, options=PARQUET_OPTIONS, finish=finish)
 
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
         list(pool.map(write, jobs))
     written = spark.read.schema(QUARANTINE_SCHEMA).parquet(str(ctx.lake.require(QUARANTINE_TABLE, ctx.as_of)))
     quarantined = R.rejected_stats(written).collect()
-    accepted = {rt: R.read_accepted_stats(obs.get, sources_of[rt]) for rt, obs in observed.items()}
     return _collect_stats(accepted, quarantined, loadable)
 
 
