@@ -130,8 +130,10 @@ def run(
 def _summary(stage: str, info: dict[str, Any]) -> str:
     if stage == "ingest":
         rt = info.get("record_types", {})
+        linked = len(info.get("tables_reused", []))
         return (f"{sum(v['accepted'] for v in rt.values())} rows accepted, "
-                f"{sum(v['quarantined'] for v in rt.values())} quarantined, {len(info.get('files_rejected', []))} files rejected")
+                f"{sum(v['quarantined'] for v in rt.values())} quarantined, {len(info.get('files_rejected', []))} files rejected"
+                + (f", {linked} tables unchanged" if linked else ""))
     if stage == "resolve":
         n = sum(v["records"] for v in info.get("links", {}).values())
         un = sum(v["by_method"].get("unlinked", 0) for v in info.get("links", {}).values())

@@ -697,7 +697,8 @@ def test_unchanged_tables_are_linked_not_written_again(job: tuple[RunContext, Ru
 
 def test_a_changed_source_rewrites_only_the_tables_made_from_it(spark: Any, tmp_path: Path) -> None:
     """A new complaint file rewrites the complaint table and the quarantine and links the others; a changed
-    objection rewrites the tables of the record types an objection can name; a changed policy number rewrites
+    objection rewrites the tables of the record types an objection can name; a changed penalty file rewrites
+    the penalties (still marked by the unchanged objection); a changed policy number rewrites
     every record table (not the quarantine, which it does not change). Each time the lake
     holds what a fresh ingest of the folder gives."""
     inp = tmp_path / "in"
@@ -735,6 +736,10 @@ def test_a_changed_source_rewrites_only_the_tables_made_from_it(spark: Any, tmp_
     named = {ingest.records_table(rt) for rt, spec in sources().record_types.items() if spec.document_no}
     assert "ingest/penalty" in named and "ingest/complaint" not in named
     done = check(make_context(spark, lake, inp), named | {"ingest/objection", ingest.QUARANTINE_TABLE}, "objection")
+    assert one(done.tables["penalty"], decision_no="罚1号")["objection_status"] == "retracted"
+    with (inp / "p.csv").open("a", encoding="utf-8") as fh:  # the objection still names 罚1号
+        fh.write(f"丁公司,{v[5]},罚4号,罚款,2021-04-01,2021-04-02,{AUTH}\n")
+    done = check(make_context(spark, lake, inp), {"ingest/penalty", ingest.QUARANTINE_TABLE}, "penalty")
     assert one(done.tables["penalty"], decision_no="罚1号")["objection_status"] == "retracted"
     pol = policy()
     stricter = pol.model_copy(update={"ingest": pol.ingest.model_copy(update={"late_publication_working_days": 3})})

@@ -121,8 +121,9 @@ def run(ctx: RunContext, reuse_tables: bool = True) -> dict[str, Any]:
 
     signatures = table_signatures(ctx, files, loadable, fp)
     reused = _published_alike(ctx, signatures) if reuse_tables else {}
-    assembly = _Assembly(spark, ctx, loadable, metas, cache)
-    if any(t not in reused for t in signatures if t != QUARANTINE_TABLE):
+    writing = {rt for rt in ctx.sources.record_types if records_table(rt) not in reused}
+    assembly = _Assembly(spark, ctx, loadable, metas, cache, writing)
+    if writing:
         assert assembly.marks is not None  # the marks of re-sent and objected records, now (timed as assembly)
     clock.lap("assemble")
     per_file, date_range = _publish(ctx, files, loadable, metas, assembly, signatures, reused)
@@ -354,8 +355,11 @@ class _Assembly:
     """
 
     def __init__(self, spark: SparkSession, ctx: RunContext, loadable: list[SourceFile],
-                 metas: dict[str, dict[str, Any]], cache: ParseCache) -> None:
+                 metas: dict[str, dict[str, Any]], cache: ParseCache, writing: set[str] | None = None) -> None:
+        """``writing``: the record types whose tables will be written (all when None): marks are found only for
+        their records."""
         src = ctx.sources
+        self.writing = writing
         self.spark, self.src, self.cache = spark, src, cache
         # a cached row: the staging shape and the key its entry's folder gives (see radar.ingest.cache)
         self.schema = T.StructType([*R.staging_schema(src).fields, T.StructField(KEY_COLUMN, T.StringType())])
@@ -379,9 +383,13 @@ class _Assembly:
 
     @cached_property
     def marks(self) -> list[tuple[Any, ...]]:
-        """The ``RECORD_MARKS`` rows of every re-sent or objected record (computed when first needed: a run
-        that writes no record table needs none)."""
-        everything = self.checked(None)
+        """The ``RECORD_MARKS`` rows of every re-sent or objected record of the record types being written
+        (computed when first needed: a run that writes no record table needs none). Their records and, when an
+        objection can name one of them, the objections are read; nothing else."""
+        types = None if self.writing is None else set(self.writing)
+        if types is not None and any(self.src.record_types[rt].document_no for rt in types):
+            types.add("objection")
+        everything = self.checked(types)
         folded = R.folded_records(everything, R.per_type(self.src, "updated_at")).collect()
         current = R.mark_records(everything, self._marks_table(R.record_marks(folded, [])))
         fp = self.policy
@@ -391,11 +399,12 @@ class _Assembly:
     def _marks_table(self, rows: list[tuple[Any, ...]]) -> DataFrame | None:
         return self.spark.createDataFrame(rows, R.RECORD_MARKS) if rows else None
 
-    def numbered(self, record_type: str | None, rejected_only: bool = False) -> DataFrame:
-        """The cached rows (of one record type, or all), each with its source file and row number;
+    def numbered(self, record_type: str | set[str] | None, rejected_only: bool = False) -> DataFrame:
+        """The cached rows (of one record type, of several, or all), each with its source file and row number;
         ``rejected_only``: only the rows that may be quarantined (a reason from parsing, or a row of a file whose
         last line is cut), filtered before they are numbered."""
-        keys = [k for k, m in self.with_rows.items() if record_type is None or m.get("record_type") == record_type]
+        types = {record_type} if isinstance(record_type, str) else record_type
+        keys = [k for k, m in self.with_rows.items() if types is None or m.get("record_type") in types]
         if keys:  # the entries' folders give the key (a partition column)
             staged = self.spark.read.schema(self.schema).option("basePath", R.spark_path(self.cache.root)).parquet(
                 *[R.spark_path(self.cache.entry(k)) for k in keys]
@@ -407,7 +416,7 @@ class _Assembly:
             staged = staged.where(F.col("quarantine_reason").isNotNull() | F.col(KEY_COLUMN).isin(cut))
         return R.number_rows(staged, {k: self.entries[k] for k in keys})
 
-    def checked(self, record_type: str | None) -> DataFrame:
+    def checked(self, record_type: str | set[str] | None) -> DataFrame:
         """``numbered`` with every identifier's status."""
         return R.add_uscc_status(self.numbered(record_type), self.odd)
 
