@@ -37,6 +37,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from radar import LAKE_FORMAT
 from radar.errors import InputError, RadarError
 from radar.ingest import records as R
 from radar.ingest.cache import KEY_COLUMN, ParseCache, cache_key, fingerprint
@@ -124,7 +125,7 @@ def run(ctx: RunContext, reuse_tables: bool = True) -> dict[str, Any]:
     writing = {rt for rt in ctx.sources.record_types if records_table(rt) not in reused}
     assembly = _Assembly(spark, ctx, loadable, metas, cache, writing)
     if writing:
-        assert assembly.marks is not None  # the marks of re-sent and objected records, now (timed as assembly)
+        _ = assembly.marks  # the marks of re-sent and objected records, found now (timed as the assembly)
     clock.lap("assemble")
     per_file, date_range = _publish(ctx, files, loadable, metas, assembly, signatures, reused)
     clock.lap("publish")
@@ -159,12 +160,12 @@ def _digest(obj: Any) -> str:
 
 def table_signatures(ctx: RunContext, files: list[SourceFile], loadable: list[SourceFile], fp: str) -> dict[str, str]:
     """Per published table (every record table and the quarantine), a hash of everything its rows and
-    figures depend on: this job's code, the parser's and the source configuration (``fp``, see
+    figures depend on: this job's code and the lake's format, the parser's code and the source configuration (``fp``, see
     ``radar.ingest.cache.fingerprint``), the policy numbers it applies, and the sources it is made from, each by
     path and cache key (content hash and how it was read). A record table is made from the sources of its
     record type and, when an objection can name its records, of the objections; the quarantine from every
     source, and those that could not be loaded with their reason."""
-    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    code = [LAKE_FORMAT, hashlib.sha256(Path(__file__).read_bytes()).hexdigest()]
     policy = [ctx.policy.ingest.late_publication_working_days, ctx.policy.features.objection_retracts,
               ctx.policy.features.objection_corrects]
 
