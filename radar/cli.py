@@ -105,6 +105,10 @@ def run(
     lake: Path = typer.Option(..., "--lake", help="Lake folder for every output."),
     profile: str = typer.Option(None, "--profile", help="Deployment profile from conf/radar.yaml (default local)."),
     stage: list[str] = typer.Option(None, "--stage", help="Run only these stages (repeatable)."),
+    rewrite_tables: bool = typer.Option(
+        False, "--rewrite-tables",
+        help="Ingest: write every table again, even those whose inputs are unchanged (otherwise linked).",
+    ),
 ) -> None:
     """Run every stage: ingest, resolve, features, graph, train, score, alerts."""
 
@@ -120,7 +124,7 @@ def run(
             console.print(f"  [green]✓[/] {name:<9} {info.get('seconds', 0):>7.1f}s  {_summary(name, info)}")
 
         console.print(f"radar run: as-of {d}, input {input}, lake {lake}")
-        report = run_all(input, d, lake, profile, stage or None, progress)
+        report = run_all(input, d, lake, profile, stage or None, progress, rewrite_tables=rewrite_tables)
         total = sum(s.get("seconds", 0) for s in report["stages"].values())
         console.print(f"done in {total:.1f}s; run report: {Path(lake) / 'reports/run' / f'as_of={d}'}")
 

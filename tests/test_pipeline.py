@@ -105,6 +105,9 @@ def test_drift_is_checked_against_the_champions_training_reference(runs: dict[st
 def test_second_run_changes_nothing(runs: dict[str, Any]) -> None:
     assert runs["d1"] == runs["d2"]
     second = runs["second"]["stages"]
+    ingested = sorted(t for t in runs["d1"] if t.startswith("ingest/"))
+    assert runs["first"]["stages"]["ingest"]["tables_reused"] == []
+    assert second["ingest"]["tables_reused"] == ingested  # linked, not written again
     assert second["train"]["trained"] is False
     assert second["alerts"]["store"]["inserted"] == 0
     assert second["alerts"]["store"]["unchanged"] == second["alerts"]["raised"]
@@ -230,6 +233,25 @@ def test_one_writing_job_per_lake_and_a_killed_one_leaves_no_lock(city: Path, tm
         info = json.loads((lake_dir / "_run.json").read_text(encoding="utf-8"))
         assert info["command"] == "radar run --as-of 2024-07-31" and info["pid"] != holder.pid
     assert not (lake_dir / "_run.json").exists()
+
+
+def test_cli_rewrite_tables_writes_every_ingest_table_again(city: Path, tmp_path: Path) -> None:
+    """``radar run`` links the ingest tables whose inputs are unchanged and says so; ``--rewrite-tables``
+    writes them all again, with the same content."""
+    from radar.cli import app
+
+    runner = CliRunner()
+    lake_dir = tmp_path / "lake"
+    args = ["run", "--input", str(city / "raw"), "--as-of", AS_OF.isoformat(), "--lake", str(lake_dir),
+            "--stage", "ingest"]
+    digests = []
+    for extra, unchanged in (([], False), ([], True), (["--rewrite-tables"], False)):
+        res = runner.invoke(app, [*args, *extra])
+        assert res.exit_code == 0, res.output
+        assert ("tables unchanged" in res.output) is unchanged, res.output
+        lake = Lake(lake_dir).open()
+        digests.append({t: lake.digest(t, AS_OF) for t in lake.tables() if t.startswith("ingest/")})
+    assert digests[0] == digests[1] == digests[2] and len(digests[0]) > 10
 
 
 def test_cli_errors_are_one_clear_message(tmp_path: Path) -> None:

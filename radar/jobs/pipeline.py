@@ -84,8 +84,10 @@ def run_all(
     profile_name: str | None = None,
     stages: list[str] | None = None,
     progress: Callable[[str, dict[str, Any]], None] | None = None,
+    rewrite_tables: bool = False,
 ) -> dict[str, Any]:
-    """Run the stages (all by default) and publish the run report; returns it."""
+    """Run the stages (all by default) and publish the run report; returns it. ``rewrite_tables``: the ingest
+    stage writes every table again, even those whose inputs are unchanged (which it otherwise links)."""
     input_dir = Path(input_dir)
     if not input_dir.exists():
         raise InputError(f"{input_dir}: input folder not found")
@@ -100,7 +102,10 @@ def run_all(
             if name not in chosen:
                 continue
             with ctx.stage(name) as info:
-                info.update(STAGES[name](ctx))
+                if name == "ingest":
+                    info.update(ingest.run(ctx, reuse_tables=not rewrite_tables))
+                else:
+                    info.update(STAGES[name](ctx))
                 if name == "ingest":
                     check_as_of(info, as_of, ctx.policy.run.min_history_days,
                                 ctx.policy.run.max_days_after_last_record)
