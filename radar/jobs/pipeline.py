@@ -23,7 +23,7 @@ from radar.jobs.context import RunContext
 from radar.lake import Lake
 
 RUN_REPORT = "reports/run"
-STAGES: dict[str, Callable[[RunContext], dict[str, Any]]] = {
+STAGES: dict[str, Callable[..., dict[str, Any]]] = {  # each takes the RunContext (and its own options)
     "ingest": ingest.run,
     "resolve": resolve.run,
     "features": features.run,
@@ -98,14 +98,12 @@ def run_all(
         ctx = make_context(lake_dir, as_of, input_dir, profile_name, create=True)
         ctx.report.update({"radar": __version__, "as_of": ctx.as_of_s, "input": str(input_dir.resolve())})
         chosen = stages or list(STAGES)
+        options: dict[str, dict[str, Any]] = {"ingest": {"reuse_tables": not rewrite_tables}}
         for name in STAGES:
             if name not in chosen:
                 continue
             with ctx.stage(name) as info:
-                if name == "ingest":
-                    info.update(ingest.run(ctx, reuse_tables=not rewrite_tables))
-                else:
-                    info.update(STAGES[name](ctx))
+                info.update(STAGES[name](ctx, **options.get(name, {})))
                 if name == "ingest":
                     check_as_of(info, as_of, ctx.policy.run.min_history_days,
                                 ctx.policy.run.max_days_after_last_record)
