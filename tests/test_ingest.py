@@ -502,6 +502,41 @@ def test_small_tables_keep_one_partition_per_core(spark: Any) -> None:
     assert sorted(small(df).collect()) == sorted(df.collect())
 
 
+@pytest.mark.parametrize("literal_rows", [0, 100], ids=["joined", "literals"])
+def test_rows_are_numbered_per_file_across_blocks_and_copies(
+    spark: Any, monkeypatch: pytest.MonkeyPatch, literal_rows: int
+) -> None:
+    """Both ways of numbering (a broadcast join of the read blocks, literal cases for a few) give each row its
+    file, content hash and data-row number; a copy of a file numbers its rows too, a truncated copy's last
+    row is quarantined (unless already rejected), and a row of an unknown key or block is dropped."""
+    from radar.ingest import records as R
+
+    monkeypatch.setattr(R, "LITERAL_NUMBERING_ROWS", literal_rows)
+    staged = spark.createDataFrame(
+        [("k1", 0, 0, None, "a"), ("k1", 0, 1, None, "b"), ("k1", 0, 2, "bad", "c"),
+         ("k1", 100, 0, None, "d"), ("k1", 100, 1, None, "e"), ("k1", 999, 0, None, "lost block"),
+         ("k2", 0, 0, None, "f"), ("k2", 0, 1, None, "g"), ("k3", 0, 0, None, "lost key"),
+         ("k4", 0, 0, "bad", "h")],
+        "_key string, _blk bigint, _idx bigint, quarantine_reason string, x string",
+    )
+    entries = {
+        "k1": R.SourceRows((("a.csv", "h1", None),), {0: 0, 100: 3}),
+        "k2": R.SourceRows((("b.csv", "h2", None), ("b_cut.csv", "h2", 2)), {0: 0}),
+        "k4": R.SourceRows((("d.csv", "h4", 1),), {0: 0}),
+    }
+    out = R.number_rows(staged, entries)
+    assert out.columns == ["_key", "quarantine_reason", "x", "source_file", "source_sha256", "source_row"]
+    got = sorted((r["source_file"], r["source_row"], r["x"], r["source_sha256"], r["quarantine_reason"])
+                 for r in out.collect())
+    assert got == [
+        ("a.csv", 1, "a", "h1", None), ("a.csv", 2, "b", "h1", None), ("a.csv", 3, "c", "h1", "bad"),
+        ("a.csv", 4, "d", "h1", None), ("a.csv", 5, "e", "h1", None),
+        ("b.csv", 1, "f", "h2", None), ("b.csv", 2, "g", "h2", None),
+        ("b_cut.csv", 1, "f", "h2", None), ("b_cut.csv", 2, "g", "h2", R.TRUNCATED),
+        ("d.csv", 1, "h", "h4", "bad"),
+    ]
+
+
 def test_published_tables_come_in_row_groups_readers_can_split(spark: Any, tmp_path: Path) -> None:
     """A table published with a row-group size is one file of several row groups, so a reader splits it into
     several tasks; without one, the same rows are one group (and one task)."""

@@ -7,11 +7,11 @@
    shape (identifier statuses decided there too); the rows per read block are then read from the written
    Parquet on the driver. Unchanged files are not read again.
 3. Assemble from the cache: the re-sent records and the objection marks from a few narrow columns (small
-   tables, collected to the driver; rows are numbered from literals, no table is broadcast for them); then
-   each table from its own cache entries, the marks joined by broadcast only into a table that has marked
-   records: one Spark job per table, run side by side, which also counts the data-quality figures of its
-   rows as it writes them (observed metrics: no pass of their own; the quarantine's from the written
-   quarantine). No wide row is shuffled or cached.
+   tables, collected to the driver; rows are numbered from the rows before each read block, known on the
+   driver: see ``records.number_rows``); then each table from its own cache entries, the marks joined by
+   broadcast only into a table that has marked records: one Spark job per table, run side by side, which
+   also counts the data-quality figures of its rows as it writes them (observed metrics: no pass of their
+   own; the quarantine's from the written quarantine). No wide row is shuffled or cached.
 
 Per source, rows in (the independent count) = rows accepted + rows quarantined = rows Spark read; the job
 fails loudly when they disagree. A source that cannot be loaded at all is reported (and kept in quarantine as
@@ -348,11 +348,11 @@ def _entry_figures(written: Path) -> tuple[dict[int, int], list[str]]:
 class _Assembly:
     """The cached sources as records: numbered, identifiers checked, re-sent rows folded, objections marked.
 
-    Nothing wide is shuffled, kept or broadcast: the rows are numbered from literals (``number_rows``), the
-    identifiers' statuses were decided when parsing (the few odd ones here, in Python), and what needs every
-    record (the re-sent records and the objection marks) is computed once from a few narrow columns and
-    collected (small). ``records`` then reads the cache entries a table needs and joins those marks only
-    where a record of the table has one.
+    Nothing wide is shuffled or kept, and only small tables are broadcast: the rows are numbered from the
+    rows before each read block (``number_rows``), the identifiers' statuses were decided when parsing (the
+    few odd ones here, in Python), and what needs every record (the re-sent records and the objection marks)
+    is computed once from a few narrow columns and collected (small). ``records`` then reads the cache
+    entries a table needs and joins those marks only where a record of the table has one.
     """
 
     def __init__(self, spark: SparkSession, ctx: RunContext, loadable: list[SourceFile],
@@ -415,7 +415,7 @@ class _Assembly:
         if rejected_only:
             cut = [k for k in keys if any(last is not None for _, _, last in self.entries[k].files)]
             staged = staged.where(F.col("quarantine_reason").isNotNull() | F.col(KEY_COLUMN).isin(cut))
-        return R.number_rows(staged, {k: self.entries[k] for k in keys})
+        return R.number_rows(staged, {k: self.entries[k] for k in keys}, few_rows=rejected_only)
 
     def checked(self, record_type: str | set[str] | None) -> DataFrame:
         """``numbered`` with every identifier's status."""
