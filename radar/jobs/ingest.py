@@ -378,8 +378,8 @@ class _Assembly:
                 offsets[blk] = before
                 before += n
             self.entries[k] = R.SourceRows(tuple(files.get(k, ())), offsets)
-        self.odd = {v: uscc_status_of(v, src.placeholder_uscc)
-                    for m in metas.values() for v in m.get("odd_identifiers", [])}
+        self.odd_of = {k: m.get("odd_identifiers", []) for k, m in metas.items()}
+        self.odd = {v: uscc_status_of(v, src.placeholder_uscc) for vs in self.odd_of.values() for v in vs}
         self.policy = ctx.policy.features
 
     @cached_property
@@ -404,8 +404,7 @@ class _Assembly:
         """The cached rows (of one record type, of several, or all), each with its source file and row number;
         ``rejected_only``: only the rows that may be quarantined (a reason from parsing, or a row of a file whose
         last line is cut), filtered before they are numbered."""
-        types = {record_type} if isinstance(record_type, str) else record_type
-        keys = [k for k, m in self.with_rows.items() if types is None or m.get("record_type") in types]
+        keys = self._keys(record_type)
         if keys:  # the entries' folders give the key (a partition column)
             staged = self.spark.read.schema(self.schema).option("basePath", R.spark_path(self.cache.root)).parquet(
                 *[R.spark_path(self.cache.entry(k)) for k in keys]
@@ -417,9 +416,16 @@ class _Assembly:
             staged = staged.where(F.col("quarantine_reason").isNotNull() | F.col(KEY_COLUMN).isin(cut))
         return R.number_rows(staged, {k: self.entries[k] for k in keys}, few_rows=rejected_only)
 
+    def _keys(self, record_type: str | set[str] | None) -> list[str]:
+        """The cache entries with rows of a record type (of several, or all)."""
+        types = {record_type} if isinstance(record_type, str) else record_type
+        return [k for k, m in self.with_rows.items() if types is None or m.get("record_type") in types]
+
     def checked(self, record_type: str | set[str] | None) -> DataFrame:
-        """``numbered`` with every identifier's status."""
-        return R.add_uscc_status(self.numbered(record_type), self.odd)
+        """``numbered`` with every identifier's status (Python's decided only for the odd values of its
+        entries)."""
+        odd = {v: self.odd[v] for k in self._keys(record_type) for v in self.odd_of[k]}
+        return R.add_uscc_status(self.numbered(record_type), odd)
 
     def records(self, record_type: str | None = None) -> DataFrame:
         """Every row (of one record type, or all) with its identifier status, current flag, versions and
