@@ -346,6 +346,36 @@ def test_ends_with_line_break() -> None:
     assert not ends_with_line_break(b"a,b") and not ends_with_line_break(b"a,b\nc,")
 
 
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_scan_counts_the_lines_spark_reads_whatever_the_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """The non-blank lines ``scan`` counts equal, on random texts of every kind of line break, blank and
+    whitespace-only lines, a count line by line, however the reads cut the text (a CR LF split between two
+    reads is one line break); and the content hash is the file's."""
+    import hashlib
+    import random
+    import re
+
+    from radar.ingest import files as F_
+
+    blank = {"csv": set(range(0x21)), "jsonl": {0x20, 0x09, 0x0D, 0x0A}}[fmt]
+
+    def by_line(data: bytes) -> int:
+        lines = re.split(rb"\r\n|\r|\n", data)
+        return sum(1 for line in lines if any(b not in blank for b in line))
+
+    rng = random.Random(11)
+    pieces = [b"a", b"\xe4\xb8\xad", b" ", b"\t", b"\x00", b"\x0b", b"\r", b"\n", b"\r\n", b"\r\n\r\n", b"{}"]
+    path = tmp_path / "t.txt"
+    for case in range(60):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        path.write_bytes(data)
+        for chunk in (1, 2, 3, 7, 1 << 20):
+            monkeypatch.setattr(F_, "SCAN_CHUNK", chunk)
+            assert F_.scan(path, fmt) == (hashlib.sha256(data).hexdigest(), by_line(data)), (case, chunk, data)
+
+
 def test_truncated_last_line_is_quarantined(run: Run) -> None:
     f = "g_truncated.csv"
     assert one(run.tables["penalty"], source_file=f)["subject_name"] == "癸公司"

@@ -81,12 +81,26 @@ class SourceFile:
         return self.format == "csv" and not self.ends_with_newline
 
 
-# a non-blank line: what Spark's readers do not skip. CSV: any character above U+0020 (Spark trims spaces,
-# tabs and control characters); JSON lines: anything but JSON whitespace.
-_NONBLANK = {
-    "csv": re.compile(rb"[^\x00-\x20][^\r\n]*"),
-    "jsonl": re.compile(rb"[^ \t\r\n][^\r\n]*"),
+# A blank line is what Spark's readers skip: in CSV, nothing above U+0020 (Spark trims spaces, tabs and control
+# characters); in JSON lines, nothing but JSON whitespace. Each pattern finds the blank lines in text whose line
+# breaks are all LF, as the line break before a blank line (a line break is taken for the first line).
+_BLANK_AFTER_LF = {
+    "csv": re.compile(rb"\n[\x00-\x09\x0b-\x20]*(?=\n)"),
+    "jsonl": re.compile(rb"\n[ \t]*(?=\n)"),
 }
+SCAN_CHUNK = 1 << 20  # bytes read at a time by ``scan``
+
+
+def nonblank_lines(text: bytes, fmt: str) -> int:
+    """The non-blank lines of ``text`` (whole lines: it ends with a line break or ends the file) in a text
+    format (``csv``, ``jsonl``). Lines end at LF, CR LF or CR. Only the blank lines are matched, so the count
+    costs a few passes over the bytes, not an object per line."""
+    text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    lines = text.count(b"\n")
+    if text and not text.endswith(b"\n"):
+        lines += 1
+        text += b"\n"
+    return lines - len(_BLANK_AFTER_LF[fmt].findall(b"\n" + text))
 
 
 def scan(path: Path, fmt: str) -> tuple[str, int | None]:
@@ -96,25 +110,23 @@ def scan(path: Path, fmt: str) -> tuple[str, int | None]:
     inside a multi-byte character, so lines can be counted on the bytes. Non-text formats get no count.
     """
     h = hashlib.sha256()
-    pattern = _NONBLANK.get(fmt)
+    text = fmt in _BLANK_AFTER_LF
     n, carry = 0, b""
     with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
+        for chunk in iter(lambda: f.read(SCAN_CHUNK), b""):
             h.update(chunk)
-            if pattern is None:
+            if not text:
                 continue
             buf = carry + chunk
             cut = max(buf.rfind(b"\n"), buf.rfind(b"\r"))
             if cut < 0:
                 carry = buf
                 continue
-            n += len(pattern.findall(buf, 0, cut + 1))
+            n += nonblank_lines(buf[:cut + 1], fmt)
             carry = buf[cut + 1:]
-    if pattern is None:
+    if not text:
         return h.hexdigest(), None
-    if carry:
-        n += len(pattern.findall(carry))
-    return h.hexdigest(), n
+    return h.hexdigest(), n + nonblank_lines(carry, fmt)
 
 
 ENCODINGS = ("utf-8", "gb18030")
