@@ -10,8 +10,8 @@ Two phases, so that the number of Spark jobs does not grow with record types tim
   parsing expression (analysed and compiled once) parses them all into one staging shape
   (``staging_schema``) that the parse cache keeps.
 * **assemble** (every run, from the cheap staging Parquet): ``number_rows`` gives each row its source file
-  and data-row number (1-based, the header not counted; a small table joined by broadcast) and quarantines a
-  truncated last line,
+  and data-row number (1-based, the header not counted; from the rows before each read block) and quarantines
+  a truncated last line,
   ``add_uscc_status`` completes the identifiers' statuses, ``folded_records`` (re-sent rows of one natural key
   fold into one current record keeping every version) and ``objection_marks`` (records an objection corrected
   or retracted) find the few records ``mark_records`` marks; ``record_table`` and ``quarantine_table`` cut
