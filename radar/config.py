@@ -66,6 +66,9 @@ class RunPolicy(_Strict):
 class IngestPolicy(_Strict):
     late_publication_working_days: int = Field(default=7, ge=0)
     cache_keep_days: float = Field(default=30, ge=0)
+    # how CSV sources are parsed: column by column in polars (radar/ingest/columnar.py), or by Spark SQL
+    # projections (radar/ingest/records.py: parse_slots, which every other format uses)
+    parser: Literal["columnar", "sql"] = "columnar"
 
 
 class BlockingSettings(_Strict):

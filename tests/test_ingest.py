@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 from radar.config import policy, profile, sources
 from radar.errors import InputError
+from radar.ingest import columnar
 from radar.ingest.files import SourceFile, detect_encoding, ends_with_line_break
 from radar.ingest.records import (
     ENCODINGS,
@@ -212,16 +213,21 @@ def run_job(ctx: RunContext, reuse_tables: bool = True) -> Run:
 
 @pytest.fixture(scope="module")
 def job(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunContext, Run]:
-    """The job run once on the dirty folder (small read splits, so one file is read in several blocks)."""
+    """The job run once on the dirty folder (small read splits and parsing blocks, so one file is read in
+    several blocks)."""
     root = tmp_path_factory.mktemp("ingest")
     ctx = make_context(spark, root / "lake", build_input(root))
-    old = spark.conf.get("spark.sql.files.maxPartitionBytes")
+    old, old_block = spark.conf.get("spark.sql.files.maxPartitionBytes"), columnar.BLOCK_BYTES
     spark.conf.set("spark.sql.files.maxPartitionBytes", "512")
+    columnar.BLOCK_BYTES = 512
     try:
         assert spark.read.text(spark_path(ctx.input_dir / "l_licences.csv")).rdd.getNumPartitions() > 1
+        path = ctx.input_dir / "l_licences.csv"
+        assert len(columnar.line_blocks(path, path.stat().st_size)) > 1
         return ctx, run_job(ctx)
     finally:
         spark.conf.set("spark.sql.files.maxPartitionBytes", old)
+        columnar.BLOCK_BYTES = old_block
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ Two phases, so that the number of Spark jobs does not grow with record types tim
   types the slots, decides per row whether it is accepted or quarantined (and why) and derives the record
   columns. The sources of all record types are unioned before ``parse_slots``, so one Spark job with one
   parsing expression (analysed and compiled once) parses them all into one staging shape
-  (``staging_schema``) that the parse cache keeps.
+  (``staging_schema``) that the parse cache keeps. CSV sources are usually parsed into the same shape, row
+  for row, by ``radar.ingest.columnar`` instead (column by column in polars).
 * **assemble** (every run, from the cheap staging Parquet): ``number_rows`` gives each row its source file
   and data-row number (1-based, the header not counted; from the rows before each read block) and quarantines
   a truncated last line,

@@ -3,9 +3,12 @@
 1. Discover: every file is hashed, its data rows counted without Spark, its format, encoding, headers and
    record type sniffed (a workbook is one source per sheet).
 2. Parse what is new: the sources whose parse cache entry (``LAKE/ingest/_files/_key=<key>``, keyed by content
-   hash) is missing are parsed in **one** Spark job, whatever their record types, into the shared staging
-   shape (identifier statuses decided there too); the rows per read block are then read from the written
-   Parquet on the driver. Unchanged files are not read again.
+   hash) is missing are parsed into the shared staging shape (identifier statuses decided there too): CSV
+   files by the columnar parser (``radar.ingest.columnar``: polars in Spark's Python workers, one task per
+   block of lines; the few lines whose quoting only Spark's CSV reader decides go through Spark SQL after it),
+   the other formats (and CSV, with ``policy.ingest.parser: sql``) in **one** Spark SQL job, whatever their
+   record types. The rows per read block are then read from the written Parquet on the driver. Unchanged
+   files are not read again.
 3. Assemble from the cache: the re-sent records and the objection marks from a few narrow columns (small
    tables, collected to the driver; rows are numbered from the rows before each read block, known on the
    driver: see ``records.number_rows``); then each table from its own cache entries, the marks joined by
@@ -39,6 +42,7 @@ from pyspark.sql import types as T
 
 from radar import LAKE_FORMAT
 from radar.errors import InputError, RadarError
+from radar.ingest import columnar as C
 from radar.ingest import records as R
 from radar.ingest.cache import KEY_COLUMN, ParseCache, cache_key, fingerprint
 from radar.ingest.convert import ConversionError, convert_source
@@ -218,8 +222,10 @@ def _stats_of_json(obj: dict[str, Any]) -> tuple[dict[str, dict[str, int]], Any,
 def _parse_new(ctx: RunContext, cache: ParseCache, groups: list[list[SourceFile]]) -> None:
     """Parse the sources without a cache entry (one per content key) and add their entries.
 
-    Every source goes into one Spark job; if that job fails, each source is parsed on its own so that the
-    one that cannot be read is reported (``problem``) and the others still load.
+    CSV sources go to the columnar parser (``_write_columnar``: a source one of its tasks cannot parse is
+    reported; should its job fail as a whole, Spark SQL parses them). Every other source goes into one Spark
+    SQL job; if that job fails, each source is parsed on its own so that the one that cannot be read is
+    reported (``problem``) and the others still load.
     """
     spark, src = ctx.spark, ctx.sources
     work = ctx.lake.root / "_staging" / f"ingest-{uuid.uuid4().hex[:12]}"
@@ -244,15 +250,24 @@ def _parse_new(ctx: RunContext, cache: ParseCache, groups: list[list[SourceFile]
                 converted[sf.cache_key] = out
             todo.append(sf)
         outputs: list[Path] = []
+        columnar = [sf for sf in todo if ctx.policy.ingest.parser == "columnar" and C.parses(sf, src)]
+        if columnar:
+            try:
+                _write_columnar(spark, src, groups, columnar, work / "columnar", work)
+                outputs.append(work / "columnar")
+            except Exception:  # the job itself failed (not one source: those are reported): Spark SQL parses
+                shutil.rmtree(work / "columnar", ignore_errors=True)
+                columnar = []
+        by_sql = [sf for sf in todo if sf not in columnar]
         try:
             out = work / "parsed"
-            _write_parsed(spark, src, todo, converted, out)
+            _write_parsed(spark, src, by_sql, converted, out)
             outputs.append(out)
         except Exception as e:  # a Spark failure: find the source that causes it
-            if len(todo) == 1:
-                _fail(groups, todo[0], e)
-                todo = []
-            for i, sf in enumerate(todo if len(todo) > 1 else []):
+            if len(by_sql) == 1:
+                _fail(groups, by_sql[0], e)
+                by_sql = []
+            for i, sf in enumerate(by_sql if len(by_sql) > 1 else []):
                 out = work / f"parsed-{i}"
                 try:
                     _write_parsed(spark, src, [sf], converted, out)
@@ -322,12 +337,72 @@ def _write_parsed(spark: SparkSession, src: Any, sources: list[SourceFile], conv
     """One Spark job: parse ``sources`` (any record types) and write them partitioned by cache key."""
     if not sources:
         return
-    parts = [R.slot_source(R.read_source(spark, sf, converted.get(sf.cache_key)), sf, src) for sf in sources]
+    _write_slots(spark, src, [R.read_source(spark, sf, converted.get(sf.cache_key)) for sf in sources], sources, out)
+
+
+def _write_slots(spark: SparkSession, src: Any, raws: list[DataFrame], sources: list[SourceFile], out: Path) -> None:
+    """Parse the read sources ``raws`` (of ``sources``, in order) by Spark SQL into the staging shape, partitioned
+    by cache key."""
+    parts = [R.slot_source(raw, sf, src) for raw, sf in zip(raws, sources, strict=True)]
     staged = R.parse_slots(reduce(DataFrame.unionByName, parts), src)
     key = "spark.sql.optimizer.excludedRules"
     excluded = ",".join(x for x in (spark.conf.get(key, ""), _KEEP_PROJECTIONS_ABOVE_UNIONS) if x)
     with _session_conf(spark, {key: excluded, **_PARSE_CONF}):
         staged.write.options(**PARQUET_OPTIONS).partitionBy("_key").parquet(str(out))
+
+
+def _write_columnar(spark: SparkSession, src: Any, groups: list[list[SourceFile]], sources: list[SourceFile],
+                    out: Path, work: Path) -> None:
+    """Parse CSV ``sources`` with the columnar parser (``radar.ingest.columnar``): one Spark task per block of
+    whole lines, each writing its rows to ``out/_key=<key>``. The few lines whose quoting only Spark's CSV
+    reader decides are then read by it from the side files the tasks left and parsed by Spark SQL, into the
+    same entries. A source a task could not parse is reported (``problem``); the others load."""
+    side = work / "irregular"
+    tasks: list[tuple[C.SourcePlan, int, int]] = []
+    for sf in sources:
+        try:
+            plan = C.source_plan(sf, src)
+            tasks += [(plan, s, e) for s, e in C.line_blocks(sf.path, sf.size)]
+        except OSError as e:  # gone or unreadable since it was discovered
+            _fail(groups, sf, e)
+    sources = [sf for sf in sources if sf.problem is None]
+    tasks.sort(key=lambda t: t[1] - t[2])  # the largest blocks first
+    where, aside = str(out), str(side)
+
+    def parse_block(task: tuple[C.SourcePlan, int, int]) -> dict[str, Any]:
+        return C.parse_block(task[0], src, task[1], task[2], where, aside)
+
+    results = spark.sparkContext.parallelize(tasks, max(1, len(tasks))).map(parse_block).collect() if tasks else []
+    failed = {r["key"]: r["error"] for r in results if "error" in r}
+    for sf in sources:
+        if sf.cache_key in failed:
+            _fail(groups, sf, RuntimeError(failed[sf.cache_key]))
+            shutil.rmtree(out / f"_key={sf.cache_key}", ignore_errors=True)
+    irregular = {r["key"] for r in results if r.get("irregular")} - set(failed)
+    with_side = [sf for sf in sources if sf.cache_key in irregular]
+    if not with_side:
+        return
+    raws = []
+    for sf in with_side:
+        names = R._raw_names(sf)
+        schema = T.StructType([T.StructField(c, T.StringType())
+                               for c in (*C.IRREGULAR_PREFIX, *names, R.CORRUPT)])
+        df = spark.read.csv(R.spark_path(side / sf.cache_key), schema=schema, header=False, enforceSchema=True,
+                            sep=sf.delimiter, encoding="UTF-8", mode="PERMISSIVE", columnNameOfCorruptRecord=R.CORRUPT,
+                            multiLine=False, escape='"')
+        blk, idx = C.IRREGULAR_PREFIX
+        raws.append(df.selectExpr(
+            *[f"`{c}`" for c in names],
+            f"substr({R.CORRUPT}, length({blk}) + length({idx}) + 3) AS {R.CORRUPT}",  # the line without its prefix
+            f"CAST({blk} AS BIGINT) AS _blk", f"CAST({idx} AS BIGINT) AS _idx",
+        ))
+    parsed = work / "irregular-parsed"
+    _write_slots(spark, src, raws, with_side, parsed)
+    for sf in with_side:
+        entry = out / f"_key={sf.cache_key}"
+        entry.mkdir(parents=True, exist_ok=True)
+        for f in (parsed / f"_key={sf.cache_key}").glob("*.parquet"):
+            f.rename(entry / f.name)
 
 
 def _entry_figures(written: Path) -> tuple[dict[int, int], list[str]]:
