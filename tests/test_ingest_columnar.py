@@ -63,8 +63,8 @@ def test_regular_lines_split_as_sparks_csv_reader(spark: Any, tmp_path: Path, de
             wrong += 1
     assert wrong == 0
     assert regular > 300  # the comparison covers many lines, quoted ones among them
-    # Spark's to decide: a quote never closed, one closing before text, one inside an unquoted value
-    assert all(C.split_regular(x.replace(",", delim), delim) is None for x in ('a,"b,c', 'a,"b"c,d', 'a,b"c'))
+    # Spark's to decide: a value never closed after an escaped quote, a quote closing before text
+    assert all(C.split_regular(x.replace(",", delim), delim) is None for x in ('a,"b""c', 'a,"b"c,d', '"a"b,c'))
 
 
 def test_line_blocks_end_after_line_breaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,7 @@
 2. Parse what is new: the sources whose parse cache entry (``LAKE/ingest/_files/_key=<key>``, keyed by content
    hash) is missing are parsed into the shared staging shape (identifier statuses decided there too): CSV
    files by the columnar parser (``radar.ingest.columnar``: polars in Spark's Python workers, one task per
-   block of lines; the few lines whose quoting only Spark's CSV reader decides go through Spark SQL after it),
+   block of lines; the few lines whose quoting only Spark's CSV reader decides are split by it first),
    the other formats (and CSV, with ``policy.ingest.parser: sql``) in **one** Spark SQL job, whatever their
    record types. The rows per read block are then read from the written Parquet on the driver. Unchanged
    files are not read again.
@@ -337,13 +337,7 @@ def _write_parsed(spark: SparkSession, src: Any, sources: list[SourceFile], conv
     """One Spark job: parse ``sources`` (any record types) and write them partitioned by cache key."""
     if not sources:
         return
-    _write_slots(spark, src, [R.read_source(spark, sf, converted.get(sf.cache_key)) for sf in sources], sources, out)
-
-
-def _write_slots(spark: SparkSession, src: Any, raws: list[DataFrame], sources: list[SourceFile], out: Path) -> None:
-    """Parse the read sources ``raws`` (of ``sources``, in order) by Spark SQL into the staging shape, partitioned
-    by cache key."""
-    parts = [R.slot_source(raw, sf, src) for raw, sf in zip(raws, sources, strict=True)]
+    parts = [R.slot_source(R.read_source(spark, sf, converted.get(sf.cache_key)), sf, src) for sf in sources]
     staged = R.parse_slots(reduce(DataFrame.unionByName, parts), src)
     key = "spark.sql.optimizer.excludedRules"
     excluded = ",".join(x for x in (spark.conf.get(key, ""), _KEEP_PROJECTIONS_ABOVE_UNIONS) if x)
@@ -355,8 +349,8 @@ def _write_columnar(spark: SparkSession, src: Any, groups: list[list[SourceFile]
                     out: Path, work: Path) -> None:
     """Parse CSV ``sources`` with the columnar parser (``radar.ingest.columnar``): one Spark task per block of
     whole lines, each writing its rows to ``out/_key=<key>``. The few lines whose quoting only Spark's CSV
-    reader decides are then read by it from the side files the tasks left and parsed by Spark SQL, into the
-    same entries. A source a task could not parse is reported (``problem``); the others load."""
+    reader decides are then split by it from the side files the tasks left, and typed by the columnar parser
+    into the same entries. A source a task could not parse is reported (``problem``); the others load."""
     side = work / "irregular"
     tasks: list[tuple[C.SourcePlan, int, int]] = []
     for sf in sources:
@@ -382,8 +376,8 @@ def _write_columnar(spark: SparkSession, src: Any, groups: list[list[SourceFile]
     with_side = [sf for sf in sources if sf.cache_key in irregular]
     if not with_side:
         return
-    raws = []
-    for sf in with_side:
+    tokens = work / "irregular-tokens"
+    for sf in with_side:  # Spark's reader splits them (one small job per source, nothing typed)
         names = R._raw_names(sf)
         schema = T.StructType([T.StructField(c, T.StringType())
                                for c in (*C.IRREGULAR_PREFIX, *names, R.CORRUPT)])
@@ -391,18 +385,21 @@ def _write_columnar(spark: SparkSession, src: Any, groups: list[list[SourceFile]
                             sep=sf.delimiter, encoding="UTF-8", mode="PERMISSIVE", columnNameOfCorruptRecord=R.CORRUPT,
                             multiLine=False, escape='"')
         blk, idx = C.IRREGULAR_PREFIX
-        raws.append(df.selectExpr(
+        df.selectExpr(
             *[f"`{c}`" for c in names],
             f"substr({R.CORRUPT}, length({blk}) + length({idx}) + 3) AS {R.CORRUPT}",  # the line without its prefix
             f"CAST({blk} AS BIGINT) AS _blk", f"CAST({idx} AS BIGINT) AS _idx",
-        ))
-    parsed = work / "irregular-parsed"
-    _write_slots(spark, src, raws, with_side, parsed)
-    for sf in with_side:
-        entry = out / f"_key={sf.cache_key}"
-        entry.mkdir(parents=True, exist_ok=True)
-        for f in (parsed / f"_key={sf.cache_key}").glob("*.parquet"):
-            f.rename(entry / f.name)
+        ).write.parquet(str(tokens / sf.cache_key))
+    todo = [(C.source_plan(sf, src), str(tokens / sf.cache_key)) for sf in with_side]
+
+    def parse_tokens(task: tuple[C.SourcePlan, str]) -> dict[str, Any]:
+        return C.parse_tokens(task[0], src, task[1], where)
+
+    for r in spark.sparkContext.parallelize(todo, len(todo)).map(parse_tokens).collect():
+        if "error" in r:
+            sf = next(f for f in with_side if f.cache_key == r["key"])
+            _fail(groups, sf, RuntimeError(r["error"]))
+            shutil.rmtree(out / f"_key={sf.cache_key}", ignore_errors=True)
 
 
 def _entry_figures(written: Path) -> tuple[dict[int, int], list[str]]:
