@@ -163,7 +163,8 @@ def _with_irregular_quotes(inp: Path) -> None:
     header = ",".join(PENALTY_LABELS)
     rows = []
     for i in range(1, 40):
-        row = _penalty(f"引{i}公司", VECTORS[100 + i], f"朝市监罚〔2021〕7{i}号", fine=f"{i}.5")
+        fine = "１，２３４．５" if i == 10 else f"{i}.5"  # full-width digits: folded in that block only
+        row = _penalty(f"引{i}公司", VECTORS[100 + i], f"朝市监罚〔2021〕7{i}号", fine=f'"{fine}"' if i == 10 else fine)
         kind = i % 5
         if kind == 1:
             row = row.replace(f"引{i}公司", f'"引{i}公司', 1)  # never closed
@@ -215,6 +216,7 @@ def test_both_parsers_publish_the_same_tables(both_runs: tuple[Any, Any]) -> Non
     rejected = col.tables["quarantine"].filter(pl.col("source_file") == "penalty/r_quotes.csv")
     assert quotes.height + rejected.height == 39 and rejected.height > 0 and quotes.height > 0
     assert '引""4"",公司' not in quotes["subject_name"].to_list() and '引"4",公司' in quotes["subject_name"].to_list()
+    assert quotes.filter(pl.col("subject_name") == "引10公司")["fine_amount_yuan"].to_list() == [12_345_000.0]
     assert sql.report == col.report | {k: sql.report[k] for k in ("phase_seconds", "parse_cache")}
 
 

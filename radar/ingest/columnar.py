@@ -186,7 +186,9 @@ def block_lines(plan: SourcePlan, start: int, end: int) -> Any:
     with open(plan.path, "rb") as f:
         f.seek(start)
         data = f.read(end - start)
-    text = data.decode(plan.encoding, errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    text = data.decode(plan.encoding, errors="replace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = pl.Series("line", [text]).str.split("\n").explode()
     lines = lines.filter(lines.str.contains(r"[^\x00-\x20]"))
     if start == 0:
@@ -239,10 +241,11 @@ def split_fields(lines: Any, plan: SourcePlan) -> tuple[Any, Any]:
 # ------------------------------------------------------------------------------------------ values
 # The value parsers of radar.ingest.parse on whole columns, rule for rule (Java's regular-expression classes
 # spelt out: ``\s`` and ``\d`` are ASCII there, Unicode-aware in polars; Spark's ``trim`` removes spaces only).
-def clean(c: Any) -> Any:
-    """``parse.clean_text``: full-width folded to half-width, spaces trimmed, null-like tokens to null."""
+def clean(c: Any, fold: bool = True) -> Any:
+    """``parse.clean_text``: full-width folded to half-width, spaces trimmed, null-like tokens to null
+    (``fold=False``: the column holds ASCII only, nothing to fold)."""
     pl = _pl()
-    t = c.str.replace_many(list(parse._FULL), list(parse._HALF)).str.strip_chars(" ")
+    t = (c.str.replace_many(list(parse._FULL), list(parse._HALF)) if fold else c).str.strip_chars(" ")
     return pl.when(t.is_in(parse.NULL_TOKENS)).then(None).otherwise(t)
 
 
@@ -417,7 +420,11 @@ def staged_rows(rows: Any, plan: SourcePlan, src: Sources, blk: int | None) -> A
     for f in rt.fields:  # absent fields' slots are null, as in the SQL layout
         if f not in have:
             df = df.with_columns(pl.lit(None, pl.String).alias(s[f]))
-    df = df.with_columns([clean(pl.col(s[f])).alias(f"c_{k}_{i}") for f, (k, i) in mine.items()])
+    # folding full-width characters is most of the cleaning; a column of ASCII text (codes, dates, numbers) has none
+    ascii_only = df.select([(pl.col(s[f]).str.len_bytes() == pl.col(s[f]).str.len_chars()).all().alias(f)
+                            for f in mine]).row(0, named=True) if df.height else {}
+    df = df.with_columns([clean(pl.col(s[f]), fold=not ascii_only.get(f, False)).alias(f"c_{k}_{i}")
+                          for f, (k, i) in mine.items()])
     typed = []
     for k, i in mine.values():
         c = pl.col(f"c_{k}_{i}")
