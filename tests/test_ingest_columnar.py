@@ -164,7 +164,8 @@ def _with_irregular_quotes(inp: Path) -> None:
     rows = []
     for i in range(1, 40):
         fine = "１，２３４．５" if i == 10 else f"{i}.5"  # full-width digits: folded in that block only
-        row = _penalty(f"引{i}公司", VECTORS[100 + i], f"朝市监罚〔2021〕7{i}号", fine=f'"{fine}"' if i == 10 else fine)
+        row = _penalty(f"引{i}公司", VECTORS[100 + i], f"朝市监罚〔2021〕7{i}号",
+                       fine=f'"{fine}"' if i == 10 else fine)
         kind = i % 5
         if kind == 1:
             row = row.replace(f"引{i}公司", f'"引{i}公司', 1)  # never closed
@@ -242,3 +243,24 @@ def test_a_source_that_cannot_be_read_is_reported_and_the_others_load(spark: Any
     assert not (out / f"_key={b.cache_key}").exists()
     got = C.parse_block(plan, sources(), 0, 100, str(out), str(tmp_path / "side"))
     assert got["key"] == b.cache_key and got["error"].startswith("FileNotFoundError")
+
+
+def test_when_the_columnar_job_fails_spark_sql_parses_and_says_so(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failure of the columnar job as a whole (not of one source) costs speed, not rows: the CSV sources are
+    parsed by Spark SQL, with a warning."""
+    inp = tmp_path / "in"
+    inp.mkdir()
+    header = "subject_name,uscc,decision_no,license_category,decision_date,authority_uscc"
+    (inp / "a.csv").write_text(f"{header}\n许可,{VECTORS[1]},朝许〔2021〕1号,普通,2021-05-01,{VECTORS[0]}\n",
+                               encoding="utf-8")
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("Python worker exited unexpectedly")
+
+    monkeypatch.setattr(ingest, "_write_columnar", broken)
+    with caplog.at_level("WARNING", logger="radar.jobs.ingest"):
+        run = run_job(make_context(spark, tmp_path / "lake", inp))
+    assert run.report["files"]["a.csv"]["accepted"] == 1 and run.tables["license"].height == 1
+    assert any("columnar parser failed (Python worker exited unexpectedly)" in r.message for r in caplog.records)

@@ -154,7 +154,8 @@ def source_plan(sf: SourceFile, src: Sources) -> SourcePlan:
     money = [by_slot.get(("money", i)) for i in range(layout.width.get("money", 0))]
     wan = sum(1 << i for i, f in enumerate(money) if f and (units.get(f) or rt.fields[f].unit) == "wan")
     return SourcePlan(
-        key=sf.cache_key, path=os.path.abspath(sf.path), encoding={"UTF-8": "utf-8", "GB18030": "gb18030"}[sf.spark_encoding],
+        key=sf.cache_key, path=os.path.abspath(sf.path),
+        encoding={"UTF-8": "utf-8", "GB18030": "gb18030"}[sf.spark_encoding],
         delimiter=sf.delimiter, names=tuple(names), record_type=sf.mapping.record_type,
         present=R.present_mask(rt, sf.mapping.fields), wan=wan, fmt=R.malformed_code(sf),
         enc=R.ENCODINGS.index(sf.spark_encoding), keep_raw=sf.truncated,
@@ -410,9 +411,11 @@ def staged_rows(rows: Any, plan: SourcePlan, src: Sources, blk: int | None) -> A
     have = set(plan.names)
     in_file = list(plan.names)
     unknown = [c for c in plan.names if c.startswith("_u")]
-    text = pl.concat_str([pl.col(c).fill_null("") for c in in_file], separator=plan.delimiter) if in_file else pl.lit("")
+    text = (pl.concat_str([pl.col(c).fill_null("") for c in in_file], separator=plan.delimiter) if in_file
+            else pl.lit(""))
     df = rows.select(
-        "_idx", *(["_blk"] if blk is None else []), *unknown, *[pl.col(f).alias(f"s_{mine[f][0]}_{mine[f][1]}") for f in rt.fields if f in have],
+        "_idx", *(["_blk"] if blk is None else []), *unknown,
+        *[pl.col(f).alias(f"s_{mine[f][0]}_{mine[f][1]}") for f in rt.fields if f in have],
         pl.coalesce(pl.col("_corrupt"), text).alias("_raw"), pl.col("_corrupt").is_not_null().alias("_malformed"),
     )
     slots = [mine[f] for f in rt.fields]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import uuid
 from collections import defaultdict
@@ -50,6 +51,8 @@ from radar.ingest.files import SourceFile, discover
 from radar.ingest.parse import uscc_status_of
 from radar.jobs.context import PhaseClock, RunContext
 from radar.lake import _claim, as_of_str
+
+log = logging.getLogger(__name__)
 
 QUARANTINE_TABLE = "ingest/quarantine"
 DQ_TABLE = "reports/dq"
@@ -255,8 +258,15 @@ def _parse_new(ctx: RunContext, cache: ParseCache, groups: list[list[SourceFile]
             try:
                 _write_columnar(spark, src, groups, columnar, work / "columnar", work)
                 outputs.append(work / "columnar")
-            except Exception:  # the job itself failed (not one source: those are reported): Spark SQL parses
+            except Exception as e:  # the job itself failed (one source's failure is reported): Spark SQL parses
+                log.warning("the columnar parser failed (%s); Spark SQL parses the CSV sources",
+                            str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__)
                 shutil.rmtree(work / "columnar", ignore_errors=True)
+                for sf in columnar:
+                    for group in groups:
+                        if group[0] is sf:
+                            for f in group:
+                                f.problem = None
                 columnar = []
         by_sql = [sf for sf in todo if sf not in columnar]
         try:
