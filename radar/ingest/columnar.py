@@ -174,10 +174,15 @@ def parses(sf: SourceFile, src: Sources) -> bool:
 
 # ------------------------------------------------------------------------------------------ rows
 def _pl() -> Any:
-    os.environ.setdefault("POLARS_MAX_THREADS", "1")  # one task per core already
     import polars as pl
 
     return pl
+
+
+def _in_worker() -> None:
+    """Settings of a Python worker that parses: polars on one thread (Spark runs a task per core already; read
+    when polars is first imported in the worker)."""
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
 
 def block_lines(plan: SourcePlan, start: int, end: int) -> Any:
@@ -580,6 +585,7 @@ def parse_block(plan: SourcePlan, src: Sources, start: int, end: int, out: str, 
     (rows, irregular lines, seconds); an error is returned as text (the driver reports the source), not
     raised."""
     t0 = time.perf_counter()
+    _in_worker()
     try:
         import pyarrow.parquet as pq
 
@@ -605,6 +611,7 @@ def parse_tokens(plan: SourcePlan, src: Sources, tokens: str, out: str) -> dict[
     """Type the irregular lines of a source once Spark's reader has split them (``tokens``: Parquet files of
     the ``plan.names`` columns, ``_corrupt`` and each line's ``_blk`` and ``_idx``) into
     ``out/_key=<key>/part-irregular.parquet``. Returns the rows, or the error as text."""
+    _in_worker()
     try:
         import pyarrow.parquet as pq
 
