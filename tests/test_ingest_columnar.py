@@ -39,7 +39,7 @@ def _random_lines(rnd: random.Random, delim: str, n: int) -> list[str]:
 @pytest.mark.parametrize("delim,seed", [(",", 1), ("|", 2), ("\t", 3)])
 def test_regular_lines_split_as_sparks_csv_reader(spark: Any, tmp_path: Path, delim: str, seed: int) -> None:
     """Every line the columnar parser splits itself (no quote, or regular quoting) gets the fields and the
-    malformed flag Spark's reader gives it; the others are left to Spark (``split_regular`` is None)."""
+    malformed text Spark's reader gives it; the others are left to Spark (``split_regular`` is None)."""
     lines = _random_lines(random.Random(seed), delim, 1500)
     path = tmp_path / "lines.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -50,19 +50,19 @@ def test_regular_lines_split_as_sparks_csv_reader(spark: Any, tmp_path: Path, de
                           escape='"').collect()
     data = lines[1:]
     assert len(read) == len(data)
-    regular = wrong = 0
-    for line, row in zip(data, read, strict=True):
-        fields = C.split_regular(line, delim)
-        if '"' not in line:
-            assert fields is not None, line  # a line without quotes is always split here
-        if fields is None:
-            continue
-        regular += 1
-        got = ((fields + [None] * 3)[:3], line if len(fields) != 3 else None)
-        if got != ([row.c0, row.c1, row.c2], row[CORRUPT]):
-            wrong += 1
-    assert wrong == 0
-    assert regular > 300  # the comparison covers many lines, quoted ones among them
+    # the job's way: split_fields on the block's lines (plain lines split by polars, quoted ones by split_regular)
+    plan = C.SourcePlan("k", str(path), "utf-8", delim, ("c0", "c1", "c2"), "penalty", 0, 0, 0, 0, False, ())
+    block = pl.DataFrame({"_idx": list(range(len(data))), "line": data}, schema={"_idx": pl.Int64, "line": pl.String})
+    rows, irregular = C.split_fields(block, plan)
+    assert all('"' in ln for ln in irregular["line"].to_list())  # a line without quotes is always split here
+    assert rows.height + irregular.height == len(data)
+    assert sum('"' in data[i] for i in rows["_idx"].to_list()) > 300  # many quoted lines are compared too
+    wrong = [
+        (data[r["_idx"]], [r["c0"], r["c1"], r["c2"], r[CORRUPT]], list(read[r["_idx"]]))
+        for r in rows.iter_rows(named=True)
+        if [r["c0"], r["c1"], r["c2"], r[CORRUPT]] != list(read[r["_idx"]])
+    ]
+    assert not wrong, wrong[:5]
     # Spark's to decide: a value never closed after an escaped quote, a quote closing before text
     assert all(C.split_regular(x.replace(",", delim), delim) is None for x in ('a,"b""c', 'a,"b"c,d', '"a"b,c'))
 
