@@ -19,7 +19,7 @@ from radar.config import policy, sources
 from radar.ingest import columnar as C
 from radar.ingest import parse
 from radar.ingest.files import discover
-from radar.ingest.records import CORRUPT, spark_path
+from radar.ingest.records import CORRUPT, CSV_READING, spark_path
 from radar.jobs import ingest
 
 # ------------------------------------------------------------------------------------------ fields
@@ -45,9 +45,8 @@ def test_regular_lines_split_as_sparks_csv_reader(spark: Any, tmp_path: Path, de
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     schema = T.StructType([T.StructField(f"c{i}", T.StringType()) for i in range(3)]
                           + [T.StructField(CORRUPT, T.StringType())])
-    read = spark.read.csv(spark_path(path), schema=schema, header=True, enforceSchema=True, sep=delim,
-                          encoding="UTF-8", mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT, multiLine=False,
-                          escape='"').collect()
+    read = spark.read.csv(spark_path(path), schema=schema, header=True, sep=delim, encoding="UTF-8",
+                          **CSV_READING).collect()
     data = lines[1:]
     assert len(read) == len(data)
     # the job's way: split_fields on the block's lines (plain lines split by polars, quoted ones by split_regular)

@@ -28,7 +28,6 @@ JSON lines, workbooks and JSON arrays keep the SQL parser.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -522,23 +521,12 @@ def staged_rows(rows: Any, plan: SourcePlan, src: Sources, blk: int | None) -> A
     return _staging_table(df, plan, src, blk, unknown)
 
 
-def _arrow_type(t: Any) -> Any:
-    import pyarrow as pa
-    from pyspark.sql import types as T
-
-    if isinstance(t, T.ArrayType):
-        return pa.list_(_arrow_type(t.elementType))
-    if isinstance(t, T.MapType):
-        return pa.map_(_arrow_type(t.keyType), _arrow_type(t.valueType))
-    return {T.StringType: pa.string(), T.LongType: pa.int64(), T.IntegerType: pa.int32(),
-            T.DoubleType: pa.float64(), T.DateType: pa.date32(), T.BooleanType: pa.bool_()}[type(t)]
-
-
 def _staging_table(df: Any, plan: SourcePlan, src: Sources, blk: int | None, unknown: list[str]) -> Any:
     """The staging columns of ``df`` in ``records.staging_schema``'s order and types (slots the record type
     does not use are null); ``extra`` maps the unknown columns' header keys to their values."""
     import numpy as np
     import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_type
 
     from radar.ingest import records as R
 
@@ -546,7 +534,7 @@ def _staging_table(df: Any, plan: SourcePlan, src: Sources, blk: int | None, unk
     n = df.height
     out = []
     for field in schema.fields:
-        name, typ = field.name, _arrow_type(field.dataType)
+        name, typ = field.name, to_arrow_type(field.dataType)
         if name == "record_type":
             arr = pa.array([plan.record_type] * n, pa.string()) if n else pa.array([], pa.string())
         elif name == "_blk" and blk is not None:
@@ -570,7 +558,7 @@ def _staging_table(df: Any, plan: SourcePlan, src: Sources, blk: int | None, unk
         else:
             arr = pa.nulls(n, typ)
         out.append(arr)
-    return pa.Table.from_arrays(out, schema=pa.schema([pa.field(f.name, _arrow_type(f.dataType))
+    return pa.Table.from_arrays(out, schema=pa.schema([pa.field(f.name, to_arrow_type(f.dataType))
                                                       for f in schema.fields]))
 
 
@@ -582,9 +570,7 @@ def parse_block(plan: SourcePlan, src: Sources, start: int, end: int, out: str, 
     """Parse one block of a CSV source in a Python worker: its staging rows go to
     ``out/_key=<key>/part-<start>.parquet``, its irregular lines (``split_fields``) to
     ``side/<key>/<start>.csv`` as ``<start>,<index>,<line>`` for Spark's reader. Returns the block's figures
-    (rows, irregular lines, seconds); an error is returned as text (the driver reports the source), not
-    raised."""
-    t0 = time.perf_counter()
+    (rows, irregular lines); an error is returned as text (the driver reports the source), not raised."""
     _in_worker()
     try:
         import pyarrow.parquet as pq
@@ -601,8 +587,7 @@ def parse_block(plan: SourcePlan, src: Sources, start: int, end: int, out: str, 
             with (d / f"{start:015d}.csv").open("w", encoding="utf-8", newline="") as f:
                 for i, line in zip(irregular["_idx"].to_list(), irregular["line"].to_list(), strict=True):
                     f.write(f"{start}{plan.delimiter}{i}{plan.delimiter}{line}\n")
-        return {"key": plan.key, "start": start, "rows": table.num_rows, "irregular": irregular.height,
-                "seconds": time.perf_counter() - t0}
+        return {"key": plan.key, "start": start, "rows": table.num_rows, "irregular": irregular.height}
     except Exception as e:  # reported per source by the driver
         return {"key": plan.key, "start": start, "error": f"{type(e).__name__}: {e}"[:500]}
 

@@ -184,6 +184,12 @@ def local_path_of(uri: str) -> str:
     return os.path.realpath(unquote(path))
 
 
+# How Spark's CSV reader reads every source: the schema is ours, each line is one record, a malformed line
+# keeps its text in ``CORRUPT`` (radar.ingest.columnar splits lines by the same rules)
+CSV_READING: dict[str, Any] = {"enforceSchema": True, "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT,
+                               "multiLine": False, "escape": '"'}
+
+
 def read_source(spark: SparkSession, sf: SourceFile, converted: Path | None = None) -> DataFrame:
     """Read one source lazily: canonical text columns, unknown columns as ``_u<i>``, the corrupt-record text,
     and the read block and row index needed to number rows.
@@ -195,18 +201,8 @@ def read_source(spark: SparkSession, sf: SourceFile, converted: Path | None = No
     schema = T.StructType([T.StructField(n, T.StringType()) for n in names])
     if sf.format == "csv":
         schema = schema.add(T.StructField(CORRUPT, T.StringType()))
-        df = spark.read.csv(
-            spark_path(sf.path),
-            schema=schema,
-            header=True,
-            enforceSchema=True,
-            sep=sf.delimiter,
-            encoding=sf.spark_encoding,
-            mode="PERMISSIVE",
-            columnNameOfCorruptRecord=CORRUPT,
-            multiLine=False,
-            escape='"',
-        )
+        df = spark.read.csv(spark_path(sf.path), schema=schema, header=True, sep=sf.delimiter,
+                            encoding=sf.spark_encoding, **CSV_READING)
     else:  # JSON lines: read keys as they are, then rename
         if sf.converted:
             assert converted is not None, f"{sf.relpath}: no conversion to read"

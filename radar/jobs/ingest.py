@@ -363,10 +363,11 @@ def _write_columnar(spark: SparkSession, src: Any, groups: list[list[SourceFile]
     into the same entries. A source a task could not parse is reported (``problem``); the others load."""
     side = work / "irregular"
     tasks: list[tuple[C.SourcePlan, int, int]] = []
+    plans: dict[str, C.SourcePlan] = {}
     for sf in sources:
         try:
-            plan = C.source_plan(sf, src)
-            tasks += [(plan, s, e) for s, e in C.line_blocks(sf.path, sf.size)]
+            plans[sf.cache_key] = C.source_plan(sf, src)
+            tasks += [(plans[sf.cache_key], s, e) for s, e in C.line_blocks(sf.path, sf.size)]
         except OSError as e:  # gone or unreadable since it was discovered
             _fail(groups, sf, e)
     sources = [sf for sf in sources if sf.problem is None]
@@ -391,16 +392,15 @@ def _write_columnar(spark: SparkSession, src: Any, groups: list[list[SourceFile]
         names = R._raw_names(sf)
         schema = T.StructType([T.StructField(c, T.StringType())
                                for c in (*C.IRREGULAR_PREFIX, *names, R.CORRUPT)])
-        df = spark.read.csv(R.spark_path(side / sf.cache_key), schema=schema, header=False, enforceSchema=True,
-                            sep=sf.delimiter, encoding="UTF-8", mode="PERMISSIVE", columnNameOfCorruptRecord=R.CORRUPT,
-                            multiLine=False, escape='"')
+        df = spark.read.csv(R.spark_path(side / sf.cache_key), schema=schema, header=False, sep=sf.delimiter,
+                            encoding="UTF-8", **R.CSV_READING)
         blk, idx = C.IRREGULAR_PREFIX
         df.selectExpr(
             *[f"`{c}`" for c in names],
             f"substr({R.CORRUPT}, length({blk}) + length({idx}) + 3) AS {R.CORRUPT}",  # the line without its prefix
             f"CAST({blk} AS BIGINT) AS _blk", f"CAST({idx} AS BIGINT) AS _idx",
         ).write.parquet(str(tokens / sf.cache_key))
-    todo = [(C.source_plan(sf, src), str(tokens / sf.cache_key)) for sf in with_side]
+    todo = [(plans[sf.cache_key], str(tokens / sf.cache_key)) for sf in with_side]
 
     def parse_tokens(task: tuple[C.SourcePlan, str]) -> dict[str, Any]:
         return C.parse_tokens(task[0], src, task[1], where)
