@@ -69,6 +69,9 @@ class IngestPolicy(_Strict):
     # how CSV sources are parsed: column by column in polars (radar/ingest/columnar.py), or by Spark SQL
     # projections (radar/ingest/records.py: parse_slots, which every other format uses)
     parser: Literal["columnar", "sql"] = "columnar"
+    # how the record tables and the quarantine are written from the parse cache: by polars and pyarrow in
+    # Spark's Python workers (radar/ingest/tables.py), or by Spark's own writer (records.record_table)
+    publisher: Literal["arrow", "spark"] = "arrow"
 
 
 class BlockingSettings(_Strict):

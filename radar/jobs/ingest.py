@@ -26,12 +26,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from functools import cached_property, reduce
 from pathlib import Path
@@ -45,6 +46,7 @@ from radar import LAKE_FORMAT
 from radar.errors import InputError, RadarError
 from radar.ingest import columnar as C
 from radar.ingest import records as R
+from radar.ingest import tables as TW
 from radar.ingest.cache import KEY_COLUMN, ParseCache, cache_key, fingerprint
 from radar.ingest.convert import ConversionError, convert_source
 from radar.ingest.files import SourceFile, discover
@@ -56,15 +58,7 @@ log = logging.getLogger(__name__)
 
 QUARANTINE_TABLE = "ingest/quarantine"
 DQ_TABLE = "reports/dq"
-QUARANTINE_SCHEMA = T.StructType(
-    [
-        T.StructField("source_file", T.StringType()),
-        T.StructField("source_row", T.LongType()),
-        T.StructField("record_type", T.StringType()),
-        T.StructField("reason", T.StringType()),
-        T.StructField("raw", T.StringType()),
-    ]
-)
+QUARANTINE_SCHEMA = TW.QUARANTINE_SCHEMA
 WRITERS = 4  # tables written side by side: small jobs overlap their scheduling and commit overheads
 ROWS_PER_FILE = 1_000_000  # rows per Parquet file of a published table (at least one file per table)
 # row groups of a published table (uncompressed bytes): Spark reads a file in as many tasks as it has row
@@ -259,8 +253,7 @@ def _parse_new(ctx: RunContext, cache: ParseCache, groups: list[list[SourceFile]
                 _write_columnar(spark, src, groups, columnar, work / "columnar", work)
                 outputs.append(work / "columnar")
             except Exception as e:  # the job itself failed (one source's failure is reported): Spark SQL parses
-                log.warning("the columnar parser failed (%s); Spark SQL parses the CSV sources",
-                            str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__)
+                log.warning("the columnar parser failed (%s); Spark SQL parses the CSV sources", _error_text(e))
                 shutil.rmtree(work / "columnar", ignore_errors=True)
                 for sf in columnar:
                     for group in groups:
@@ -306,6 +299,17 @@ def _parse_new(ctx: RunContext, cache: ParseCache, groups: list[list[SourceFile]
             cache.add(k, written, meta)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+_PYTHON_ERROR = re.compile(r"^[A-Za-z_]\w*(Error|Exception|Failure): ")
+
+
+def _error_text(e: Exception) -> str:
+    """What went wrong, in one line: the Python error a worker raised (the last line of its traceback, which
+    Spark's message holds), else the message's first line."""
+    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    raised = [line for line in lines if _PYTHON_ERROR.match(line)]
+    return (raised[-1] if raised else lines[0] if lines else type(e).__name__)[:300]
 
 
 def _fail(groups: list[list[SourceFile]], sf: SourceFile, e: Exception) -> None:
@@ -520,19 +524,17 @@ def _publish(
     ctx: RunContext, files: list[SourceFile], loadable: list[SourceFile], metas: dict[str, dict[str, Any]],
     assembly: _Assembly, signatures: dict[str, str], reused: dict[str, tuple[Path, dict[str, Any]]],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[Any, Any]]]:
-    """Write every record table (each from its own cache entries) and the quarantine, side by side, counting
-    what the data-quality report needs on the way: each record table's figures are observed while it is
-    written (``records.accepted_stats``) and kept beside it (``TABLE_INPUTS``, with its signature), the
-    quarantine's counted from the written quarantine (small). A table in ``reused`` (see ``_published_alike``)
-    is published by linking its files, with the figures kept beside them. Returns ``_collect_stats`` of the
-    counts."""
-    spark, src = ctx.spark, ctx.sources
-    rejected = spark.createDataFrame(
-        [(f.relpath, 0, f.record_type, f"file not loaded: {f.problem}", ",".join(f.headers)[:500])
-         for f in files if f.problem],
-        QUARANTINE_SCHEMA,
-    )
-    # rows read bound the rows a table gets: a table gets a file per ROWS_PER_FILE of them
+    """Write every record table and the quarantine, counting what the data-quality report needs on the way,
+    and keep each table's signature and figures beside it (``TABLE_INPUTS``). A table in ``reused`` (see
+    ``_published_alike``) is published by linking its files, with the figures kept beside them.
+
+    The tables are written by polars and pyarrow in Spark's Python workers (``_write_tables``), or, with
+    ``policy.ingest.publisher: spark`` or should that job fail as a whole, by Spark (``_write_tables_spark``).
+    Returns ``_collect_stats`` of the counts."""
+    src = ctx.sources
+    not_loaded = [(f.relpath, 0, f.record_type, f"file not loaded: {f.problem}", ",".join(f.headers)[:500])
+                  for f in files if f.problem]
+    # rows read bound the rows a table gets
     read: dict[str | None, int] = defaultdict(int)
     sources_of: dict[str, list[str]] = defaultdict(list)
     for f in loadable:
@@ -540,6 +542,124 @@ def _publish(
         read[f.record_type] += n
         read[None] += n
         sources_of[f.record_type].append(f.relpath)
+    accepted: dict[str, tuple[dict[str, dict[str, int]], Any, Any]] = {}
+    tables = [records_table(rt) for rt in src.record_types] + [QUARANTINE_TABLE]
+    for table in tables:
+        if table in reused:
+            part, inputs = reused[table]
+            ctx.lake.publish_links(table, ctx.as_of, part)
+            rt = _record_type_of(table)
+            if rt is not None and inputs.get("stats"):
+                accepted[rt] = _stats_of_json(inputs["stats"])
+    todo = [t for t in tables if t not in reused]
+    quarantined: list[dict[str, Any]] | None = None
+    if todo and ctx.policy.ingest.publisher == "arrow":
+        try:
+            quarantined = _write_tables(ctx, todo, assembly, sources_of, not_loaded, signatures, accepted)
+        except Exception as e:  # the job itself failed: Spark writes the tables
+            log.warning("writing the tables with pyarrow failed (%s); Spark writes them", _error_text(e))
+    if quarantined is None:
+        _write_tables_spark(ctx, todo, assembly, sources_of, read, not_loaded, signatures, accepted)
+    if quarantined is None or QUARANTINE_TABLE not in todo:
+        written = ctx.spark.read.schema(QUARANTINE_SCHEMA).parquet(
+            str(ctx.lake.require(QUARANTINE_TABLE, ctx.as_of)))
+        quarantined = [r.asDict() for r in R.rejected_stats(written).collect()]
+    return _collect_stats(accepted, quarantined, loadable)
+
+
+def _record_type_of(table: str) -> str | None:
+    """The record type of a record table (None: the quarantine)."""
+    return None if table == QUARANTINE_TABLE else table.split("/", 1)[1]
+
+
+def _inputs(signature: str, stats: tuple[dict[str, dict[str, int]], Any, Any] | None) -> str:
+    """What ``TABLE_INPUTS`` holds: the table's signature and the figures counted while it was written."""
+    return json.dumps({"signature": signature, "stats": _stats_json(stats) if stats else None},
+                      ensure_ascii=False)
+
+
+def _write_tables(
+    ctx: RunContext, tables: list[str], assembly: _Assembly, sources_of: dict[str, list[str]],
+    not_loaded: list[tuple[Any, ...]], signatures: dict[str, str],
+    accepted: dict[str, tuple[dict[str, dict[str, int]], Any, Any]],
+) -> list[dict[str, Any]]:
+    """Write ``tables`` (record tables and the quarantine) with ``radar.ingest.tables``: one Spark job, a task
+    per cached Parquet file, each writing its rows into the staging folders; every table is published once
+    the job has succeeded (a failure publishes none). Adds each written record table's figures to
+    ``accepted``; returns the quarantine's (``records.rejected_stats`` rows; empty when it is not written)."""
+    src, sc = ctx.sources, ctx.spark.sparkContext
+    late = ctx.policy.ingest.late_publication_working_days
+    plans = {rt: TW.table_plan(src, rt, late) for rt in src.record_types if records_table(rt) in tables}
+    with_quarantine = QUARANTINE_TABLE in tables
+    by_type: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for m in assembly.marks if plans else []:
+        by_type[m[0]].append(m)
+    with ExitStack() as stack:
+        dirs = {t: stack.enter_context(ctx.lake.staging(t, ctx.as_of)) for t in tables}
+        tasks: list[tuple[str, TW.EntryPlan, TW.TablePlan | None, str | None, str | None, int]] = []
+        for k, m in assembly.with_rows.items():
+            rt = m.get("record_type")
+            plan = plans.get(rt) if rt is not None else None
+            if plan is None and not with_quarantine:
+                continue
+            e = assembly.entries[k]
+            entry = TW.EntryPlan(k, rt or "", e.files, e.offsets, {v: assembly.odd[v] for v in assembly.odd_of[k]})
+            for p in sorted(assembly.cache.entry(k).glob("*.parquet")):
+                tasks.append((str(p), entry, plan, str(dirs[records_table(plan.record_type)]) if plan else None,
+                               str(dirs[QUARANTINE_TABLE]) if with_quarantine else None, p.stat().st_size))
+        tasks.sort(key=lambda t: -t[5])  # the largest files first
+        marks = sc.broadcast(dict(by_type))
+
+        def write(task: tuple[str, TW.EntryPlan, TW.TablePlan | None, str | None, str | None, int]) -> Any:
+            path, entry, plan, table_dir, quarantine_dir, _ = task
+            return TW.write_cache_file(path, entry, plan, marks.value.get(entry.record_type, []), table_dir,
+                                       quarantine_dir)
+
+        results = sc.parallelize(tasks, len(tasks)).map(write).collect() if tasks else []
+        marks.unpersist()
+        for rt, plan in plans.items():
+            folder = dirs[records_table(rt)]
+            if not any(folder.glob("*.parquet")):
+                TW.write_rows([], T.StructType.fromJson(json.loads(plan.schema_json)), folder / "part-empty.parquet")
+            stats = None
+            if sources_of[rt]:
+                per_file = {f: {"accepted": 0, **dict.fromkeys(R.STAT_COUNTS, 0)} for f in sources_of[rt]}
+                first = last = None
+                for r in results:
+                    if r["record_type"] != rt:
+                        continue
+                    for f, counts in r["per_file"].items():
+                        for n, v in counts.items():
+                            per_file[f][n] += v
+                    if r["first"] is not None:
+                        first = r["first"] if first is None else min(first, r["first"])
+                        last = r["last"] if last is None else max(last, r["last"])
+                stats = accepted[rt] = (per_file, first, last)
+            (folder / TABLE_INPUTS).write_text(_inputs(signatures[records_table(rt)], stats), encoding="utf-8")
+        if not with_quarantine:
+            return []
+        folder = dirs[QUARANTINE_TABLE]
+        counts: dict[tuple[Any, ...], int] = defaultdict(int)
+        for r in results:
+            for f, rt, reason, n in r["quarantined"]:
+                counts[(f, rt, reason)] += n
+        for f, _, rt, reason, _ in not_loaded:
+            counts[(f, rt, reason.split(":", 1)[0])] += 1
+        if not_loaded or not any(folder.glob("*.parquet")):
+            TW.write_rows(not_loaded, QUARANTINE_SCHEMA, folder / "part-not-loaded.parquet")
+        (folder / TABLE_INPUTS).write_text(_inputs(signatures[QUARANTINE_TABLE], None), encoding="utf-8")
+    return [{"source_file": f, "record_type": rt, "reason": reason, "rows": n} for (f, rt, reason), n in counts.items()]
+
+
+def _write_tables_spark(
+    ctx: RunContext, tables: list[str], assembly: _Assembly, sources_of: dict[str, list[str]],
+    read: dict[str | None, int], not_loaded: list[tuple[Any, ...]], signatures: dict[str, str],
+    accepted: dict[str, tuple[dict[str, dict[str, int]], Any, Any]],
+) -> None:
+    """Write ``tables`` with Spark: each record table from its own cache entries and the quarantine, side by
+    side; each record table's figures are observed while it is written (``records.accepted_stats``) and added
+    to ``accepted``."""
+    spark, src = ctx.spark, ctx.sources
     late = ctx.policy.ingest.late_publication_working_days
     observed: dict[str, Observation] = {}
 
@@ -553,41 +673,31 @@ def _publish(
 
         return table
 
-    jobs: list[tuple[str, str | None, Callable[[], DataFrame]]] = [
-        (records_table(rt), rt, record_table(rt)) for rt in src.record_types
-    ]
-    jobs.append((QUARANTINE_TABLE, None,
-                 lambda: rejected.unionByName(R.quarantine_table(assembly.numbered(None, rejected_only=True)))))
-    accepted: dict[str, tuple[dict[str, dict[str, int]], Any, Any]] = {}
-    for table, rt, _ in jobs:
-        if table in reused:
-            part, inputs = reused[table]
-            ctx.lake.publish_links(table, ctx.as_of, part)
-            if rt is not None and inputs.get("stats"):
-                accepted[rt] = _stats_of_json(inputs["stats"])
+    def quarantine() -> DataFrame:
+        rejected = spark.createDataFrame(not_loaded, QUARANTINE_SCHEMA)
+        return rejected.unionByName(R.quarantine_table(assembly.numbered(None, rejected_only=True)))
+
+    jobs = [(t, _record_type_of(t)) for t in tables]
     # each writer plans its table too (planning takes the driver a while: it overlaps the other writes), the
     # largest tables first so that the last to finish are short
-    jobs = sorted((j for j in jobs if j[0] not in reused), key=lambda j: -read[j[1]])
+    jobs.sort(key=lambda j: -read[j[1]])
 
-    def write(job: tuple[str, str | None, Callable[[], DataFrame]]) -> None:
-        table, rt, df = job
+    def write(job: tuple[str, str | None]) -> None:
+        table, rt = job
 
         def finish(staging: Path) -> None:  # the table's signature and figures, published with it
             obs = observed.get(rt) if rt is not None else None
             stats = R.read_accepted_stats(obs.get, sources_of[rt]) if obs is not None and rt is not None else None
-            if stats is not None:
+            if stats is not None and rt is not None:
                 accepted[rt] = stats
-            inputs = {"signature": signatures[table], "stats": _stats_json(stats) if stats else None}
-            (staging / TABLE_INPUTS).write_text(json.dumps(inputs, ensure_ascii=False), encoding="utf-8")
+            (staging / TABLE_INPUTS).write_text(_inputs(signatures[table], stats), encoding="utf-8")
 
-        ctx.lake.publish_spark(df(), table, ctx.as_of, partitions=read[rt] // ROWS_PER_FILE + 1,
+        df = record_table(rt)() if rt is not None else quarantine()
+        ctx.lake.publish_spark(df, table, ctx.as_of, partitions=read[rt] // ROWS_PER_FILE + 1,
                                row_group_bytes=ROW_GROUP_BYTES, options=PARQUET_OPTIONS, finish=finish)
 
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
         list(pool.map(write, jobs))
-    written = spark.read.schema(QUARANTINE_SCHEMA).parquet(str(ctx.lake.require(QUARANTINE_TABLE, ctx.as_of)))
-    quarantined = R.rejected_stats(written).collect()
-    return _collect_stats(accepted, quarantined, loadable)
 
 
 # ------------------------------------------------------------------------------------------ report
