@@ -11,10 +11,13 @@
    files are not read again.
 3. Assemble from the cache: the re-sent records and the objection marks from a few narrow columns (small
    tables, collected to the driver; rows are numbered from the rows before each read block, known on the
-   driver: see ``records.number_rows``); then each table from its own cache entries, the marks joined by
-   broadcast only into a table that has marked records: one Spark job per table, run side by side, which
-   also counts the data-quality figures of its rows as it writes them (observed metrics: no pass of their
-   own; the quarantine's from the written quarantine). No wide row is shuffled or cached.
+   driver: see ``records.number_rows``).
+4. Publish: every record table and the quarantine, written from the cache entries in one Spark job of Python
+   tasks (``radar.ingest.tables``: polars and pyarrow, a task per cached Parquet file, which also counts the
+   data-quality figures of the rows it writes); with ``policy.ingest.publisher: spark``, or should that job
+   fail, by Spark's writer (each table from its own cache entries, the marks joined by broadcast, the
+   figures observed as it writes). A table whose inputs have not changed is linked, not written. No wide
+   row is shuffled or cached.
 
 Per source, rows in (the independent count) = rows accepted + rows quarantined = rows Spark read; the job
 fails loudly when they disagree. A source that cannot be loaded at all is reported (and kept in quarantine as
