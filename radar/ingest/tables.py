@@ -174,19 +174,62 @@ def write_cache_file(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    cached = pq.ParquetFile(path).read()
-    cached = cached.append_column("_row", pa.array(range(cached.num_rows), pa.int64()))
-    need = ["record_type", "_blk", "_idx", "quarantine_reason", "record_key", "party_uscc_raw", "uscc_status",
-            "issues", "record_status", "event_date", "_row"]
-    if plan is not None and plan.late_days is not None:
-        need += [dict(plan.columns)[c] for c in ("decision_date", "publish_date")]
-    rows = pl.from_arrow(cached.select(need))
-    assert isinstance(rows, pl.DataFrame)
-    out: dict[str, Any] = {"key": entry.key, "record_type": entry.record_type, "path": path, "per_file": {}, "first": None, "last": None,
-                           "quarantined": [], "rows": 0}
-    blocks = sorted(entry.offsets)
-    if not blocks or not entry.files:  # nothing to number the rows by: none is published (as joined in Spark)
+    out: dict[str, Any] = {"key": entry.key, "record_type": entry.record_type, "path": path, "rows": 0,
+                           "per_file": {}, "first": None, "last": None, "quarantined": []}
+    if not entry.offsets or not entry.files:  # nothing to number the rows by: none is published (as in Spark)
         return out
+    need = ["record_type", "_blk", "_idx", "quarantine_reason"]
+    if plan is None or table_dir is None:  # the quarantine only: a few narrow columns
+        cached = pq.ParquetFile(path).read(columns=[*need, "raw"])
+    else:
+        cached = pq.ParquetFile(path).read()
+        need += ["record_key", "party_uscc_raw", "uscc_status", "issues", "record_status", "event_date"]
+        if plan.late_days is not None:
+            need += [dict(plan.columns)[c] for c in ("decision_date", "publish_date")]
+    cached = cached.append_column("_row", pa.array(range(cached.num_rows), pa.int64()))
+    need.append("_row")
+    frame = pl.from_arrow(cached.select(need))
+    assert isinstance(frame, pl.DataFrame)
+    rows = _numbered(frame, entry)
+    accepted = pl.col("quarantine_reason").is_null()
+    name = f"part-{entry.key[:16]}-{Path(path).stem}.parquet"
+    if quarantine_dir is not None:
+        rejected = rows.filter(~accepted)
+        if rejected.height:
+            q = pa.table({
+                "source_file": rejected["source_file"].to_arrow(),
+                "source_row": rejected["source_row"].to_arrow(),
+                "record_type": rejected["record_type"].to_arrow(),
+                "reason": rejected["quarantine_reason"].to_arrow(),
+                "raw": cached.column("raw").take(pa.array(rejected["_row"].to_numpy())),
+            })
+            write_parquet(q.cast(_arrow_schema(QUARANTINE_SCHEMA.json())), Path(quarantine_dir) / name)
+            reason = pl.col("quarantine_reason").str.split(":").list.first().alias("reason")  # as rejected_stats
+            out["quarantined"] = list(rejected.group_by("source_file", "record_type", reason).len().iter_rows())
+    if plan is None or table_dir is None:
+        return out
+    if rows.filter(accepted & (pl.col("record_type") != plan.record_type)).height:
+        raise ValueError(f"cache entry {entry.key} holds rows of another record type than {plan.record_type}")
+    rows = _marked(_with_uscc_codes(rows.filter(accepted), entry.odd), marks)
+    if rows.height:
+        schema = _arrow_schema(plan.schema_json)
+        taken = cached.take(pa.array(rows["_row"].to_numpy()))
+        columns = [taken.column(source) if source is not None else rows[column].to_arrow()
+                   for column, source in plan.columns]
+        table = pa.Table.from_arrays([c.cast(f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
+        write_parquet(table, Path(table_dir) / name)
+        out["rows"] = table.num_rows
+        out["first"], out["last"] = rows["event_date"].min(), rows["event_date"].max()
+    out["per_file"] = _accepted_figures(rows, plan)
+    return out
+
+
+def _numbered(rows: Any, entry: EntryPlan) -> Any:
+    """``records.number_rows``: each row (of a known read block) once per file holding the entry, with the
+    file, its content hash and the data-row number; a truncated file's last row quarantined."""
+    import polars as pl
+
+    blocks = sorted(entry.offsets)
     rows = rows.with_columns(
         pl.col("_blk").replace_strict(blocks, [entry.offsets[b] for b in blocks], default=None,
                                       return_dtype=pl.Int64).alias("_offset")
@@ -202,84 +245,59 @@ def write_cache_file(
             pl.lit(sha, pl.String).alias("source_sha256"),
             row.alias("source_row"),
         ))
-    rows = pl.concat(per_file)
-    accepted = pl.col("quarantine_reason").is_null()
-    if quarantine_dir is not None:
-        rejected = rows.filter(~accepted)
-        if rejected.height:
-            raw = cached.column("raw").take(pa.array(rejected["_row"].to_numpy()))
-            q = pa.table({
-                "source_file": rejected["source_file"].to_arrow(),
-                "source_row": rejected["source_row"].to_arrow(),
-                "record_type": rejected["record_type"].to_arrow(),
-                "reason": rejected["quarantine_reason"].to_arrow(),
-                "raw": raw,
-            }).cast(_arrow_schema(QUARANTINE_SCHEMA.json()))
-            write_parquet(q, Path(quarantine_dir) / f"part-{entry.key[:16]}-{Path(path).stem}.parquet")
-            counts = rejected.group_by(
-                "source_file", "record_type", pl.col("quarantine_reason").str.split(":").list.first().alias("reason")
-            ).len()
-            out["quarantined"] = [tuple(r) for r in counts.iter_rows()]
-    if plan is None or table_dir is None:
-        return out
-    if rows.filter(accepted & (pl.col("record_type") != plan.record_type)).height:
-        raise ValueError(f"cache entry {entry.key} holds rows of another record type than {plan.record_type}")
-    rows = rows.filter(accepted)
+    return pl.concat(per_file)
+
+
+def _with_uscc_codes(rows: Any, odd: dict[str, str]) -> Any:
+    """``records.add_uscc_status``: every identifier's status (the ``odd`` ones decided on the driver) and the
+    codes a valid USCC carries."""
+    import polars as pl
+
     status = pl.col("uscc_status")
-    if entry.odd:
-        odd = sorted(entry.odd)
+    if odd:
+        values = sorted(odd)
         status = pl.coalesce(status, pl.col("party_uscc_raw").replace_strict(
-            odd, [entry.odd[v] for v in odd], default=None, return_dtype=pl.String))
+            values, [odd[v] for v in values], default=None, return_dtype=pl.String))
     rows = rows.with_columns(pl.coalesce(status, pl.lit("missing")).alias("uscc_status"))
-    valid = pl.col("uscc_status") == "valid"
-    uscc = pl.col("party_uscc_raw")
-    rows = rows.with_columns(
+    valid, uscc = pl.col("uscc_status") == "valid", pl.col("party_uscc_raw")
+    return rows.with_columns(
         pl.when(valid).then(uscc).alias("party_uscc"),
         pl.when(valid).then(uscc.str.slice(0, 1)).alias("reg_dept_code"),
         pl.when(valid).then(uscc.str.slice(1, 1)).alias("org_category_code"),
         pl.when(valid).then(uscc.str.slice(2, 6)).alias("division_code"),
     )
-    if marks:
-        table = pl.DataFrame(
-            marks, orient="row",
-            schema={"record_type": pl.String, "record_key": pl.String, "versions": pl.Int32,
-                    "_current_file": pl.String, "_current_row": pl.Int64, "objection_status": pl.String,
-                    "objection_id": pl.String},
-        )
-        rows = rows.with_row_index("_order").join(table, on=["record_type", "record_key"], how="left").sort("_order")
-        current = pl.col("_current_file").is_null() | (
-            (pl.col("source_file") == pl.col("_current_file")) & (pl.col("source_row") == pl.col("_current_row")))
-        rows = rows.with_columns(
-            current.fill_null(False).alias("is_current"),
-            pl.coalesce(pl.col("versions"), pl.lit(1, pl.Int32)).cast(pl.Int32).alias("versions"),
-        )
-    else:
-        rows = rows.with_columns(
+
+
+_MARKS = {"record_type": "String", "record_key": "String", "versions": "Int32", "_current_file": "String",
+          "_current_row": "Int64", "objection_status": "String", "objection_id": "String"}
+
+
+def _marked(rows: Any, marks: list[tuple[Any, ...]]) -> Any:
+    """``records.mark_records`` for accepted rows: ``is_current``, ``versions`` and the objection outcome from
+    the ``records.RECORD_MARKS`` rows (none: every row is its record's only version)."""
+    import polars as pl
+
+    if not marks:
+        return rows.with_columns(
             pl.lit(True).alias("is_current"), pl.lit(1, pl.Int32).alias("versions"),
             pl.lit(None, pl.String).alias("objection_status"), pl.lit(None, pl.String).alias("objection_id"),
         )
-    schema = _arrow_schema(plan.schema_json)
-    if rows.height:
-        taken = cached.take(pa.array(rows["_row"].to_numpy()))
-        columns = [
-            taken.column(source) if source is not None else rows[name].to_arrow()
-            for name, source in plan.columns
-        ]
-        table = pa.Table.from_arrays(
-            [c.cast(f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
-        write_parquet(table, Path(table_dir) / f"part-{entry.key[:16]}-{Path(path).stem}.parquet")
-        out["rows"] = table.num_rows
-    out["per_file"] = _accepted_figures(rows, plan)
-    if rows.height:
-        out["first"], out["last"] = rows["event_date"].min(), rows["event_date"].max()
-    return out
+    table = pl.DataFrame(marks, orient="row", schema={k: getattr(pl, v) for k, v in _MARKS.items()})
+    rows = rows.with_row_index("_order").join(table, on=["record_type", "record_key"], how="left").sort("_order")
+    current = pl.col("_current_file").is_null() | (
+        (pl.col("source_file") == pl.col("_current_file")) & (pl.col("source_row") == pl.col("_current_row")))
+    return rows.with_columns(
+        current.fill_null(False).alias("is_current"),
+        pl.coalesce(pl.col("versions"), pl.lit(1, pl.Int32)).cast(pl.Int32).alias("versions"),
+    )
 
 
 def _accepted_figures(rows: Any, plan: TablePlan) -> dict[str, dict[str, int]]:
     """Per source file, the accepted rows and the ``records.STAT_COUNTS`` (``records.accepted_stats``)."""
     import polars as pl
 
-    status, objection = pl.col("uscc_status"), pl.col("objection_status")
+    status = pl.col("uscc_status")
+    objection = pl.col("objection_status") if plan.objections else pl.lit(None, pl.String)
     late: Any = pl.lit(False)
     if plan.late_days is not None:
         taken = dict(plan.columns)
