@@ -75,8 +75,8 @@ def _sorted(df: pl.DataFrame) -> pl.DataFrame:
 
 def test_both_publishers_write_the_same_tables(spark: Any, both: dict[str, tuple[Any, Any]]) -> None:
     """Every table (record tables with and without rows, the quarantine) has the same Spark schema, rows and
-    kept inputs (signature and figures) whichever way it was written; the arrow tables' row groups are not
-    one per table."""
+    kept inputs (signature and figures) whichever way it was written, and the marks of re-sent, copied and
+    objected records are where they belong."""
     (sctx, _), (actx, _) = both["spark"], both["arrow"]
     by_spark, by_arrow = _tables(sctx), _tables(actx)
     assert by_spark.keys() == by_arrow.keys() == {*sources().record_types, "quarantine"}
@@ -90,6 +90,7 @@ def test_both_publishers_write_the_same_tables(spark: Any, both: dict[str, tuple
         assert not differ, (name, [(c, a[c].to_list(), b[c].to_list()) for c in differ])
         inputs = [json.loads((p / ingest.TABLE_INPUTS).read_text(encoding="utf-8")) for p in (path, by_arrow[name])]
         assert inputs[0] == inputs[1], name
+        assert not [p.name for p in by_arrow[name].iterdir() if p.name.startswith(".")], name  # no file half written
     penalty = pl.read_parquet(by_arrow["penalty"] / "*.parquet")
     marked = penalty.filter(pl.col("objection_status").is_not_null()).sort("source_file", "source_row")
     assert marked.select("decision_no", "objection_status", "objection_id").rows() == [

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,8 @@ def record_table_schema(src: Sources, record_type: str) -> T.StructType:
         T.StructField("source_file", T.StringType()),
         T.StructField("source_row", T.LongType()),
         T.StructField("source_sha256", T.StringType()),
-        *[T.StructField(R.field_column(f, spec), staged[layout.of(record_type, f)]) for f, spec in rt.fields.items()],
+        *[T.StructField(R.field_column(f, spec), staged[layout.of(record_type, f)])
+          for f, spec in rt.fields.items()],
         T.StructField("issues", staged["issues"]),
         T.StructField("extra", staged["extra"]),
         *[T.StructField(n, t, nullable=n != "uscc_status") for n, t in R.RECORD_COLUMNS],
@@ -130,13 +132,16 @@ def _arrow_schema(schema_json: str) -> Any:
 
 def write_parquet(table: Any, path: Path) -> None:
     """Write an Arrow table as Spark's writer would for the lake: snappy, row groups of about
-    ``ROW_GROUP_BYTES``, small dictionary pages."""
+    ``ROW_GROUP_BYTES``, small dictionary pages. The file appears whole or not at all (written under a hidden
+    name, then renamed): a task attempt that dies, or a second attempt of the same task, leaves no half file."""
     import pyarrow.parquet as pq
 
     rows = max(1, table.num_rows)
     per_group = max(1024, int(rows * ROW_GROUP_BYTES / max(1, table.nbytes)))
-    pq.write_table(table, path, compression="snappy", row_group_size=per_group,
+    part = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    pq.write_table(table, part, compression="snappy", row_group_size=per_group,
                    dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES)
+    os.replace(part, path)
 
 
 def write_rows(rows: list[tuple[Any, ...]], schema: T.StructType, path: Path) -> None:
@@ -204,7 +209,8 @@ def write_cache_file(
                 "raw": cached.column("raw").take(pa.array(rejected["_row"].to_numpy())),
             })
             write_parquet(q.cast(_arrow_schema(QUARANTINE_SCHEMA.json())), Path(quarantine_dir) / name)
-            reason = pl.col("quarantine_reason").str.split(":").list.first().alias("reason")  # as rejected_stats
+            # counted as records.rejected_stats counts them: the reason's text before ':'
+            reason = pl.col("quarantine_reason").str.split(":").list.first().alias("reason")
             out["quarantined"] = list(rejected.group_by("source_file", "record_type", reason).len().iter_rows())
     if plan is None or table_dir is None:
         return out
@@ -216,7 +222,8 @@ def write_cache_file(
         taken = cached.take(pa.array(rows["_row"].to_numpy()))
         columns = [taken.column(source) if source is not None else rows[column].to_arrow()
                    for column, source in plan.columns]
-        table = pa.Table.from_arrays([c.cast(f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
+        table = pa.Table.from_arrays([c.cast(f.type) for c, f in zip(columns, schema, strict=True)],
+                                     schema=schema)
         write_parquet(table, Path(table_dir) / name)
         out["rows"] = table.num_rows
         out["first"], out["last"] = rows["event_date"].min(), rows["event_date"].max()
@@ -283,7 +290,8 @@ def _marked(rows: Any, marks: list[tuple[Any, ...]]) -> Any:
             pl.lit(None, pl.String).alias("objection_status"), pl.lit(None, pl.String).alias("objection_id"),
         )
     table = pl.DataFrame(marks, orient="row", schema={k: getattr(pl, v) for k, v in _MARKS.items()})
-    rows = rows.with_row_index("_order").join(table, on=["record_type", "record_key"], how="left").sort("_order")
+    rows = rows.with_row_index("_order").join(table, on=["record_type", "record_key"], how="left")
+    rows = rows.sort("_order")  # the cached order, which the written rows follow
     current = pl.col("_current_file").is_null() | (
         (pl.col("source_file") == pl.col("_current_file")) & (pl.col("source_row") == pl.col("_current_row")))
     return rows.with_columns(
@@ -317,4 +325,5 @@ def _accepted_figures(rows: Any, plan: TablePlan) -> dict[str, dict[str, int]]:
     counts = rows.group_by("source_file").agg(
         pl.len().alias("accepted"), *[c.fill_null(False).sum().alias(n) for n, c in conditions.items()]
     )
-    return {r["source_file"]: {k: int(v) for k, v in r.items() if k != "source_file"} for r in counts.to_dicts()}
+    return {r["source_file"]: {k: int(v) for k, v in r.items() if k != "source_file"}
+            for r in counts.to_dicts()}

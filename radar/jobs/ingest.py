@@ -606,10 +606,12 @@ def _write_tables(
             if plan is None and not with_quarantine:
                 continue
             e = assembly.entries[k]
-            entry = TW.EntryPlan(k, rt or "", e.files, e.offsets, {v: assembly.odd[v] for v in assembly.odd_of[k]})
+            odd = {v: assembly.odd[v] for v in assembly.odd_of[k]}
+            entry = TW.EntryPlan(k, rt or "", e.files, e.offsets, odd)
+            table_dir = str(dirs[records_table(plan.record_type)]) if plan else None
+            quarantine_dir = str(dirs[QUARANTINE_TABLE]) if with_quarantine else None
             for p in sorted(assembly.cache.entry(k).glob("*.parquet")):
-                tasks.append((str(p), entry, plan, str(dirs[records_table(plan.record_type)]) if plan else None,
-                               str(dirs[QUARANTINE_TABLE]) if with_quarantine else None, p.stat().st_size))
+                tasks.append((str(p), entry, plan, table_dir, quarantine_dir, p.stat().st_size))
         tasks.sort(key=lambda t: -t[5])  # the largest files first
         marks = sc.broadcast(dict(by_type))
 
@@ -622,27 +624,16 @@ def _write_tables(
         marks.unpersist()
         for rt, plan in plans.items():
             folder = dirs[records_table(rt)]
-            if not any(folder.glob("*.parquet")):
+            if not any(folder.glob("*.parquet")):  # no row: the table still has its columns
                 TW.write_rows([], T.StructType.fromJson(json.loads(plan.schema_json)), folder / "part-empty.parquet")
             stats = None
             if sources_of[rt]:
-                per_file = {f: {"accepted": 0, **dict.fromkeys(R.STAT_COUNTS, 0)} for f in sources_of[rt]}
-                first = last = None
-                for r in results:
-                    if r["record_type"] != rt:
-                        continue
-                    for f, counts in r["per_file"].items():
-                        for n, v in counts.items():
-                            per_file[f][n] += v
-                    if r["first"] is not None:
-                        first = r["first"] if first is None else min(first, r["first"])
-                        last = r["last"] if last is None else max(last, r["last"])
-                stats = accepted[rt] = (per_file, first, last)
+                stats = accepted[rt] = _table_figures([r for r in results if r["record_type"] == rt], sources_of[rt])
             (folder / TABLE_INPUTS).write_text(_inputs(signatures[records_table(rt)], stats), encoding="utf-8")
         if not with_quarantine:
             return []
         folder = dirs[QUARANTINE_TABLE]
-        counts: dict[tuple[Any, ...], int] = defaultdict(int)
+        counts: dict[tuple[Any, ...], int] = defaultdict(int)  # as records.rejected_stats counts them
         for r in results:
             for f, rt, reason, n in r["quarantined"]:
                 counts[(f, rt, reason)] += n
@@ -651,7 +642,25 @@ def _write_tables(
         if not_loaded or not any(folder.glob("*.parquet")):
             TW.write_rows(not_loaded, QUARANTINE_SCHEMA, folder / "part-not-loaded.parquet")
         (folder / TABLE_INPUTS).write_text(_inputs(signatures[QUARANTINE_TABLE], None), encoding="utf-8")
-    return [{"source_file": f, "record_type": rt, "reason": reason, "rows": n} for (f, rt, reason), n in counts.items()]
+    return [{"source_file": f, "record_type": rt, "reason": reason, "rows": n}
+            for (f, rt, reason), n in counts.items()]
+
+
+def _table_figures(
+    results: list[dict[str, Any]], files: list[str]
+) -> tuple[dict[str, dict[str, int]], Any, Any]:
+    """A record table's figures (as ``records.read_accepted_stats`` reads them) from what its tasks counted:
+    per source file (every one of ``files``, zeros where no row was accepted) and the event-date range."""
+    per_file = {f: {"accepted": 0, **dict.fromkeys(R.STAT_COUNTS, 0)} for f in files}
+    first = last = None
+    for r in results:
+        for f, counts in r["per_file"].items():
+            for n, v in counts.items():
+                per_file[f][n] += v
+        if r["first"] is not None:
+            first = r["first"] if first is None else min(first, r["first"])
+            last = r["last"] if last is None else max(last, r["last"])
+    return per_file, first, last
 
 
 def _write_tables_spark(
