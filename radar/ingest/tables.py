@@ -197,7 +197,7 @@ def write_cache_file(
     assert isinstance(frame, pl.DataFrame)
     rows = _numbered(frame, entry)
     accepted = pl.col("quarantine_reason").is_null()
-    name = f"part-{entry.key[:16]}-{Path(path).stem}.parquet"
+    name = f"part-{entry.key[:16]}-{Path(path).stem.removeprefix('part-')}.parquet"
     if quarantine_dir is not None:
         rejected = rows.filter(~accepted)
         if rejected.height:
