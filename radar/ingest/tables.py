@@ -39,7 +39,7 @@ from radar.ingest import records as R
 
 # uncompressed bytes per row group of a written file: readers split a file between row groups only
 ROW_GROUP_BYTES = 16 * 1024 * 1024
-# dictionary pages stop growing here (see ``jobs.ingest.PARQUET_OPTIONS``)
+# dictionary pages stop growing here (why: ``jobs.ingest.PARQUET_OPTIONS``, Spark's writer's setting)
 DICTIONARY_PAGE_BYTES = 64 * 1024
 SPARK_SCHEMA_KEY = b"org.apache.spark.sql.parquet.row.metadata"
 # the quarantine: every rejected row with its file, row, record type, reason and raw text

@@ -67,13 +67,13 @@ ROWS_PER_FILE = 1_000_000  # rows per Parquet file of a published table (at leas
 # row groups of a published table (uncompressed bytes): Spark reads a file in as many tasks as it has row
 # groups (at most), so a city's 300 MB table of annual reports in one 128 MB group was one task for every job
 # reading it while the other core waited (16 MB: its resolve stage 315 -> 300 s)
-ROW_GROUP_BYTES = 16 * 1024 * 1024
+ROW_GROUP_BYTES = TW.ROW_GROUP_BYTES  # 16 MB, as the tables' writer writes them
 # Parquet dictionary-encodes a column until its dictionary page reaches this size, then writes the values again
 # plainly: a column of mostly distinct values (names, addresses, record keys) pays for a dictionary it drops in
 # every row group. Parquet's 1 MB default let it fill a large one first; at 64 KB the few-valued columns keep
 # theirs. The city's largest table (912,710 annual reports) was written in 6.4-7.6 s instead of 8.3-9.5 s
 # (files 1.3 % larger).
-PARQUET_OPTIONS = {"parquet.dictionary.page.size": str(64 * 1024)}
+PARQUET_OPTIONS = {"parquet.dictionary.page.size": str(TW.DICTIONARY_PAGE_BYTES)}  # 64 KB
 # Beside the Parquet files of every record table and the quarantine: the signature of what the table was made
 # from (``table_signatures``) and the data-quality figures counted while it was written. A later run whose
 # table would have the same signature links these files instead of writing them again.
