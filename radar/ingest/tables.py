@@ -275,8 +275,15 @@ def _with_uscc_codes(rows: Any, odd: dict[str, str]) -> Any:
     )
 
 
-_MARKS = {"record_type": "String", "record_key": "String", "versions": "Int32", "_current_file": "String",
-          "_current_row": "Int64", "objection_status": "String", "objection_id": "String"}
+_POLARS_TYPES = {"string": "String", "int": "Int32", "bigint": "Int64"}
+
+
+def _marks_schema() -> dict[str, Any]:
+    """The polars schema of ``records.RECORD_MARKS`` (read from its DDL: one definition)."""
+    import polars as pl
+
+    columns = (c.split() for c in R.RECORD_MARKS.split(","))
+    return {name: getattr(pl, _POLARS_TYPES[kind]) for name, kind in columns}
 
 
 def _marked(rows: Any, marks: list[tuple[Any, ...]]) -> Any:
@@ -289,7 +296,7 @@ def _marked(rows: Any, marks: list[tuple[Any, ...]]) -> Any:
             pl.lit(True).alias("is_current"), pl.lit(1, pl.Int32).alias("versions"),
             pl.lit(None, pl.String).alias("objection_status"), pl.lit(None, pl.String).alias("objection_id"),
         )
-    table = pl.DataFrame(marks, orient="row", schema={k: getattr(pl, v) for k, v in _MARKS.items()})
+    table = pl.DataFrame(marks, orient="row", schema=_marks_schema())
     rows = rows.with_row_index("_order").join(table, on=["record_type", "record_key"], how="left")
     rows = rows.sort("_order")  # the cached order, which the written rows follow
     current = pl.col("_current_file").is_null() | (

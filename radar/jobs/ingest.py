@@ -316,8 +316,8 @@ def _error_text(e: Exception) -> str:
 
 
 def _fail(groups: list[list[SourceFile]], sf: SourceFile, e: Exception) -> None:
-    """Mark every source with ``sf``'s content as not loadable, with the first line of the error."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    """Mark every source with ``sf``'s content as not loadable, with the error in one line (``_error_text``)."""
+    text = _error_text(e)
     for group in groups:
         if group[0] is sf:
             for f in group:
