@@ -701,6 +701,9 @@ def test_report_counts_late_publications_objection_outcomes_and_event_dates(spar
     assert report["event_dates"]["penalty"] == ["2021-03-01", "2021-04-01"]  # not the quarantined 2020 row
     assert report["event_dates"]["objection"] == ["2021-05-01", "2021-05-03"]
     assert report["files"]["o.csv"]["accepted"] == 3
+    # an objection has no publication date: late publication does not apply (None), it is not 0
+    assert report["files"]["o.csv"]["late_publication"] is None
+    assert report["record_types"]["objection"]["late_publication_rate"] is None
 
 
 def _last_job_id(spark: Any) -> int:

@@ -753,6 +753,10 @@ def _report(
     """The data-quality report: per source, per record type, the rejected sources and the date ranges."""
     out_files: dict[str, Any] = {}
     by_type: dict[str, dict[str, Any]] = {}
+    # late publication is only defined where a record has both a decision and a publication date; elsewhere the
+    # figure is None (not applicable), so a supervisor does not read a 0 as "checked, none late"
+    dated = {rt for rt, spec in ctx.sources.record_types.items()
+             if {"decision_date", "publish_date"} <= set(spec.fields)}
     for f in files:
         s: dict[str, Any] = {
             "record_type": f.record_type,
@@ -784,6 +788,8 @@ def _report(
                 }
             )
             s["reconciled"] = s["rows_in"] == accepted + quarantined == s["rows_read"]
+            if f.record_type not in dated:
+                s["late_publication"] = None
             if s["rows_in"] == 0 and s["rows_read"] == 0:
                 s["note"] = "no data rows (header only)" if f.format in ("csv", "xlsx") else "no data rows"
             t = by_type.setdefault(
@@ -803,6 +809,9 @@ def _report(
         # the seed's 重错码率: duplicate or wrong codes among accepted rows
         t["dup_or_wrong_code_rate"] = round((t["duplicates"] + t["uscc_invalid"]) / n, 4)
         t["late_publication_rate"] = round(t["late_publication"] / n, 4)
+    for rt, t in by_type.items():
+        if rt not in dated:
+            t["late_publication"] = t["late_publication_rate"] = None
     return {
         "as_of": ctx.as_of_s,
         "input": str(ctx.input_dir),
