@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 
 from radar.dashboard.access import AccessDenied, LakeAccess
+from radar.dashboard.labels import source_label
 from radar.dashboard.masking import mask_id_no, mask_name, mask_phone, mask_text
 from radar.dashboard.settings import dashboard_settings
 from radar.errors import ConfigError
@@ -256,12 +257,17 @@ def build_fake_lake(root: Path, optional: bool = True) -> Path:
             "as_of": AS_OF,
             "files": {
                 "penalty.csv": {"record_type": "penalty", "rows_in": 100, "accepted": 97, "quarantined": 3,
-                                "unknown_columns": ["备注2"], "reconciled": True},
+                                "unknown_columns": ["备注2"], "reconciled": True, "late_publication": 4},
+                "complaint.csv": {"record_type": "complaint", "rows_in": 10, "accepted": 10, "quarantined": 0,
+                                  "unknown_columns": [], "reconciled": True, "late_publication": None},
             },
             "record_types": {
                 "penalty": {"files": 1, "rows_in": 100, "accepted": 97, "quarantined": 3, "invalid_uscc_rate": 0.02,
                             "missing_uscc_rate": 0.03, "duplicate_rate": 0.01, "unknown_columns": ["备注2"],
                             "late_publication": 4},
+                "complaint": {"files": 1, "rows_in": 10, "accepted": 10, "quarantined": 0, "invalid_uscc_rate": 0.0,
+                              "missing_uscc_rate": 0.5, "duplicate_rate": 0.0, "unknown_columns": [],
+                              "late_publication": None},
             },
             "files_rejected": [],
             "event_dates": {"penalty": ["2021-01-05", "2024-06-20"]},
@@ -739,6 +745,16 @@ def test_every_page_renders_for_every_role(app_env: Path) -> None:
                 assert username == "planner" and page in ("models", "review")
                 continue
             assert not at.exception, (username, page, at.exception)
+
+
+def test_quality_page_shows_late_publication_or_not_applicable(app_env: Path) -> None:
+    """A record type with no publication date shows 不适用 for late publication, not a misleading 0."""
+    at = _login(_app().run(), "admin")
+    at.switch_page("views/quality.py").run()
+    assert not at.exception, at.exception
+    by_type = next(d.value for d in at.dataframe if "记录类型" in d.value.columns and "文件数" in d.value.columns)
+    late = dict(zip(by_type["记录类型"], by_type["逾期公示"], strict=True))
+    assert late == {source_label("penalty"): "4", source_label("complaint"): "不适用"}
 
 
 def test_entity_page_shows_grade_reasons_and_masks_by_role(app_env: Path) -> None:

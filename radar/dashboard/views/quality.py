@@ -35,6 +35,11 @@ def _pretty(df: pl.DataFrame, key_label: str) -> pl.DataFrame:
     for c in rates:
         if c in out.columns:
             out = out.with_columns((pl.col(c).cast(pl.Float64) * 100).round(2))
+    if "late_publication" in out.columns:  # None: the record type has no publication date (not applicable)
+        late = pl.col("late_publication")
+        out = out.with_columns(
+            pl.when(late.is_null()).then(pl.lit("不适用")).otherwise(late.cast(pl.String)).alias("late_publication")
+        )
     if "record_type" in out.columns:
         out = out.with_columns(
             pl.col("record_type").cast(pl.String).map_elements(source_label, return_dtype=pl.String)
