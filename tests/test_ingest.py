@@ -681,6 +681,12 @@ def test_report_counts_late_publications_objection_outcomes_and_event_dates(spar
         f"戊公司,{v[5]},,罚款,2020-01-01,2020-06-01,{AUTH}",  # no decision number: quarantined
     ), encoding="utf-8")
     (inp / "penalty" / "bad.csv").write_text(_csv(header, f"己公司,{v[6]},罚6号,罚款,,,{AUTH}"), encoding="utf-8")
+    # the 2019 standard's layout has no 公示日期: late publication cannot be measured there
+    (inp / "penalty" / "q.csv").write_text(_csv(
+        header.replace(",公示日期", ""),
+        f"庚公司,{v[7]},罚7号,罚款,2021-03-01,{AUTH}",
+        f"辛公司,{v[8]},罚8号,罚款,2021-03-02,{AUTH}",
+    ), encoding="utf-8")
     (inp / "o.csv").write_text(_csv(
         "异议编号,统一社会信用代码,异议信息类型,涉及记录文号,处理结果,处理日期",
         f"Y1,{v[1]},行政处罚信息,罚1号,撤销,2021-05-01",
@@ -696,8 +702,10 @@ def test_report_counts_late_publications_objection_outcomes_and_event_dates(spar
     bad = report["files"]["penalty/bad.csv"]
     assert (bad["accepted"], bad["quarantined"], bad["reconciled"]) == (0, 1, True)
     assert bad["late_publication"] == bad["duplicates"] == bad["uscc_valid"] == 0
-    t = report["record_types"]["penalty"]
-    assert (t["files"], t["accepted"], t["late_publication"], t["late_publication_rate"]) == (2, 4, 2, 0.5)
+    assert report["files"]["penalty/q.csv"]["accepted"] == 2
+    assert report["files"]["penalty/q.csv"]["late_publication"] is None
+    t = report["record_types"]["penalty"]  # the rate over the rows of the files that give a publication date
+    assert (t["files"], t["accepted"], t["late_publication"], t["late_publication_rate"]) == (3, 6, 2, 0.5)
     assert report["event_dates"]["penalty"] == ["2021-03-01", "2021-04-01"]  # not the quarantined 2020 row
     assert report["event_dates"]["objection"] == ["2021-05-01", "2021-05-03"]
     assert report["files"]["o.csv"]["accepted"] == 3

@@ -334,3 +334,26 @@ def test_truth_checks_carry_how_each_inspection_was_chosen_and_what_it_found(cit
     v = pd.read_parquet(city / "truth" / "violations.parquet")
     assert checks["violation_found"].sum() > 0
     assert checks["violation_found"].sum() <= v["detected_by"].isin(["spot_check", "targeted_check"]).sum()
+
+
+def test_some_penalties_are_published_late(city: Path, scenario: dict) -> None:
+    """Penalties are put online within 6 days of the decision, except the configured share put online 12-45 days
+    after (more than the 7 working days allowed), which the data-quality report counts as late."""
+    gaps = []
+    for f in scenario["files"]:
+        if f["record_type"] != "penalty":
+            continue
+        headers, lines = _read(city, f)
+        m = map_headers(headers, "penalty")
+        col = {c.field: headers.index(c.source) for c in m.columns}
+        if not {"decision_date", "publish_date"} <= set(col):
+            continue
+        for row in csv.reader(x for x in lines if x.strip()):
+            if len(row) != len(headers) or not row[col["decision_date"]] or not row[col["publish_date"]]:
+                continue  # a planted malformed or truncated row
+            decided, published = (_iso(row[col[k]]) for k in ("decision_date", "publish_date"))
+            gaps.append((date.fromisoformat(published) - date.fromisoformat(decided)).days)
+    gaps_s = pd.Series(gaps)
+    assert gaps_s.between(1, 6).sum() + gaps_s.between(12, 45).sum() == len(gaps_s) > 0
+    share = gaps_s.between(12, 45).mean()
+    assert 0.3 * simulation().dirt["late_publication"] < share < 3 * simulation().dirt["late_publication"], share

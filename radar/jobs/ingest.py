@@ -753,10 +753,10 @@ def _report(
     """The data-quality report: per source, per record type, the rejected sources and the date ranges."""
     out_files: dict[str, Any] = {}
     by_type: dict[str, dict[str, Any]] = {}
-    # late publication is only defined where a record has both a decision and a publication date; elsewhere the
-    # figure is None (not applicable), so a supervisor does not read a 0 as "checked, none late"
-    dated = {rt for rt, spec in ctx.sources.record_types.items()
-             if {"decision_date", "publish_date"} <= set(spec.fields)}
+    # late publication is measured only in a file that gives both a decision and a publication date (the 2019
+    # penalty standard has no 公示日期; GSXT's and the regulator's own exports do); elsewhere the figure is None
+    # (not applicable), so that a supervisor does not read a 0 as "checked, none late"
+    dated_rows: dict[str, int] = {}  # per record type, the accepted rows of the files where it is measured
     for f in files:
         s: dict[str, Any] = {
             "record_type": f.record_type,
@@ -788,7 +788,8 @@ def _report(
                 }
             )
             s["reconciled"] = s["rows_in"] == accepted + quarantined == s["rows_read"]
-            if f.record_type not in dated:
+            dated = f.mapping is not None and {"decision_date", "publish_date"} <= f.mapping.fields
+            if not dated:
                 s["late_publication"] = None
             if s["rows_in"] == 0 and s["rows_read"] == 0:
                 s["note"] = "no data rows (header only)" if f.format in ("csv", "xlsx") else "no data rows"
@@ -799,6 +800,8 @@ def _report(
             t["files"] += 1
             for k in RATE_COUNTS:
                 t[k] += int(s.get(k) or 0)
+            if dated:
+                dated_rows[f.record_type or "?"] = dated_rows.get(f.record_type or "?", 0) + accepted
             t["unknown_columns"] = sorted(set(t["unknown_columns"]) | set(s["unknown_columns"]))
         out_files[f.relpath] = s
     for t in by_type.values():
@@ -808,9 +811,10 @@ def _report(
         t["duplicate_rate"] = round(t["duplicates"] / n, 4)
         # the seed's 重错码率: duplicate or wrong codes among accepted rows
         t["dup_or_wrong_code_rate"] = round((t["duplicates"] + t["uscc_invalid"]) / n, 4)
-        t["late_publication_rate"] = round(t["late_publication"] / n, 4)
     for rt, t in by_type.items():
-        if rt not in dated:
+        if rt in dated_rows:
+            t["late_publication_rate"] = round(t["late_publication"] / max(1, dated_rows[rt]), 4)
+        else:
             t["late_publication"] = t["late_publication_rate"] = None
     return {
         "as_of": ctx.as_of_s,

@@ -458,7 +458,9 @@ def build_records(
     rec["shareholder"] = _shareholders(city, hist, seed)
     rec["key_personnel"] = _key_personnel(city, hist, seed)
     rec["change"] = _changes(city, hist)
-    rec["penalty"], penalties = _penalty_records(city, story, hist, auth, outside, seed)
+    rec["penalty"], penalties = _penalty_records(
+        city, story, hist, auth, outside, seed, dirt.get("late_publication", 0.0)
+    )
     rec["license"] = _licences(city, hist, auth, seed)
     rec["dishonest_debtor"] = _dishonest_records(city, story, hist, auth, outside, seed)
     rec["abnormal_list"] = _abnormal_records(city, story, hist, auth)
@@ -749,8 +751,11 @@ _PERSON_KINDS = {
 
 
 def _penalty_records(
-    city: City, story: Story, hist: History, auth: pd.DataFrame, outside: pd.DataFrame, seed: int
+    city: City, story: Story, hist: History, auth: pd.DataFrame, outside: pd.DataFrame, seed: int,
+    late_share: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Penalty decisions as the 双公示 export gives them; ``late_share`` of them are put online 12-45 days after
+    the decision, past the 7 working days the rules allow (the rest within 6 days)."""
     rng = rng_for(seed, 306)
     ent = city.entities
     p = story.penalties.copy()
@@ -850,6 +855,9 @@ def _penalty_records(
         np.where(lic == "许可证", "食品经营许可证（JY" + _zf(rng.integers(0, 10**14, size=n), 14) + "）", ""),
     )
     publish = d + rng.integers(1, 7, size=n)
+    late_rng = rng_for(seed, 314)  # a stream of its own: the other draws stay as they were
+    late = late_rng.random(n) < late_share
+    publish = np.where(late, d + late_rng.integers(12, 46, size=n), publish)
     warn = p["warning_only"].to_numpy()
     publicity_end = np.where(warn, d + 91, years_later(d, 3))
     valid_until = np.where(lic != "", LONG_TERM, publicity_end)
