@@ -264,10 +264,10 @@ def build_fake_lake(root: Path, optional: bool = True) -> Path:
             "record_types": {
                 "penalty": {"files": 1, "rows_in": 100, "accepted": 97, "quarantined": 3, "invalid_uscc_rate": 0.02,
                             "missing_uscc_rate": 0.03, "duplicate_rate": 0.01, "unknown_columns": ["备注2"],
-                            "late_publication": 4},
+                            "late_publication": 4, "late_publication_rate": 0.0412},
                 "complaint": {"files": 1, "rows_in": 10, "accepted": 10, "quarantined": 0, "invalid_uscc_rate": 0.0,
                               "missing_uscc_rate": 0.5, "duplicate_rate": 0.0, "unknown_columns": [],
-                              "late_publication": None},
+                              "late_publication": None, "late_publication_rate": None},
             },
             "files_rejected": [],
             "event_dates": {"penalty": ["2021-01-05", "2024-06-20"]},
@@ -753,8 +753,8 @@ def test_quality_page_shows_late_publication_or_not_applicable(app_env: Path) ->
     at.switch_page("views/quality.py").run()
     assert not at.exception, at.exception
     by_type = next(d.value for d in at.dataframe if "记录类型" in d.value.columns and "文件数" in d.value.columns)
-    late = dict(zip(by_type["记录类型"], by_type["逾期公示"], strict=True))
-    assert late == {source_label("penalty"): "4", source_label("complaint"): "不适用"}
+    late = dict(zip(by_type["记录类型"], zip(by_type["逾期公示"], by_type["逾期公示率"], strict=True), strict=True))
+    assert late == {source_label("penalty"): ("4", "4.12"), source_label("complaint"): ("不适用", "不适用")}
 
 
 def test_entity_page_shows_grade_reasons_and_masks_by_role(app_env: Path) -> None:

@@ -18,12 +18,13 @@ if as_of is None:
     st.stop()
 report = acc.dq_report(as_of) or {}
 tables = acc.dq_tables(as_of)
-rates = ("invalid_uscc_rate", "missing_uscc_rate", "duplicate_rate", "dup_or_wrong_code_rate")
+rates = ("invalid_uscc_rate", "missing_uscc_rate", "duplicate_rate", "dup_or_wrong_code_rate", "late_publication_rate")
 columns = {
     "key": "名称",
     **DQ_COLUMNS,
     "files": "文件数",
     "dup_or_wrong_code_rate": "重错码率",
+    "late_publication_rate": "逾期公示率",
     "loaded": "已加载",
     "problem": "问题",
     "reconciled": "行数核对",
@@ -35,11 +36,11 @@ def _pretty(df: pl.DataFrame, key_label: str) -> pl.DataFrame:
     for c in rates:
         if c in out.columns:
             out = out.with_columns((pl.col(c).cast(pl.Float64) * 100).round(2))
-    if "late_publication" in out.columns:  # None: the record type has no publication date (not applicable)
-        late = pl.col("late_publication")
-        out = out.with_columns(
-            pl.when(late.is_null()).then(pl.lit("不适用")).otherwise(late.cast(pl.String)).alias("late_publication")
-        )
+    for c in ("late_publication", "late_publication_rate"):  # None: no publication date given (not applicable)
+        if c in out.columns:
+            out = out.with_columns(
+                pl.when(pl.col(c).is_null()).then(pl.lit("不适用")).otherwise(pl.col(c).cast(pl.String)).alias(c)
+            )
     if "record_type" in out.columns:
         out = out.with_columns(
             pl.col("record_type").cast(pl.String).map_elements(source_label, return_dtype=pl.String)
