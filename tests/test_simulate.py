@@ -56,6 +56,19 @@ def _read(city: Path, f: dict) -> tuple[list[str], list[str]]:
     return next(csv.reader([lines[0]])), lines[1:]
 
 
+def _files_of(city: Path, scenario: dict, record_type: str) -> list[tuple[dict[str, int], list[list[str]]]]:
+    """Per export file of a record type: each canonical field's column index, and the well-formed rows (a
+    planted malformed or truncated row, of another length, is left out)."""
+    out = []
+    for f in scenario["files"]:
+        if f["record_type"] != record_type:
+            continue
+        headers, lines = _read(city, f)
+        col = {c.field: headers.index(c.source) for c in map_headers(headers, record_type).columns}
+        out.append((col, [r for r in csv.reader([x for x in lines if x.strip()]) if len(r) == len(headers)]))
+    return out
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -304,13 +317,7 @@ def test_risk_story_volumes(city: Path, scenario: dict) -> None:
 
 
 def test_spot_checks_record_inclusion_probabilities(city: Path, scenario: dict) -> None:
-    for f in scenario["files"]:
-        if f["record_type"] != "spot_check":
-            continue
-        headers, lines = _read(city, f)
-        m = map_headers(headers, "spot_check")
-        col = {c.field: headers.index(c.source) for c in m.columns}
-        rows = [r for r in csv.reader([x for x in lines if x]) if len(r) == len(headers)]
+    for col, rows in _files_of(city, scenario, "spot_check"):
         kinds = {r[col["check_type"]] for r in rows}
         assert kinds <= {"定向", "不定向"}
         if "inclusion_probability" in col:
@@ -340,17 +347,12 @@ def test_some_penalties_are_published_late(city: Path, scenario: dict) -> None:
     """Penalties are put online within 6 days of the decision, except the configured share put online 12-45 days
     after (more than the 7 working days allowed), which the data-quality report counts as late."""
     gaps = []
-    for f in scenario["files"]:
-        if f["record_type"] != "penalty":
-            continue
-        headers, lines = _read(city, f)
-        m = map_headers(headers, "penalty")
-        col = {c.field: headers.index(c.source) for c in m.columns}
+    for col, rows in _files_of(city, scenario, "penalty"):
         if not {"decision_date", "publish_date"} <= set(col):
             continue
-        for row in csv.reader(x for x in lines if x.strip()):
-            if len(row) != len(headers) or not row[col["decision_date"]] or not row[col["publish_date"]]:
-                continue  # a planted malformed or truncated row
+        for row in rows:
+            if not row[col["decision_date"]] or not row[col["publish_date"]]:
+                continue
             decided, published = (_iso(row[col[k]]) for k in ("decision_date", "publish_date"))
             gaps.append((date.fromisoformat(published) - date.fromisoformat(decided)).days)
     gaps_s = pd.Series(gaps)
